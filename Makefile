@@ -1,0 +1,90 @@
+# One entry point for newcomers, CI and developers.
+#   make demo   the whole product end to end on this machine (no GPU needed)
+#   make test   installs everything it needs, then runs every quality gate and test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY        ?= python3
+VENV      := .venv
+VPY       := $(VENV)/bin/python
+CACHE     ?= $(HOME)/.cache/seedcoder
+export SEEDCODER_CACHE := $(CACHE)
+
+.PHONY: help
+help:
+	@echo "make demo          run the whole product end to end (local control plane, operator, Triton, gateway)"
+	@echo "make test          install everything, then lint, type-check and run the whole test suite"
+	@echo "make up / down     like demo, but leave the stack running for exploration / stop it"
+	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
+	@echo "make cluster-down  stop it"
+	@echo "make bench-operator | bench-gateway | bench-autoscaling"
+
+# ---------------------------------------------------------------- set-up
+$(VENV)/.stamp: pyproject.toml tools/setup-python.sh
+	bash tools/setup-python.sh $(PY) $(VENV)
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp
+
+.PHONY: testbins
+testbins:
+	bash tools/build-testbins.sh >/dev/null
+
+.PHONY: tools
+tools: venv testbins
+	bash tools/install-tools.sh
+
+.PHONY: deps
+deps: venv testbins tools
+
+# ---------------------------------------------------------------- quality gates
+.PHONY: lint
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+.PHONY: test
+test: deps lint
+	$(VPY) -m pytest
+
+# ---------------------------------------------------------------- local control plane
+.PHONY: cluster-up
+cluster-up: deps
+	$(VPY) -m seedcoder.devcluster up
+
+.PHONY: cluster-down
+cluster-down: venv
+	$(VPY) -m seedcoder.devcluster down
+
+# ---------------------------------------------------------------- the product, locally
+.PHONY: demo
+demo: deps
+	$(VPY) -m seedcoder.demo run
+
+.PHONY: up
+up: deps
+	$(VPY) -m seedcoder.demo up
+
+.PHONY: down
+down: venv
+	$(VPY) -m seedcoder.demo down
+
+# ---------------------------------------------------------------- benchmarks
+.PHONY: bench-operator
+bench-operator: deps
+	$(VPY) -m benchmarks.operator_bench
+
+.PHONY: bench-gateway
+bench-gateway: deps
+	$(VPY) -m benchmarks.gateway_bench
+
+.PHONY: bench-autoscaling
+bench-autoscaling: venv
+	$(VPY) -m benchmarks.autoscaling
+
+.PHONY: clean
+clean:
+	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache

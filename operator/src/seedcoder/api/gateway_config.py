@@ -1,0 +1,74 @@
+"""The gateway's configuration file, written by the operator and read by the gateway.
+
+Why here: the operator (writer) and the gateway (reader) must not import each
+other, so the one schema both obey lives in the pure ``api`` layer. The operator
+renders it into a ConfigMap key ``gateway.json``; the gateway loads it at start
+and on change.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FimTemplate(BaseModel):
+    """How a prefix and a suffix become one prompt (defaults: Seed-Coder's SPM order)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str = Field(
+        default="<[fim-suffix]>{suffix}<[fim-prefix]>{prefix}<[fim-middle]>",
+        description="Prompt for fill-in-the-middle; {prefix} and {suffix} are replaced.",
+    )
+    stop: list[str] = Field(
+        default_factory=lambda: [
+            "<[end▁of▁sentence]>",
+            "<[fim-suffix]>",
+            "<[fim-prefix]>",
+            "<[fim-middle]>",
+        ],
+        description="Stop sequences always added to FIM requests (EOS and the FIM tokens).",
+    )
+
+
+class PoolEndpoint(BaseModel):
+    """One Triton pool the gateway may route to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Pool name, as in the SeedCoderDeployment.")
+    grpc_url: str = Field(description="host:port of the pool's Triton gRPC endpoint (Service DNS name).")
+    gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
+    capacity_weight: float = Field(
+        default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
+    )
+    max_prompt_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Longest prompt this pool serves within the TTFT SLO; longer ones go elsewhere.",
+    )
+
+
+class GatewayConfig(BaseModel):
+    """Everything the gateway needs to know about the deployment it fronts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_name: str = Field(description="Model id clients send and /v1/models lists.")
+    triton_model: str = Field(default="seedcoder", description="Model name in the Triton repository.")
+    pools: list[PoolEndpoint] = Field(min_length=1)
+    fim: FimTemplate = Field(default_factory=FimTemplate)
+    max_context_tokens: int = Field(default=8192, gt=0)
+    max_output_tokens: int = Field(default=512, gt=0)
+    ttft_slo_ms: int = Field(default=300, gt=0)
+    open_mode: bool = Field(
+        default=False, description="Serve without API keys. Only when explicitly configured."
+    )
+    api_keys_dir: str | None = Field(
+        default="/etc/seedcoder/api-keys",
+        description="Directory of a mounted Secret; every file holds one API key.",
+    )
+    rate_limit_rps: float = Field(default=20.0, gt=0, description="Per-key token bucket refill rate.")
+    rate_limit_burst: int = Field(default=40, gt=0, description="Per-key token bucket size.")
+    backend_timeout_s: float = Field(default=30.0, gt=0)
+    feedback_dir: str = Field(default="/var/lib/seedcoder/feedback")
