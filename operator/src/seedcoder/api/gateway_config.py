@@ -72,3 +72,24 @@ class GatewayConfig(BaseModel):
     rate_limit_burst: int = Field(default=40, gt=0, description="Per-key token bucket size.")
     backend_timeout_s: float = Field(default=30.0, gt=0)
     feedback_dir: str = Field(default="/var/lib/seedcoder/feedback")
+    # Optional knobs (added with the gateway; defaults suit production).
+    max_candidates: int = Field(default=8, ge=1, le=64, description="Largest accepted `n`.")
+    max_request_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest accepted request body; larger ones get 413."
+    )
+    cache_max_entries: int = Field(
+        default=1024, ge=0, description="Exact-match response cache size (greedy requests); 0 disables it."
+    )
+    cache_ttl_s: float = Field(default=300.0, gt=0, description="Lifetime of a cached response.")
+    health_interval_s: float = Field(
+        default=2.0, gt=0, description="How often each pool's Triton model-ready endpoint is checked."
+    )
+    api_keys_reload_s: float = Field(
+        default=5.0, gt=0, description="How often the API key directory is re-read for changes."
+    )
+    feedback_max_file_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Feedback JSONL files rotate past this size."
+    )
+    recent_completions: int = Field(
+        default=4096, ge=1, description="Completions remembered so that feedback can name its prompt."
+    )

@@ -1,0 +1,424 @@
+"""The desired state of a SeedCoderDeployment: what users write in ``spec``.
+
+Why here and in this form: these models ARE the API. The CRD's OpenAPI schema
+(descriptions, enums, defaults, limits, CEL rules) is generated from them by
+:mod:`seedcoder.api.crdgen`, and the operator parses every resource into them once
+per reconcile, so the schema the apiserver enforces and the types the code reads
+cannot drift apart. Rules the apiserver can check are CEL rules here; what it
+cannot (a Secret's contents, the live cluster) is reported by the operator.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
+
+from seedcoder.api._base import ApiModel
+
+GpuKind = Literal["H100", "A100", "L40S", "CPU"]
+"""GPU kinds a pool can run on; each has a build profile in ``seedcoder.engines``."""
+RuntimeName = Literal["tensorrt-llm", "llamacpp"]
+Precision = Literal[
+    "auto", "bf16", "fp16", "fp8", "int8-sq", "int4-awq", "gguf-q4_k_m", "gguf-q8_0", "gguf-f16"
+]
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+LABEL_KEYS_RULE = {
+    "rule": "self.all(k, size(k) <= 253)",
+    "message": "keys must be at most 253 characters",
+}
+PRIVATE_CIDR_RULE = (
+    "isCIDR(self) && (cidr(self).ip().family() == 4 ? "
+    "(cidr('10.0.0.0/8').containsCIDR(self) || cidr('172.16.0.0/12').containsCIDR(self) || "
+    "cidr('192.168.0.0/16').containsCIDR(self) || cidr('100.64.0.0/10').containsCIDR(self)) : "
+    "cidr('fc00::/7').containsCIDR(self))"
+)
+
+
+def _rules(*rules: dict[str, str]) -> JsonDict:
+    """The ``x-kubernetes-validations`` (CEL) extension for a schema node."""
+    return {"x-kubernetes-validations": [dict(r) for r in rules]}
+
+
+LabelValue = Annotated[str, Field(max_length=63)]
+AnnotationValue = Annotated[str, Field(max_length=4096)]
+DnsLabel = Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
+PrivateCidr = Annotated[
+    str,
+    Field(
+        max_length=43,
+        json_schema_extra=_rules(
+            {"rule": PRIVATE_CIDR_RULE, "message": "must be a private (RFC 1918/6598 or ULA) CIDR"}
+        ),
+    ),
+]
+Cidr = Annotated[
+    str, Field(max_length=43, json_schema_extra=_rules({"rule": "isCIDR(self)", "message": "must be a CIDR"}))
+]
+
+
+class SecretRef(ApiModel):
+    """A Secret in the resource's namespace."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the Secret.")
+
+
+class PvcModelSource(ApiModel):
+    """Weights already on a PersistentVolumeClaim (no network needed to build)."""
+
+    claim_name: str = Field(
+        max_length=253, pattern=DNS_SUBDOMAIN, description="PersistentVolumeClaim holding the weights."
+    )
+    path: str = Field(
+        default="",
+        max_length=1024,
+        pattern=r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$",
+        json_schema_extra=_rules({"rule": "!self.split('/').exists(p, p == '..')", "message": "no '..'"}),
+        description="Directory of the Hugging Face checkpoint inside the volume (relative, no '..').",
+    )
+
+
+class S3ModelSource(ApiModel):
+    """Weights in an S3-compatible bucket, read through a VPC endpoint."""
+
+    uri: str = Field(
+        max_length=1024,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="s3://bucket/prefix of the Hugging Face checkpoint.",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^https://[^\s]+$",
+        description="HTTPS endpoint URL (a VPC interface endpoint keeps traffic private).",
+    )
+    secret_ref: SecretRef | None = Field(
+        default=None,
+        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (else workload identity).",
+    )
+
+
+class HuggingFaceModelSource(ApiModel):
+    """Download from the Hugging Face Hub (leaves the VPC: needs network.allowModelDownload)."""
+
+    repo: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$",
+        description="Hub repository id; defaults to model.name.",
+    )
+    token_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret whose key HF_TOKEN holds a Hub access token."
+    )
+
+
+class ModelSource(ApiModel):
+    """Where the engine build reads the weights. Set exactly one."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {
+                "rule": "[has(self.pvc), has(self.s3), has(self.huggingFace)].filter(x, x).size() == 1",
+                "message": "exactly one of pvc, s3 or huggingFace must be set",
+            }
+        )
+    )
+
+    pvc: PvcModelSource | None = Field(default=None, description="Weights on a PersistentVolumeClaim.")
+    s3: S3ModelSource | None = Field(default=None, description="Weights in an S3-compatible bucket.")
+    hugging_face: HuggingFaceModelSource | None = Field(
+        default=None, description="Weights downloaded from the Hugging Face Hub."
+    )
+
+
+class ModelSpec(ApiModel):
+    """Which model to serve, pinned to a revision."""
+
+    name: str = Field(
+        default="ByteDance-Seed/Seed-Coder-8B-Base",
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$",
+        description="Model id (org/name) that clients send and /v1/models lists.",
+    )
+    revision: str = Field(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Pinned revision (commit sha) of the weights; part of the engine key.",
+    )
+    source: ModelSource = Field(description="Where the weights are read from (exactly one source).")
+
+
+class ClaimRef(ApiModel):
+    """A PersistentVolumeClaim in the resource's namespace."""
+
+    claim_name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the claim.")
+
+
+class EngineCacheSpec(ApiModel):
+    """Where built engines are kept (ReadWriteMany, shared by every resource in the namespace)."""
+
+    pvc: ClaimRef = Field(
+        default=ClaimRef(claim_name="seedcoder-engine-cache"),
+        json_schema_extra={"default": {"claimName": "seedcoder-engine-cache"}},
+        description="Claim mounted read-write by engine builds and read-only by Triton.",
+    )
+
+
+class BuildPodSpec(ApiModel):
+    """Extra metadata for engine build pods (cost allocation, node-autoscaler hints)."""
+
+    labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        max_length=16,
+        json_schema_extra=_rules(LABEL_KEYS_RULE),
+        description="Labels added to build pods.",
+    )
+    annotations: dict[str, AnnotationValue] = Field(
+        default_factory=dict,
+        max_length=16,
+        json_schema_extra=_rules(LABEL_KEYS_RULE),
+        description="Annotations added to build pods.",
+    )
+
+
+class EngineSpec(ApiModel):
+    """How TensorRT-LLM engines are built; one engine per distinct GPU architecture."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {
+                "rule": "!has(self.maxInputLen) || !has(self.maxOutputLen) || "
+                "self.maxInputLen + self.maxOutputLen <= 32768",
+                "message": "maxInputLen + maxOutputLen must not exceed the model's 32768 positions",
+            }
+        )
+    )
+
+    precision: Precision = Field(
+        default="auto",
+        description="Weight/activation precision; auto picks each GPU's best (fp8 on H100/L40S, bf16 on "
+        "A100, gguf-q4_k_m on CPU). A pool may override it.",
+    )
+    max_batch_size: int | None = Field(
+        default=None, ge=1, le=1024, description="Requests batched in flight; default from the GPU profile."
+    )
+    max_input_len: int | None = Field(
+        default=None, ge=1, le=32768, description="Longest prompt in tokens; default from the GPU profile."
+    )
+    max_output_len: int | None = Field(
+        default=None, ge=1, le=32768, description="Most generated tokens; default from the GPU profile."
+    )
+    max_num_tokens: int | None = Field(
+        default=None, ge=1, le=262144, description="Tokens per engine step; default from the GPU profile."
+    )
+    kv_cache_reuse: bool = Field(default=True, description="Reuse KV-cache blocks across requests.")
+    cache: EngineCacheSpec = Field(
+        default_factory=EngineCacheSpec,
+        json_schema_extra={"default": {}},
+        description="Engine cache volume.",
+    )
+    build_pod: BuildPodSpec = Field(
+        default_factory=BuildPodSpec,
+        json_schema_extra={"default": {}},
+        description="Extra labels and annotations for build pods.",
+    )
+
+
+class Toleration(ApiModel):
+    """A Kubernetes toleration (core/v1 Toleration)."""
+
+    key: str | None = Field(default=None, max_length=316, description="Taint key; empty matches all.")
+    operator: Literal["Exists", "Equal"] = Field(default="Equal", description="Exists or Equal.")
+    value: str | None = Field(default=None, max_length=63, description="Taint value for Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect to tolerate; empty matches all."
+    )
+    toleration_seconds: int | None = Field(
+        default=None, ge=0, le=86400, description="How long a NoExecute taint is tolerated."
+    )
+
+
+class ResourceList(ApiModel):
+    """Container resource quantities (requests or limits)."""
+
+    cpu: int | str | None = Field(default=None, description="CPU quantity, e.g. 8 or 500m.")
+    memory: int | str | None = Field(default=None, description="Memory quantity, e.g. 64Gi.")
+
+
+class PoolResources(ApiModel):
+    """Resource overrides for a pool's Triton container (the GPU count is set by the operator)."""
+
+    requests: ResourceList | None = Field(default=None, description="Requested CPU and memory.")
+    limits: ResourceList | None = Field(default=None, description="CPU and memory limits.")
+
+
+class PoolSpec(ApiModel):
+    """One group of Triton replicas on one GPU kind."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {"rule": "self.minReplicas <= self.maxReplicas", "message": "minReplicas must be <= maxReplicas"}
+        )
+    )
+
+    name: str = Field(
+        min_length=1, max_length=15, pattern=DNS_LABEL, description="Pool name, unique in the resource."
+    )
+    gpu: GpuKind = Field(description="GPU kind of the pool's nodes; selects the build profile and nodes.")
+    runtime: RuntimeName | None = Field(
+        default=None,
+        description="Serving runtime; must match the GPU kind (tensorrt-llm on GPUs, llamacpp on CPU).",
+    )
+    precision: Precision | None = Field(default=None, description="Overrides engine.precision for this pool.")
+    min_replicas: int = Field(default=1, ge=0, le=64, description="Fewest Triton replicas.")
+    max_replicas: int = Field(default=4, ge=1, le=64, description="Most Triton replicas.")
+    node_selector: dict[str, LabelValue] | None = Field(
+        default=None,
+        max_length=16,
+        json_schema_extra=_rules(LABEL_KEYS_RULE),
+        description="Extra node labels to select on (added to the GPU product label).",
+    )
+    tolerations: list[Toleration] | None = Field(
+        default=None, max_length=16, description="Extra tolerations (the nvidia.com/gpu taint is tolerated)."
+    )
+    resources: PoolResources | None = Field(
+        default=None, description="CPU and memory of the Triton container."
+    )
+
+
+class SloSpec(ApiModel):
+    """The latency objective the autoscaler holds."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {"rule": "self.ttftP95Ms <= self.e2eP95Ms", "message": "ttftP95Ms must be <= e2eP95Ms"}
+        )
+    )
+
+    ttft_p95_ms: int = Field(default=300, ge=10, le=60000, description="p95 time to first token, ms.")
+    e2e_p95_ms: int = Field(
+        alias="e2eP95Ms", default=1500, ge=10, le=600000, description="p95 whole-request latency, ms."
+    )
+    window_minutes: int = Field(default=5, ge=1, le=60, description="Window the percentiles are taken over.")
+
+
+class AutoscalingSpec(ApiModel):
+    """Who sets each pool's replicas."""
+
+    mode: Literal["slo", "fixed"] = Field(
+        default="slo", description="slo: the autoscaler holds the SLO; fixed: minReplicas per pool."
+    )
+    interval_seconds: int = Field(default=30, ge=5, le=600, description="How often the policy runs.")
+    scale_up_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="Pause after a scale-up.")
+    scale_down_cooldown_seconds: int = Field(
+        default=300, ge=0, le=86400, description="Pause after any scaling before scaling down."
+    )
+    max_step_up: int = Field(default=2, ge=1, le=16, description="Most replicas added at once per pool.")
+    prometheus_url: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=r"^https?://[^\s]+$",
+        description="Prometheus HTTP API to read TTFT from; without it the gateway pods are scraped.",
+    )
+
+
+class GatewaySpec(ApiModel):
+    """The OpenAI-compatible completion gateway in front of the pools."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {
+                "rule": "self.openMode || has(self.apiKeySecretRef)",
+                "message": "apiKeySecretRef is required unless openMode is true",
+            }
+        )
+    )
+
+    replicas: int = Field(default=2, ge=1, le=32, description="Gateway replicas.")
+    max_context_tokens: int = Field(default=8192, ge=256, le=32768, description="Prompt token budget.")
+    max_output_tokens: int = Field(default=512, ge=1, le=4096, description="Most tokens per completion.")
+    api_key_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret whose every key holds one API key (mounted read-only)."
+    )
+    open_mode: bool = Field(default=False, description="Serve without API keys (trusted networks only).")
+    rate_limit_rps: int = Field(default=20, ge=1, le=10000, description="Per-key requests per second.")
+
+
+class NetworkSpec(ApiModel):
+    """Who may reach the gateway; everything stays inside the cluster or VPC."""
+
+    allowed_namespaces: list[DnsLabel] = Field(
+        default_factory=list, max_length=32, description="Namespaces whose pods may call the gateway."
+    )
+    allowed_cidrs: list[PrivateCidr] = Field(
+        alias="allowedCIDRs",
+        default_factory=list,
+        max_length=32,
+        description="Private address ranges (VPC) that may call the gateway.",
+    )
+    exposure: Literal["ClusterIP", "InternalLoadBalancer"] = Field(
+        default="ClusterIP", description="Gateway Service type; never public."
+    )
+    monitoring_namespace: str = Field(
+        default="monitoring",
+        max_length=63,
+        pattern=DNS_LABEL,
+        description="Namespace Prometheus scrapes from.",
+    )
+    allow_model_download: bool = Field(
+        default=False, description="Let build pods reach the internet (needed by huggingFace sources)."
+    )
+    model_source_cidrs: list[Cidr] = Field(
+        alias="modelSourceCIDRs",
+        default_factory=list,
+        max_length=16,
+        description="Where s3 build pods may connect (port 443); empty means any address.",
+    )
+
+
+class SeedCoderDeploymentSpec(ApiModel):
+    """A Seed-Coder completion service: engines, Triton pools, gateway, SLO and network rules."""
+
+    # Rules that depend on the GPU build profiles (precision and runtime per GPU
+    # kind) are added to the CRD by ``seedcoder.api.crdgen`` from the profiles.
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            {
+                "rule": "self.pools.all(p, self.pools.exists_one(q, q.name == p.name))",
+                "message": "pool names must be unique",
+                "fieldPath": ".pools",
+            },
+            {
+                "rule": "!has(self.model.source.huggingFace) || self.network.allowModelDownload",
+                "message": "a huggingFace source needs network.allowModelDownload: true",
+                "fieldPath": ".network.allowModelDownload",
+            },
+        )
+    )
+
+    model: ModelSpec = Field(description="The model and where its weights come from.")
+    engine: EngineSpec = Field(
+        default_factory=EngineSpec, json_schema_extra={"default": {}}, description="Engine build settings."
+    )
+    pools: list[PoolSpec] = Field(
+        min_length=1,
+        max_length=8,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+        description="Triton pools, one per GPU kind or node group.",
+    )
+    slo: SloSpec = Field(
+        default_factory=SloSpec, json_schema_extra={"default": {}}, description="Latency SLO."
+    )
+    autoscaling: AutoscalingSpec = Field(
+        default_factory=AutoscalingSpec, json_schema_extra={"default": {}}, description="Replica control."
+    )
+    gateway: GatewaySpec = Field(
+        default_factory=GatewaySpec, json_schema_extra={"default": {}}, description="The completion gateway."
+    )
+    network: NetworkSpec = Field(
+        default_factory=NetworkSpec, json_schema_extra={"default": {}}, description="Network isolation."
+    )

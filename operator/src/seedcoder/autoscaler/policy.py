@@ -1,0 +1,224 @@
+"""The SLO autoscaling policy: observations in, desired replicas per pool out, with reasons.
+
+Why: this is the one piece of scaling logic; the operator calls it from its timer
+and the benchmark simulator calls the very same function. It combines what each
+peer does well (see ``docs`` in the benchmark's README): a learned per-GPU capacity
+at the SLO (``capacity.py``), a trend forecast one cold start ahead
+(``forecast.py``), fast feedback on measured p95 TTFT and queue depth,
+cost-aware placement across GPU kinds (``placement.py``), and slow, bounded
+scale-down. Missing or stale metrics make a pool hold, never shrink.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
+from seedcoder.autoscaler.forecast import forecast, is_rising
+from seedcoder.autoscaler.models import (
+    Cause,
+    PolicyConfig,
+    PolicyResult,
+    PolicyState,
+    PoolDecision,
+    PoolObservation,
+    PoolSpec,
+    PoolState,
+)
+from seedcoder.autoscaler.placement import PoolCapacity, place
+from seedcoder.autoscaler.priors import prior_for
+
+
+def _clamp(n: int, pool: PoolSpec) -> int:
+    return max(pool.min_replicas, min(pool.max_replicas, n))
+
+
+def _problem(obs: PoolObservation | None, now: float, cfg: PolicyConfig) -> tuple[Cause, str] | None:
+    if obs is None:
+        return "MissingMetrics", "no observation of the pool"
+    if obs.observed_at is None or obs.request_rate is None:
+        return "MissingMetrics", "request rate missing"
+    age = now - obs.observed_at
+    if age > cfg.stale_after_s:
+        return "StaleMetrics", f"metrics are {age:.0f}s old (limit {cfg.stale_after_s:.0f}s)"
+    return None
+
+
+def _learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
+    prior = prior_for(pool.gpu, pool.precision)
+    prior_rps = prior.rps_for_slo(cfg.slo_ttft_p95_ms)
+    if ps.capacity_rps is None:
+        ps.capacity_rps = prior_rps
+    if ps.last_ready != obs.ready:
+        ps.ready_since, ps.last_ready = now, obs.ready
+    settled = ps.ready_since is not None and now - ps.ready_since >= cfg.interval_s * 4
+    ps.breaches = [b for b in ps.breaches if b[0] > now - cfg.breach_memory_s]
+    assert obs.observed_at is not None and obs.request_rate is not None
+    if ps.load and ps.load[-1][0] >= obs.observed_at:
+        ps.load[-1] = (obs.observed_at, obs.request_rate)
+    else:
+        ps.load.append((obs.observed_at, obs.request_rate))
+    ps.load = [s for s in ps.load if s[0] >= obs.observed_at - cfg.forecast_window_s]
+    if obs.ready > 0 and obs.ttft_p95_ms is not None and obs.request_rate and settled:
+        # The window's latency may come from a busier minute just before it: charge it to that one.
+        busiest = max(r for t, r in ps.load if t >= obs.observed_at - cfg.window_s)
+        x = busiest / obs.ready
+        ps.capacity_rps = update_capacity(
+            ps.capacity_rps, prior, prior_rps, x, obs.ttft_p95_ms,
+            cfg.slo_ttft_p95_ms, cfg.learning_rate_down, cfg.learning_rate_up,
+        )
+        if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms:
+            implied = implied_capacity(
+                x, obs.ttft_p95_ms, cfg.slo_ttft_p95_ms, prior.base_p95_ms, prior.utilisation_at_slo
+            )
+            if implied is not None:
+                ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
+
+
+def effective_capacity(ps: PoolState) -> float:
+    """The learned capacity, capped by any capacity that broke the SLO within the memory."""
+    cap = ps.capacity_rps or 1.0
+    return min([cap] + [b[1] for b in ps.breaches])
+
+
+def _pool_loads(
+    pools: Sequence[PoolSpec], fresh: Mapping[str, PoolObservation], states: Mapping[str, PoolState], cfg: PolicyConfig
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(forecast load, current load) per fresh pool; across pools by cost when all are fresh."""
+    horizon = cfg.cold_start_s + cfg.interval_s
+    own_f = {p.name: forecast(states[p.name].load, horizon) or 0.0 for p in pools if p.name in fresh}
+    own_now = {n: fresh[n].request_rate or 0.0 for n in own_f}
+    if len(pools) < 2 or len(fresh) < len(pools):
+        return own_f, own_now
+    shares = [o.long_prompt_share for o in fresh.values() if o.long_prompt_share is not None]
+    long_share = max(shares) if shares else cfg.long_prompt_share
+    caps = [
+        PoolCapacity(
+            name=p.name,
+            capacity_rps=effective_capacity(states[p.name]) * cfg.target_utilisation,
+            cost_per_hour_usd=p.cost_per_hour_usd,
+            min_replicas=p.min_replicas,
+            max_replicas=p.max_replicas,
+            serves_long=prior_for(p.gpu, p.precision).servable_prompt_tokens(cfg.slo_ttft_p95_ms) >= 8192,
+        )
+        for p in pools
+    ]
+    total_f, total_now = sum(own_f.values()), sum(own_now.values())
+    f_load = place(caps, total_f, long_share).load
+    n_load = place(caps, total_now, long_share).load
+    return f_load, n_load
+
+
+def _decide_fresh(
+    pool: PoolSpec, obs: PoolObservation, ps: PoolState, load_f: float, load_now: float, now: float, cfg: PolicyConfig
+) -> PoolDecision:
+    current, slo = obs.replicas, cfg.slo_ttft_p95_ms
+    cap = effective_capacity(ps)
+    usable = cap * cfg.target_utilisation
+    up_need = math.ceil(load_f / usable - 1e-9)
+    cause: Cause = "Forecast" if load_f > load_now * 1.02 else "Load"
+    why = f"load {load_now:.1f} req/s (forecast {load_f:.1f}), capacity {cap:.2f} req/s per replica at the SLO"
+    target = up_need
+    p95 = obs.ttft_p95_ms
+    queue_over = obs.queue_depth is not None and obs.queue_depth > cfg.queue_per_replica_limit * max(obs.ready, 1)
+    persisting, ps.last_queue_over = ps.last_queue_over and queue_over, queue_over
+    if persisting and obs.queue_depth is not None:
+        q_need = math.ceil((load_now + obs.queue_depth / cfg.queue_drain_s) / usable)
+        if q_need > target:
+            target, cause = q_need, "QueueFeedback"
+            why = f"{obs.queue_depth:.0f} requests waiting on {obs.ready} ready replicas"
+    if p95 is not None and p95 > slo and obs.ready > 0:
+        if obs.replicas > obs.ready:
+            if target <= current:
+                cause, why = "ScaleUpInFlight", f"p95 TTFT {p95:.0f}ms > {slo:.0f}ms; waiting for starting replicas"
+        else:
+            lat_need = max(current + 1, math.ceil(obs.ready * min(1.5, math.sqrt(p95 / slo))))
+            if lat_need > target:
+                target, cause = lat_need, "LatencyFeedback"
+                why = f"p95 TTFT {p95:.0f}ms > SLO {slo:.0f}ms at {load_now:.1f} req/s"
+    target = _clamp(target, pool)
+    if target > current:
+        ps.recommendations.append((now, target))
+        ps.last_up_at = now
+        return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=target, action="up", cause=cause,
+                            reason=f"Scaling up: {why}.", demand_rps=load_f, capacity_rps=cap)
+    down_need = math.ceil(max(load_f, load_now) / (usable * (1.0 - cfg.scale_down_hysteresis)) - 1e-9)
+    rec = _clamp(max(down_need, target), pool)
+    ps.recommendations.append((now, rec))
+    ps.recommendations = [r for r in ps.recommendations if r[0] > now - cfg.scale_down_stabilisation_s]
+    stabilised = max(r[1] for r in ps.recommendations)
+
+    def hold(c: Cause, text: str) -> PoolDecision:
+        return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=current, action="hold", cause=c,
+                            reason=text, demand_rps=load_f, capacity_rps=cap)
+
+    if rec >= current:
+        return hold(cause if cause in ("ScaleUpInFlight",) else "Steady", f"Holding {current}: {why}.")
+    if stabilised >= current:
+        return hold("Stabilising", f"Holding {current}: {rec} would do, but the last "
+                    f"{cfg.scale_down_stabilisation_s:.0f}s asked for up to {stabilised}.")
+    if is_rising(ps.load):
+        return hold("RisingLoad", f"Holding {current}: the load is rising ({why}).")
+    if p95 is None and load_now > 0:
+        return hold("MissingMetrics", f"Holding {current}: p95 TTFT is missing while requests arrive.")
+    if p95 is not None and p95 > slo * 0.9:
+        return hold("LatencyFeedback", f"Holding {current}: p95 TTFT {p95:.0f}ms is near the SLO.")
+    if ps.last_down_at is not None and now - ps.last_down_at < cfg.scale_down_min_interval_s:
+        return hold("StepLimit", f"Holding {current}: scaled down {now - ps.last_down_at:.0f}s ago.")
+    step = max(1, math.floor(current * cfg.scale_down_step))
+    to = _clamp(max(stabilised, current - step), pool)
+    if to >= current:
+        return hold("MinReplicas", f"Holding {current}: at the pool's minimum.")
+    ps.last_down_at = now
+    return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=to, action="down", cause="Load",
+                        reason=f"Scaling down: {why}; {stabilised} needed over the stabilisation window.",
+                        demand_rps=load_f, capacity_rps=cap)
+
+
+def _hold_unobserved(pool: PoolSpec, obs: PoolObservation | None, ps: PoolState, problem: tuple[Cause, str]) -> PoolDecision:
+    current = obs.replicas if obs is not None else (ps.last_ready if ps.last_ready is not None else pool.min_replicas)
+    to = _clamp(current, pool)
+    cause, text = problem
+    if to != current:
+        cause = "MinReplicas" if to > current else "MaxReplicas"
+    action = "up" if to > current else "down" if to < current else "hold"
+    return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=to, action=action, cause=cause,
+                        reason=f"Holding {to} ({text}); never scaling down on missing or stale metrics.",
+                        capacity_rps=ps.capacity_rps)
+
+
+def decide(
+    pools: Sequence[PoolSpec],
+    observations: Mapping[str, PoolObservation],
+    state: PolicyState,
+    now: float,
+    config: PolicyConfig | None = None,
+) -> PolicyResult:
+    """Desired replicas for every pool in ``pools``; pure (``state`` is not modified, a new one is returned)."""
+    cfg = config or PolicyConfig()
+    new = PolicyState(pools={p.name: state.pools[p.name].model_copy(deep=True) if p.name in state.pools
+                             else PoolState() for p in pools})
+    fresh: dict[str, PoolObservation] = {}
+    problems: dict[str, tuple[Cause, str]] = {}
+    for pool in pools:
+        obs = observations.get(pool.name)
+        problem = _problem(obs, now, cfg)
+        ps = new.pools[pool.name]
+        if ps.capacity_rps is None:
+            ps.capacity_rps = prior_for(pool.gpu, pool.precision).rps_for_slo(cfg.slo_ttft_p95_ms)
+        if problem is not None or obs is None:
+            problems[pool.name] = problem or ("MissingMetrics", "no observation")
+        else:
+            _learn(ps, pool, obs, now, cfg)
+            fresh[pool.name] = obs
+    loads_f, loads_now = _pool_loads(pools, fresh, new.pools, cfg)
+    decisions: list[PoolDecision] = []
+    for pool in pools:
+        ps = new.pools[pool.name]
+        if pool.name in fresh:
+            d = _decide_fresh(pool, fresh[pool.name], ps, loads_f[pool.name], loads_now[pool.name], now, cfg)
+        else:
+            d = _hold_unobserved(pool, observations.get(pool.name), ps, problems[pool.name])
+        decisions.append(d)
+    return PolicyResult(desired={d.pool: d.to_replicas for d in decisions}, decisions=decisions, state=new)

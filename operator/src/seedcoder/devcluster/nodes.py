@@ -1,0 +1,91 @@
+"""The simulated node pools: two H100 nodes, two A100 nodes and a CPU node.
+
+Why: the operator places engine builds and Triton replicas per GPU product,
+so the local cluster needs GPU nodes that look like the real ones to the
+scheduler: ``nvidia.com/gpu`` capacity, GPU-feature-discovery labels and the
+``nvidia.com/gpu=present:NoSchedule`` taint of managed GPU pools. KWOK keeps
+these nodes Ready (they carry its ``kwok.x-k8s.io/node: fake`` annotation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_COUNT_LABEL = "nvidia.com/gpu.count"
+POOL_LABEL = "node-pool"
+GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+
+H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
+A100_PRODUCT = "NVIDIA-A100-SXM4-80GB"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One node pool: how many nodes, and the GPU product they carry (None for CPU nodes)."""
+
+    name: str
+    nodes: int
+    gpu_product: str | None
+    gpus_per_node: int
+    cpu: str
+    memory: str
+
+
+POOLS = (
+    Pool("h100", 2, H100_PRODUCT, 8, "208", "1800Gi"),
+    Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
+    Pool("cpu", 1, None, 0, "32", "128Gi"),
+)
+
+
+def node_names() -> list[str]:
+    return [f"{pool.name}-{i}" for pool in POOLS for i in range(pool.nodes)]
+
+
+def _node(pool: Pool, index: int) -> dict[str, Any]:
+    name = f"{pool.name}-{index}"
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        POOL_LABEL: pool.name,
+    }
+    resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "10Ti"}
+    spec: dict[str, Any] = {}
+    if pool.gpu_product:
+        labels[GPU_PRODUCT_LABEL] = pool.gpu_product
+        labels[GPU_COUNT_LABEL] = str(pool.gpus_per_node)
+        labels["node.kubernetes.io/instance-type"] = f"gpu-{pool.name}-{pool.gpus_per_node}x"
+        resources[GPU_RESOURCE] = str(pool.gpus_per_node)
+        spec["taints"] = [dict(GPU_TAINT)]
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": labels,
+        },
+        "spec": spec,
+        "status": {
+            "capacity": dict(resources),
+            "allocatable": dict(resources),
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "kubeletVersion": "fake",
+                "kubeProxyVersion": "fake",
+            },
+            "phase": "Running",
+        },
+    }
+
+
+def manifests() -> list[dict[str, Any]]:
+    """Every simulated Node, with its status (capacity) set at creation."""
+    return [_node(pool, i) for pool in POOLS for i in range(pool.nodes)]

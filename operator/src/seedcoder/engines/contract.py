@@ -1,0 +1,44 @@
+"""The Triton tensor contract of the ``seedcoder`` and ``seedcoder_tokenize`` models.
+
+Why: docs/interfaces.md defines one text interface that the gateway calls whatever
+runtime serves it. Both repository generators (TensorRT-LLM and llama.cpp) take the
+tensors from here, so the two runtimes cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from seedcoder.engines.pbtxt import TensorSpec
+
+MODEL_NAME = "seedcoder"
+TOKENIZE_MODEL_NAME = "seedcoder_tokenize"
+
+GENERATE_INPUTS: tuple[TensorSpec, ...] = (
+    TensorSpec("text_input", "TYPE_STRING", (1,), why="The whole prompt, FIM template already applied."),
+    TensorSpec("max_tokens", "TYPE_INT32", (1,), why="Tokens to generate, 1..max_tokens_limit."),
+    TensorSpec("stream", "TYPE_BOOL", (1,), True, "True: one response per token chunk."),
+    TensorSpec("stop_words", "TYPE_STRING", (-1,), True, "Stop strings; excluded from the output."),
+    TensorSpec("temperature", "TYPE_FP32", (1,), True, "0 (the default) is greedy."),
+    TensorSpec("top_p", "TYPE_FP32", (1,), True, "Nucleus sampling, (0, 1]."),
+    TensorSpec("top_k", "TYPE_INT32", (1,), True, "0 disables top-k."),
+    TensorSpec("seed", "TYPE_UINT64", (1,), True, "Sampling seed, for reproducible candidates."),
+    TensorSpec("return_log_probs", "TYPE_BOOL", (1,), True, "Fill cum_log_prob (candidate ranking)."),
+)
+
+GENERATE_OUTPUTS: tuple[TensorSpec, ...] = (
+    TensorSpec(
+        "text_output", "TYPE_STRING", (-1,), why="Streamed: this response's new text; else all of it."
+    ),
+    TensorSpec("output_token_count", "TYPE_INT32", (1,), why="Tokens generated so far."),
+    TensorSpec("input_token_count", "TYPE_INT32", (1,), why="Tokens in the prompt."),
+    TensorSpec(
+        "cum_log_prob", "TYPE_FP32", (1,), why="Sum of generated tokens' log-probabilities, if asked."
+    ),
+    TensorSpec("finish_reason", "TYPE_STRING", (1,), why="On the last response: stop or length."),
+)
+
+TOKENIZE_INPUTS: tuple[TensorSpec, ...] = (
+    TensorSpec("text_input", "TYPE_STRING", (1,), why="Text to count, UTF-8."),
+)
+TOKENIZE_OUTPUTS: tuple[TensorSpec, ...] = (
+    TensorSpec("token_count", "TYPE_INT32", (1,), why="Tokens the generating model would see."),
+)

@@ -1,0 +1,66 @@
+"""The engine key: one short name for everything that makes two engines different.
+
+Why: an engine only runs on the GPU architecture and TensorRT version that built
+it, and is shaped by the model revision, precision and limits. Hashing the
+canonical JSON of exactly those inputs gives a deterministic name for the cache
+directory and the build Job, so two resources (or two pools) that need the same
+engine share one build, and any change of input builds a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seedcoder.engines.profiles import BuildLimits, GpuProfile, Runtime, resolve_precision
+
+KEY_SCHEMA = 1
+"""Bump when the meaning of an input changes, so old cache entries are not reused."""
+KEY_LENGTH = 16
+"""Hex characters kept from the sha256: 64 bits, lower-case, a valid DNS label."""
+
+
+class EngineInputs(BaseModel):
+    """Every input that changes the bytes of an engine (and nothing else)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_name: str = Field(min_length=1, description="Model id, e.g. ByteDance-Seed/Seed-Coder-8B-Base.")
+    revision: str = Field(min_length=1, description="Pinned model revision (commit sha).")
+    precision: str = Field(description="Resolved precision (never 'auto').")
+    limits: BuildLimits
+    arch: str = Field(description="GPU architecture: sm90, sm80, sm89, cpu.")
+    runtime: Runtime = "tensorrt-llm"
+    trtllm_version: str | None = None
+    tensorrt_version: str | None = None
+    llamacpp_version: str | None = None
+
+
+def canonical_json(inputs: EngineInputs) -> str:
+    """Sorted keys, no whitespace: the same inputs always give the same bytes."""
+    payload = {"schema": KEY_SCHEMA, **inputs.model_dump(mode="json")}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def engine_key(inputs: EngineInputs) -> str:
+    """First 16 hex characters of the sha256 of the canonical JSON."""
+    return hashlib.sha256(canonical_json(inputs).encode("ascii")).hexdigest()[:KEY_LENGTH]
+
+
+def engine_inputs_for(
+    profile: GpuProfile, model_name: str, revision: str, precision: str, limits: BuildLimits
+) -> EngineInputs:
+    """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``."""
+    return EngineInputs(
+        model_name=model_name,
+        revision=revision,
+        precision=resolve_precision(profile, precision),
+        limits=limits,
+        arch=profile.arch,
+        runtime=profile.runtime,
+        trtllm_version=profile.trtllm_version,
+        tensorrt_version=profile.tensorrt_version,
+        llamacpp_version=profile.llamacpp_version,
+    )

@@ -1,0 +1,81 @@
+"""What the build program passes to TensorRT-LLM and ModelOpt, decided from the plan alone.
+
+Why: the GPU step cannot run here, so everything it is told must be decided by
+pure code that is tested (golden files): data type, quantisation algorithm, KV
+cache layout, plugins and limits. The build step (``trtllm_builder``) only
+translates these arguments into TensorRT-LLM objects.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seedcoder.engines.key import EngineInputs
+
+# precision -> (quant_algo, kv_cache_quant_algo, dtype)  (TensorRT-LLM QuantAlgo names)
+_QUANT: dict[str, tuple[str | None, str | None, Literal["bfloat16", "float16"]]] = {
+    "bf16": (None, None, "bfloat16"),
+    "fp16": (None, None, "float16"),
+    # FP8 weights and activations (ModelOpt), FP8 KV cache: half the KV memory of BF16.
+    "fp8": ("FP8", "FP8", "bfloat16"),
+    # SmoothQuant W8A8 per-channel with INT8 KV cache (Ampere's fast INT8 tensor cores).
+    "int8-sq": ("W8A8_SQ_PER_CHANNEL", "INT8", "float16"),
+    # AWQ INT4 weights, FP16 activations: smallest weights, best for memory-bound decode.
+    "int4-awq": ("W4A16_AWQ", None, "float16"),
+}
+
+
+class TrtllmBuildArgs(BaseModel):
+    """Arguments of ``LLM(model, build_config=BuildConfig(...), quant_config=...)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dtype: Literal["bfloat16", "float16"]
+    max_batch_size: int
+    max_input_len: int
+    max_seq_len: int
+    max_num_tokens: int
+    max_beam_width: int = 1
+    kv_cache_type: Literal["paged"] = Field(
+        default="paged", description="Paged KV cache (inflight batching)."
+    )
+    use_paged_context_fmha: bool = Field(
+        default=True, description="Needed by KV-cache reuse and chunked context."
+    )
+    gemm_plugin: Literal["auto"] | None = Field(
+        description="On for BF16/FP16; off for FP8 (FP8 GEMMs are faster)."
+    )
+    tokens_per_block: int = Field(default=32, description="KV block size: smaller blocks reuse more prefix.")
+    multiple_profiles: bool = Field(default=True, description="Longer build, faster kernels per shape.")
+    quant_algo: str | None
+    kv_cache_quant_algo: str | None
+    calib_batches: int = 512
+    calib_max_seq_length: int = 2048
+
+    @property
+    def needs_calibration(self) -> bool:
+        """ModelOpt calibrates activations/KV scales (and AWQ weights) on sample data."""
+        return self.quant_algo is not None or self.kv_cache_quant_algo is not None
+
+
+def trtllm_build_args(inputs: EngineInputs) -> TrtllmBuildArgs:
+    """The arguments for ``inputs`` (a TensorRT-LLM engine's inputs)."""
+    if inputs.runtime != "tensorrt-llm":
+        raise ValueError(f"{inputs.runtime} engines are not built with TensorRT-LLM")
+    try:
+        quant_algo, kv_algo, dtype = _QUANT[inputs.precision]
+    except KeyError:
+        raise ValueError(f"TensorRT-LLM cannot build precision {inputs.precision!r}") from None
+    limits = inputs.limits
+    return TrtllmBuildArgs(
+        dtype=dtype,
+        max_batch_size=limits.max_batch_size,
+        max_input_len=limits.max_input_len,
+        max_seq_len=limits.max_seq_len,
+        max_num_tokens=limits.max_num_tokens,
+        gemm_plugin=None if inputs.precision == "fp8" else "auto",
+        quant_algo=quant_algo,
+        kv_cache_quant_algo=kv_algo,
+    )

@@ -1,0 +1,137 @@
+"""Assembling the gateway: dependencies, background tasks and the Starlette routes.
+
+Why Starlette (on uvicorn with uvloop and httptools): the gateway sits on the
+time-to-first-token path, so the framework must add microseconds, not
+milliseconds; Starlette is a thin ASGI router with no per-request dependency
+injection or response-model validation, and lets the SSE response be a raw ASGI
+callable. Everything is built here once and passed explicitly (``Deps``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.gateway import routes
+from seedcoder.gateway.auth import KeyStore
+from seedcoder.gateway.backend import Backend, TritonBackend
+from seedcoder.gateway.errors import MethodNotAllowed, NotFound
+from seedcoder.gateway.feedback import FeedbackStore, RecentCompletions
+from seedcoder.gateway.http import Deps, error_response, guarded, json_response
+from seedcoder.gateway.limits import RateLimiter
+from seedcoder.gateway.metrics import Metrics
+from seedcoder.gateway.openapi import document
+from seedcoder.gateway.routing import HealthChecker, Pool
+from seedcoder.gateway.service import CompletionService
+
+log = logging.getLogger("seedcoder.gateway")
+TOKENIZE_SUFFIX = "_tokenize"
+
+
+def build_backends(cfg: GatewayConfig) -> list[Backend]:
+    return [
+        TritonBackend(
+            p.name, p.grpc_url, cfg.triton_model, cfg.triton_model + TOKENIZE_SUFFIX, cfg.backend_timeout_s
+        )
+        for p in cfg.pools
+    ]
+
+
+async def _reload_keys(keys: KeyStore, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            keys.reload()
+        except OSError:
+            log.exception("Failed to re-read the API key directory.")
+
+
+def create_app(cfg: GatewayConfig, backends: list[Backend] | None = None) -> Starlette:
+    """The ASGI app. gRPC channels bind to the running event loop, so backends are
+    created at start-up (in the lifespan), not here."""
+    metrics = Metrics()
+    pools: list[Pool] = []  # filled at start-up; the service and routes share this list
+
+    def on_health(pool: Pool) -> None:
+        metrics.pool_healthy.labels(pool.name).set(1 if pool.healthy else 0)
+
+    health = HealthChecker(pools, cfg.health_interval_s, on_health)
+    recent = RecentCompletions(cfg.recent_completions)
+    service = CompletionService(cfg, pools, metrics, recent, mark_down=lambda p: health.set(p, False))
+    keys = KeyStore(None if cfg.open_mode else cfg.api_keys_dir)
+    keys.reload()
+    if not cfg.open_mode and keys.count == 0:
+        log.warning(
+            "No API keys found in %s; every request will get 401 until keys appear.", cfg.api_keys_dir
+        )
+    deps = Deps(
+        cfg=cfg,
+        service=service,
+        pools=pools,
+        keys=keys,
+        limiter=RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst, time.monotonic),
+        metrics=metrics,
+        feedback=FeedbackStore(cfg.feedback_dir, cfg.feedback_max_file_bytes),
+        recent=recent,
+        started=int(time.time()),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        bks = backends if backends is not None else build_backends(cfg)
+        pools.extend(
+            Pool(backend=b, weight=p.capacity_weight, max_prompt_tokens=p.max_prompt_tokens)
+            for b, p in zip(bks, cfg.pools, strict=True)
+        )
+        for pool in pools:
+            on_health(pool)
+        await health.check_once()
+        health.start()
+        reloader = asyncio.create_task(_reload_keys(keys, cfg.api_keys_reload_s))
+        log.info("Started the gateway for %s with %d pools.", cfg.model_name, len(pools))
+        try:
+            yield
+        finally:
+            reloader.cancel()
+            await health.stop()
+            for b in bks:
+                await b.close()
+
+    openapi = document()
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(openapi)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        code = exc.status_code if isinstance(exc, HTTPException) else 500
+        if code == 405:
+            return error_response(
+                MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}")
+            )
+        return error_response(NotFound(f"No route {request.method} {request.url.path}", code="not_found"))
+
+    app_routes: list[Any] = [
+        Route("/v1/completions", guarded("completions", routes.completions), methods=["POST"]),
+        Route("/completions", guarded("completions", routes.completions), methods=["POST"]),
+        Route("/infill", guarded("infill", routes.infill), methods=["POST"]),
+        Route("/v1/feedback", guarded("feedback", routes.feedback), methods=["POST"]),
+        Route("/v1/models", guarded("models", routes.models), methods=["GET"]),
+        Route("/metrics", routes.metrics, methods=["GET"]),
+        Route("/healthz", routes.healthz, methods=["GET"]),
+        Route("/readyz", routes.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    app = Starlette(routes=app_routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.deps = deps
+    return app

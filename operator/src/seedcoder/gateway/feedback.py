@@ -1,0 +1,129 @@
+"""The feedback data set: durable, size-rotated JSONL, plus the recent completions it refers to.
+
+Why durable: accepted / rejected / edited events are the raw material of
+fine-tuning data sets, and a client that got a 2xx must be able to rely on the
+event being on disk. Each event is written and ``fsync``ed (and the directory
+too when a new file is started) *before* the route answers; any failure is
+raised to the client as an error, never dropped. Files are
+``feedback-<sequence>.jsonl`` and a new one starts past ``max_file_bytes``.
+
+The recent-completions map lets an event carry the prompt and completion it is
+about; it is bounded (oldest forgotten first). An event for a completion this
+replica does not remember (another replica served it, or a restart) is still
+recorded, with ``context_known: false``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+_NAME = re.compile(r"^feedback-(\d{8})\.jsonl$")
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What was answered under one completion id."""
+
+    model: str
+    pool: str
+    prompt: str
+    suffix: str | None
+    choices: list[str]
+    created: int
+
+
+class RecentCompletions:
+    """A bounded map of completion id -> what was served."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._data: OrderedDict[str, Served] = OrderedDict()
+
+    def remember(self, completion_id: str, served: Served) -> None:
+        self._data[completion_id] = served
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def get(self, completion_id: str) -> Served | None:
+        return self._data.get(completion_id)
+
+
+class FeedbackStore:
+    """Appends events durably; one writer at a time (the lock keeps lines whole and ordered)."""
+
+    def __init__(self, directory: str, max_file_bytes: int) -> None:
+        self._dir = Path(directory)
+        self._max = max_file_bytes
+        self._lock = asyncio.Lock()
+        self._seq = -1
+
+    def _current(self) -> Path:
+        if self._seq < 0:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            seqs = [int(m.group(1)) for p in self._dir.iterdir() if (m := _NAME.match(p.name))]
+            self._seq = max(seqs, default=0)
+        return self._dir / f"feedback-{self._seq:08d}.jsonl"
+
+    def _append(self, line: bytes) -> str:
+        path = self._current()
+        if path.exists() and path.stat().st_size + len(line) > self._max and path.stat().st_size > 0:
+            self._seq += 1
+            path = self._current()
+        created = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            view = memoryview(line)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            dir_fd = os.open(self._dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return path.name
+
+    async def append(self, event: dict[str, Any]) -> str:
+        """Write one event and fsync it; returns the file name. Raises OSError on failure."""
+        line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        async with self._lock:
+            return await asyncio.to_thread(self._append, line)
+
+
+def build_event(
+    event_id: str,
+    feedback: dict[str, Any],
+    served: Served | None,
+    key_id: str | None,
+) -> dict[str, Any]:
+    """The JSON object stored for one feedback event."""
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "received": time.time(),
+        "completion_id": feedback["id"],
+        "outcome": feedback["outcome"],
+        "choice_index": feedback.get("choice_index", 0),
+        "edited_text": feedback.get("edited_text"),
+        "client_latency_ms": feedback.get("latency_ms"),
+        "user": feedback.get("user"),
+        "key_id": key_id,
+        "context_known": served is not None,
+    }
+    if served is not None:
+        ctx = asdict(served)
+        index = event["choice_index"]
+        ctx["completion"] = served.choices[index] if index < len(served.choices) else None
+        event.update(ctx)
+    return event

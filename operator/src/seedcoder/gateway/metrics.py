@@ -1,0 +1,71 @@
+"""The gateway's Prometheus metrics, in one registry passed explicitly.
+
+Why its own module: the names come from ``seedcoder.metricnames`` (the
+autoscaler, alerts and dashboards query the same names), and the gateway's TTFT
+histogram is the SLO's source of truth (Triton has no TTFT metric), so its
+buckets are chosen for millisecond-scale first tokens around a 300 ms SLO.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from seedcoder import metricnames as mn
+
+TTFT_BUCKETS = (
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0
+)  # fmt: skip
+E2E_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Every metric the gateway exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.ttft = Histogram(
+            mn.GATEWAY_TTFT_SECONDS,
+            "Request received to first token sent (streamed) or first token received (not streamed).",
+            ["pool", "model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.e2e = Histogram(
+            mn.GATEWAY_E2E_SECONDS,
+            "Whole request duration.",
+            ["pool", "model", "endpoint"],
+            buckets=E2E_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            mn.GATEWAY_REQUESTS_TOTAL, "Requests answered.", ["pool", "model", "endpoint", "code"], registry=r
+        )
+        self.errors = Counter(mn.GATEWAY_ERRORS_TOTAL, "Errors by type.", ["type"], registry=r)
+        self.tokens = Counter(
+            mn.GATEWAY_TOKENS_TOTAL,
+            "Prompt and completion tokens.",
+            ["pool", "model", "direction"],
+            registry=r,
+        )
+        self.cancellations = Counter(
+            mn.GATEWAY_CANCELLATIONS_TOTAL, "Backend requests cancelled.", ["pool", "reason"], registry=r
+        )
+        self.cache_hits = Counter(
+            mn.GATEWAY_CACHE_HITS_TOTAL, "Responses served from the exact-match cache.", registry=r
+        )
+        self.inflight = Gauge(mn.GATEWAY_INFLIGHT, "Requests being served now.", ["pool"], registry=r)
+        self.feedback = Counter(
+            mn.GATEWAY_FEEDBACK_TOTAL, "Feedback events recorded.", ["outcome"], registry=r
+        )
+        self.pool_healthy = Gauge(
+            mn.GATEWAY_POOL_HEALTHY, "1 while the pool passes health checks.", ["pool"], registry=r
+        )
+        self.trimmed = Counter(
+            mn.GATEWAY_CONTEXT_TRIMMED_TOKENS_TOTAL,
+            "Prompt tokens dropped by the context budget.",
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

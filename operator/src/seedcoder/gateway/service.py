@@ -1,0 +1,299 @@
+"""The completion service: candidates, block-end trimming, cache, streaming, accounting.
+
+Why a service layer: routes only speak HTTP; everything a completion *means*
+lives here and returns a value (``Result``), a typed error (``GatewayError``) or
+a stream of domain events (``Delta``/``Finish``/``Summary``) that the route turns
+into SSE. Backend failures are mapped in ``errors.map_backend`` only.
+
+The exact-match cache holds greedy requests only (``temperature`` 0): the key is
+the final prompt and every parameter that changes the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field, replace
+
+from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.gateway.backend import Chunk, GenParams
+from seedcoder.gateway.errors import BackendTimeout, BackendUnavailable, GatewayError, map_backend
+from seedcoder.gateway.feedback import RecentCompletions, Served
+from seedcoder.gateway.fim import BlockEnd, merge_stops
+from seedcoder.gateway.jobs import Job
+from seedcoder.gateway.limits import TTLCache
+from seedcoder.gateway.merge import Merge
+from seedcoder.gateway.metrics import Metrics
+from seedcoder.gateway.prepare import Prepared, prepare
+from seedcoder.gateway.ranking import Candidate, rank
+from seedcoder.gateway.routing import Pool
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    id: str
+    created: int
+    model: str
+    pool: str
+    choices: list[Candidate]
+    prompt_tokens: int
+    completion_tokens: int
+    trimmed_tokens: int
+    cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    prompt_tokens: int
+    completion_tokens: int
+    trimmed_tokens: int
+
+
+Event = Delta | Finish | Summary
+
+
+@dataclass(slots=True)
+class Stream:
+    id: str
+    created: int
+    model: str
+    pool: str
+    trimmed_tokens: int
+    events: AsyncGenerator[Event, None]
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Per-request bookkeeping shared by its candidates."""
+
+    received: float
+    first_token: float | None = None
+    input_tokens: int | None = None
+    output_tokens: dict[int, int] = field(default_factory=dict)
+
+
+def new_id() -> str:
+    return "cmpl-" + secrets.token_hex(12)
+
+
+class CompletionService:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        pools: list[Pool],
+        metrics: Metrics,
+        recent: RecentCompletions,
+        mark_down: Callable[[Pool], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.pools = pools
+        self.metrics = metrics
+        self.recent = recent
+        self._mark_down = mark_down
+        self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
+
+    # ------------------------------------------------------------------ helpers
+    def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
+        return GenParams(
+            prompt=prep.prompt,
+            max_tokens=job.max_tokens,
+            temperature=job.temperature,
+            top_p=job.top_p,
+            top_k=job.top_k,
+            seed=None if job.seed is None else (job.seed + i) % 2**63,
+            stop=merge_stops(job.stop, self.cfg.fim.stop, job.fim),
+            log_probs=job.n > 1,
+        )
+
+    def _cache_key(self, job: Job, prep: Prepared) -> tuple[object, ...] | None:
+        if not job.greedy or self.cfg.cache_max_entries <= 0:
+            return None
+        return (prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim)
+
+    def _fail(self, exc: BaseException, pool: Pool) -> GatewayError:
+        err = map_backend(exc, pool.name)
+        if isinstance(err, BackendUnavailable):
+            self._mark_down(pool)
+        if isinstance(err, BackendTimeout):
+            self.metrics.cancellations.labels(pool.name, "timeout").inc()
+        return err
+
+    def _seen(self, chunk: Chunk, i: int, prog: _Progress, pool: Pool, job: Job) -> None:
+        if chunk.input_tokens is not None:
+            prog.input_tokens = chunk.input_tokens
+        if chunk.output_tokens is not None:
+            prog.output_tokens[i] = chunk.output_tokens
+        if prog.first_token is None and chunk.text:
+            prog.first_token = time.perf_counter()
+            self.metrics.ttft.labels(pool.name, job.model).observe(prog.first_token - prog.received)
+
+    def _account(self, job: Job, prep: Prepared, prog: _Progress) -> tuple[int, int]:
+        prompt_tokens = prog.input_tokens if prog.input_tokens is not None else (prep.prompt_tokens or 0)
+        completion_tokens = sum(prog.output_tokens.values())
+        pool = prep.pool.name
+        self.metrics.tokens.labels(pool, job.model, "prompt").inc(prompt_tokens)
+        self.metrics.tokens.labels(pool, job.model, "completion").inc(completion_tokens)
+        if prep.trimmed_tokens:
+            self.metrics.trimmed.inc(prep.trimmed_tokens)
+        return prompt_tokens, completion_tokens
+
+    def _remember(self, cid: str, job: Job, prep: Prepared, texts: list[str]) -> None:
+        served = Served(job.model, prep.pool.name, prep.prefix, prep.suffix, texts, int(time.time()))
+        self.recent.remember(cid, served)
+
+    # ------------------------------------------------------------------ non-streamed
+    async def _collect(self, job: Job, prep: Prepared, i: int, prog: _Progress) -> Candidate:
+        gen = prep.pool.backend.generate(self._params(job, prep, i))
+        block = BlockEnd(prep.prefix, prep.suffix or "") if job.block_end else None
+        parts: list[str] = []
+        reason, logp = "length", None
+        try:
+            async for chunk in gen:
+                self._seen(chunk, i, prog, prep.pool, job)
+                parts.append(block.feed(chunk.text) if block else chunk.text)
+                reason = chunk.finish_reason or reason
+                logp = chunk.cum_log_prob if chunk.cum_log_prob is not None else logp
+                if block is not None and block.done:
+                    reason = "stop"
+                    break
+        finally:
+            await gen.aclose()
+        if block is not None and not block.done:
+            parts.append(block.finish())
+            reason = "stop" if block.done else reason
+        return Candidate("".join(parts), reason, prog.output_tokens.get(i, 0), logp)
+
+    async def complete(self, job: Job, received: float) -> Result:
+        prep = await prepare(job, self.cfg, self.pools)
+        key = self._cache_key(job, prep)
+        if key is not None and (hit := self.cache.get(key)) is not None:
+            self.metrics.cache_hits.inc()
+            result = replace(hit, id=new_id(), created=int(time.time()), cached=True)
+            self._remember(result.id, job, prep, [c.text for c in result.choices])
+            return result
+        pool, prog = prep.pool, _Progress(received)
+        pool.outstanding += 1
+        self.metrics.inflight.labels(pool.name).inc()
+        try:
+            cands = await asyncio.gather(*(self._collect(job, prep, i, prog) for i in range(job.n)))
+        except GatewayError:
+            raise
+        except asyncio.CancelledError:
+            self.metrics.cancellations.labels(pool.name, "client_disconnect").inc()
+            raise
+        except Exception as exc:
+            raise self._fail(exc, pool) from exc
+        finally:
+            pool.outstanding -= 1
+            self.metrics.inflight.labels(pool.name).dec()
+        choices = rank(cands) if job.n > 1 else cands
+        prompt_tokens, completion_tokens = self._account(job, prep, prog)
+        result = Result(
+            new_id(), int(time.time()), job.model, pool.name, choices, prompt_tokens, completion_tokens,
+            prep.trimmed_tokens,
+        )  # fmt: skip
+        if key is not None:
+            self.cache.put(key, result)
+        self._remember(result.id, job, prep, [c.text for c in choices])
+        return result
+
+    # ------------------------------------------------------------------ streamed
+    async def open_stream(self, job: Job, received: float) -> Stream:
+        """Prepare, start the candidates and wait for the first response (so that an
+        unreachable backend is still an HTTP error, not a broken stream)."""
+        prep = await prepare(job, self.cfg, self.pools)
+        cid, created = new_id(), int(time.time())
+        key = self._cache_key(job, prep)
+        if key is not None and (hit := self.cache.get(key)) is not None:
+            self.metrics.cache_hits.inc()
+            self._remember(cid, job, prep, [c.text for c in hit.choices])
+            return Stream(cid, created, job.model, prep.pool.name, hit.trimmed_tokens, _replay(hit))
+        pool = prep.pool
+        gens = [pool.backend.generate(self._params(job, prep, i)) for i in range(job.n)]
+        try:
+            first = await gens[0].__anext__()
+        except Exception as exc:
+            for g in gens:
+                await g.aclose()
+            raise self._fail(exc, pool) from exc
+        events = self._events(job, prep, cid, gens, first, _Progress(received), key)
+        return Stream(cid, created, job.model, pool.name, prep.trimmed_tokens, events)
+
+    async def _events(
+        self,
+        job: Job,
+        prep: Prepared,
+        cid: str,
+        gens: list[AsyncGenerator[Chunk, None]],
+        first: Chunk,
+        prog: _Progress,
+        key: tuple[object, ...] | None,
+    ) -> AsyncGenerator[Event, None]:
+        pool, n = prep.pool, len(gens)
+        blocks = [BlockEnd(prep.prefix, prep.suffix or "") if job.block_end else None for _ in gens]
+        texts = [""] * n
+        seen_reason: list[str | None] = [None] * n
+        done: list[str | None] = [None] * n
+        pool.outstanding += 1
+        self.metrics.inflight.labels(pool.name).inc()
+        merged = Merge(gens, first)
+        try:
+            async for i, item in merged:
+                if isinstance(item, BaseException):
+                    raise self._fail(item, pool) from item
+                if done[i] is not None:
+                    continue
+                self._seen(item, i, prog, pool, job)
+                seen_reason[i] = item.finish_reason or seen_reason[i]
+                block = blocks[i]
+                text = block.feed(item.text) if block else item.text
+                if item.final and block is not None and not block.done:
+                    text += block.finish()
+                if text:
+                    texts[i] += text
+                    yield Delta(i, text)
+                if block is not None and block.done:
+                    done[i] = "stop"
+                    await merged.stop(i)
+                elif item.final:
+                    done[i] = seen_reason[i] or "stop"
+                if done[i] is not None:
+                    yield Finish(i, done[i] or "stop")
+                    if all(d is not None for d in done):
+                        break
+            if not all(d is not None for d in done):
+                raise self._fail(ConnectionError("the backend stream ended early"), pool)
+            prompt_tokens, completion_tokens = self._account(job, prep, prog)
+            self._remember(cid, job, prep, texts)
+            if key is not None:
+                cands = [Candidate(t, d or "stop", 0) for t, d in zip(texts, done, strict=True)]
+                self.cache.put(key, Result(cid, 0, job.model, pool.name, cands, prompt_tokens,
+                                           completion_tokens, prep.trimmed_tokens))  # fmt: skip
+            yield Summary(prompt_tokens, completion_tokens, prep.trimmed_tokens)
+        finally:
+            await merged.aclose()
+            pool.outstanding -= 1
+            self.metrics.inflight.labels(pool.name).dec()
+
+
+async def _replay(hit: Result) -> AsyncGenerator[Event, None]:
+    for i, cand in enumerate(hit.choices):
+        if cand.text:
+            yield Delta(i, cand.text)
+        yield Finish(i, cand.finish_reason)
+    yield Summary(hit.prompt_tokens, hit.completion_tokens, hit.trimmed_tokens)

@@ -1,0 +1,301 @@
+"""Recording rules and multi-window multi-burn-rate alerts for one SeedCoderDeployment.
+
+Why: the SLO (time to first token, availability) is judged from the gateway's
+histograms. Recording the per-window ratios once keeps the alerts cheap and gives
+the dashboards the same numbers the alerts use. The operator calls
+:func:`prometheus_rule` for each resource when the Prometheus Operator is present;
+the same groups are rendered as a plain rule file for Prometheus without it.
+
+Series are matched on the ``namespace`` and ``deployment`` labels that the scrape
+monitor (:mod:`seedcoder.observability.monitors`) puts on every target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seedcoder import metricnames as m
+from seedcoder.observability.slo import BURN_WINDOWS, BurnWindow, le_matcher, sli_windows, threshold_bucket
+
+POOL = "namespace_deployment_pool"
+DEP = "namespace_deployment"
+
+# Recording rule names (level:metric:operations), used by the dashboards too.
+TTFT_QUANTILE = POOL + ":seedcoder_gateway_time_to_first_token_seconds:p{q}_rate5m"
+E2E_QUANTILE = POOL + ":seedcoder_gateway_request_duration_seconds:p{q}_rate5m"
+DEP_TTFT_QUANTILE = DEP + ":seedcoder_gateway_time_to_first_token_seconds:p{q}_rate5m"
+REQUEST_RATE = POOL + ":seedcoder_gateway_requests:rate5m"
+ERROR_RATIO = POOL + ":seedcoder_gateway_requests_5xx:ratio_rate5m"
+TTFT_SLOW_RATIO = DEP + ":seedcoder_gateway_ttft_slow:ratio_rate{w}"
+AVAILABILITY_ERROR_RATIO = DEP + ":seedcoder_gateway_requests_5xx:ratio_rate{w}"
+SLO_TTFT_THRESHOLD = DEP + ":seedcoder_slo_ttft_threshold_seconds"
+SLO_TTFT_OBJECTIVE = DEP + ":seedcoder_slo_ttft_objective:ratio"
+SLO_AVAILABILITY_OBJECTIVE = DEP + ":seedcoder_slo_availability_objective:ratio"
+
+QUANTILES = ("50", "95", "99")
+
+TTFT_FAST_BURN = "SeedCoderTTFTBudgetFastBurn"
+TTFT_SLOW_BURN = "SeedCoderTTFTBudgetSlowBurn"
+AVAILABILITY_FAST_BURN = "SeedCoderAvailabilityBudgetFastBurn"
+AVAILABILITY_SLOW_BURN = "SeedCoderAvailabilityBudgetSlowBurn"
+POOL_UNHEALTHY = "SeedCoderPoolUnhealthy"
+POOL_UNDER_CAPACITY = "SeedCoderPoolBelowDesiredReplicas"
+
+
+def recording_rule_names() -> list[str]:
+    """Every series name the per-deployment rules record (for dashboards and tests)."""
+    names = [n.format(q=q) for n in (TTFT_QUANTILE, E2E_QUANTILE, DEP_TTFT_QUANTILE) for q in QUANTILES]
+    names += [REQUEST_RATE, ERROR_RATIO, SLO_TTFT_THRESHOLD, SLO_TTFT_OBJECTIVE, SLO_AVAILABILITY_OBJECTIVE]
+    names += [n.format(w=w) for n in (TTFT_SLOW_RATIO, AVAILABILITY_ERROR_RATIO) for w in sli_windows()]
+    return names
+
+
+def _sel(namespace: str, name: str, *extra: str) -> str:
+    return "{" + ", ".join([f'namespace="{namespace}"', f'deployment="{name}"', *extra]) + "}"
+
+
+def _by(level: str) -> str:
+    return "namespace, deployment, pool" if level == POOL else "namespace, deployment"
+
+
+def _recording_group(
+    namespace: str, name: str, bound: float, ttft_obj: float, avail_obj: float
+) -> dict[str, Any]:
+    sel = _sel(namespace, name)
+    err_sel = _sel(namespace, name, 'code=~"5.."')
+    labels = {"namespace": namespace, "deployment": name}
+    rules: list[dict[str, Any]] = []
+    for template, metric, level in (
+        (TTFT_QUANTILE, m.GATEWAY_TTFT_SECONDS, POOL),
+        (DEP_TTFT_QUANTILE, m.GATEWAY_TTFT_SECONDS, DEP),
+        (E2E_QUANTILE, m.GATEWAY_E2E_SECONDS, POOL),
+    ):
+        for q in QUANTILES:
+            rules.append(
+                {
+                    "record": template.format(q=q),
+                    "expr": f"histogram_quantile(0.{q}, sum by ({_by(level)}, le) "
+                    f"(rate({metric}_bucket{sel}[5m])))",
+                }
+            )
+    total = m.GATEWAY_REQUESTS_TOTAL
+    rules.append({"record": REQUEST_RATE, "expr": f"sum by ({_by(POOL)}) (rate({total}{sel}[5m]))"})
+    rules.append(
+        {
+            "record": ERROR_RATIO,
+            "expr": f"sum by ({_by(POOL)}) (rate({total}{err_sel}[5m]))\n"
+            f"/\nsum by ({_by(POOL)}) (rate({total}{sel}[5m]))",
+        }
+    )
+    for window in sli_windows():
+        fast = f"{m.GATEWAY_TTFT_SECONDS}_bucket{_sel(namespace, name, le_matcher(bound))}"
+        rules.append(
+            {
+                "record": TTFT_SLOW_RATIO.format(w=window),
+                "expr": f"1 - (\n  sum by ({_by(DEP)}) (rate({fast}[{window}]))\n/\n"
+                f"  sum by ({_by(DEP)}) (rate({m.GATEWAY_TTFT_SECONDS}_count{sel}[{window}]))\n)",
+            }
+        )
+        rules.append(
+            {
+                "record": AVAILABILITY_ERROR_RATIO.format(w=window),
+                "expr": f"sum by ({_by(DEP)}) (rate({total}{err_sel}[{window}]))\n"
+                f"/\nsum by ({_by(DEP)}) (rate({total}{sel}[{window}]))",
+            }
+        )
+    for record, value in (
+        (SLO_TTFT_THRESHOLD, bound),
+        (SLO_TTFT_OBJECTIVE, ttft_obj),
+        (SLO_AVAILABILITY_OBJECTIVE, avail_obj),
+    ):
+        rules.append({"record": record, "expr": f"vector({value!r})", "labels": dict(labels)})
+    return {"name": f"seedcoder-slo-recording.{namespace}.{name}", "interval": "30s", "rules": rules}
+
+
+def _burn_condition(template: str, selector: str, window: BurnWindow, budget: float) -> str:
+    threshold = f"({window.factor:g} * {budget:.6g})"
+    return (
+        f"(\n  {template.format(w=window.long)}{selector} > {threshold}\nand\n"
+        f"  {template.format(w=window.short)}{selector} > {threshold}\n)"
+    )
+
+
+def _burn_alerts(
+    template: str,
+    budget: float,
+    objective: float,
+    slo: str,
+    names: tuple[str, str],
+    what: str,
+    selector: str,
+) -> list[dict[str, Any]]:
+    alerts: list[dict[str, Any]] = []
+    for severity, alert, for_ in (("page", names[0], "2m"), ("ticket", names[1], "15m")):
+        windows = [w for w in BURN_WINDOWS if w.severity == severity]
+        expr = "\nor\n".join(_burn_condition(template, selector, w, budget) for w in windows)
+        spans = ", ".join(f"{w.long}/{w.short} at {w.factor:g}x" for w in windows)
+        alerts.append(
+            {
+                "alert": alert,
+                "expr": expr,
+                "for": for_,
+                "labels": {"severity": severity, "slo": slo},
+                "annotations": {
+                    "summary": f"{{{{ $labels.namespace }}}}/{{{{ $labels.deployment }}}} is burning its "
+                    f"{slo} error budget too fast",
+                    "description": f"{what} The objective is {objective:.4g} "
+                    f"(error budget {budget:.4g}); windows {spans}.",
+                },
+            }
+        )
+    return alerts
+
+
+def recording_and_alert_rules(
+    namespace: str,
+    name: str,
+    ttft_slo_ms: int,
+    availability_target: float = 0.995,
+    ttft_target_ratio: float = 0.99,
+) -> dict[str, Any]:
+    """A Prometheus rule file (``{"groups": [...]}``) for one SeedCoderDeployment.
+
+    ``ttft_target_ratio`` is the share of requests that must get their first token
+    within ``ttft_slo_ms``; ``availability_target`` the share answered without a 5xx.
+    """
+    for label, value in (
+        ("availability_target", availability_target),
+        ("ttft_target_ratio", ttft_target_ratio),
+    ):
+        if not 0 < value < 1:
+            raise ValueError(f"{label} must be between 0 and 1 exclusive, got {value}")
+    bound = threshold_bucket(ttft_slo_ms)
+    sel = _sel(namespace, name)
+    ttft_budget = 1 - ttft_target_ratio
+    avail_budget = 1 - availability_target
+    alerts = _burn_alerts(
+        TTFT_SLOW_RATIO,
+        ttft_budget,
+        ttft_target_ratio,
+        "ttft",
+        (TTFT_FAST_BURN, TTFT_SLOW_BURN),
+        f"Too many requests wait longer than {bound * 1000:g} ms for their first token.",
+        sel,
+    )
+    alerts += _burn_alerts(
+        AVAILABILITY_ERROR_RATIO,
+        avail_budget,
+        availability_target,
+        "availability",
+        (AVAILABILITY_FAST_BURN, AVAILABILITY_SLOW_BURN),
+        "Too many requests end in a 5xx answer from the gateway.",
+        sel,
+    )
+    alerts.append(
+        {
+            "alert": POOL_UNHEALTHY,
+            "expr": f"max by ({_by(POOL)}) ({m.GATEWAY_POOL_HEALTHY}{sel}) == 0",
+            "for": "5m",
+            "labels": {"severity": "ticket"},
+            "annotations": {
+                "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
+                "fails the gateway's health checks",
+                "description": "The gateway routes no traffic to this pool; the others carry its load.",
+            },
+        }
+    )
+    alerts.append(
+        {
+            "alert": POOL_UNDER_CAPACITY,
+            "expr": f"max by ({_by(POOL)}) ({m.AUTOSCALER_READY_REPLICAS}{sel})\n<\n"
+            f"max by ({_by(POOL)}) ({m.AUTOSCALER_DESIRED_REPLICAS}{sel})",
+            "for": "30m",
+            "labels": {"severity": "ticket"},
+            "annotations": {
+                "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
+                "has had fewer ready replicas than the autoscaler wants for 30 minutes",
+                "description": "Usually no free GPU of the pool's kind: check pending pods and nodes.",
+            },
+        }
+    )
+    return {
+        "groups": [
+            _recording_group(namespace, name, bound, ttft_target_ratio, availability_target),
+            {"name": f"seedcoder-slo-alerts.{namespace}.{name}", "rules": alerts},
+        ]
+    }
+
+
+def prometheus_rule(
+    namespace: str,
+    name: str,
+    ttft_slo_ms: int,
+    availability_target: float = 0.995,
+    ttft_target_ratio: float = 0.99,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The rules of :func:`recording_and_alert_rules` as a ``monitoring.coreos.com/v1`` PrometheusRule.
+
+    ``labels`` are added to the object's labels (a Prometheus' ``ruleSelector`` often needs one).
+    """
+    meta_labels = {
+        "app.kubernetes.io/name": "seedcoder",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "slo-rules",
+        "app.kubernetes.io/managed-by": "seedcoder-operator",
+        **(labels or {}),
+    }
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": f"{name}-slo", "namespace": namespace, "labels": meta_labels},
+        "spec": recording_and_alert_rules(
+            namespace, name, ttft_slo_ms, availability_target, ttft_target_ratio
+        ),
+    }
+
+
+def operator_rules() -> dict[str, Any]:
+    """Installation-wide alerts on the operator itself (shipped by the Helm chart)."""
+    return {
+        "groups": [
+            {
+                "name": "seedcoder-operator",
+                "rules": [
+                    {
+                        "alert": "SeedCoderReconcileErrors",
+                        "expr": f"sum by (reason) (rate({m.OPERATOR_RECONCILE_ERRORS_TOTAL}[10m])) > 0.05",
+                        "for": "15m",
+                        "labels": {"severity": "ticket"},
+                        "annotations": {
+                            "summary": "SeedCoder reconciles keep failing: {{ $labels.reason }}",
+                            "description": "Read the operator's log and the Ready condition of the "
+                            "SeedCoderDeployments (kubectl get scd -A).",
+                        },
+                    },
+                    {
+                        "alert": "SeedCoderEngineBuildFailed",
+                        "expr": f'sum by (arch) ({m.OPERATOR_ENGINE_BUILDS}{{state="Failed"}}) > 0',
+                        "for": "5m",
+                        "labels": {"severity": "ticket"},
+                        "annotations": {
+                            "summary": "A TensorRT-LLM engine build for {{ $labels.arch }} failed",
+                            "description": "Pools of that GPU architecture cannot serve the new engine; "
+                            "see status.engines of the SeedCoderDeployment and the build Job's log.",
+                        },
+                    },
+                    {
+                        "alert": "SeedCoderReconcileSlow",
+                        "expr": "histogram_quantile(0.99, sum by (le) "
+                        f"(rate({m.OPERATOR_RECONCILE_SECONDS}_bucket[10m]))) > 30",
+                        "for": "15m",
+                        "labels": {"severity": "ticket"},
+                        "annotations": {
+                            "summary": "The SeedCoder operator's reconciles take over 30 s (p99)",
+                            "description": "The Kubernetes API may be slow or the operator overloaded.",
+                        },
+                    },
+                ],
+            }
+        ]
+    }

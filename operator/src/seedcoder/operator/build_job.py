@@ -1,0 +1,126 @@
+"""The engine build Job: one per engine key, shared by every pool and resource that needs it.
+
+Why this shape: the Job's name is the engine key, so a second resource (or pool)
+needing the same engine finds the Job instead of starting another build; it runs
+on a node of the target GPU product (an engine only runs on the architecture that
+built it), mounts the engine cache read-write and runs the one command line
+``seedcoder.engines.buildcmd.build_command`` writes. Failed pods are retried by
+the Job controller with its exponential back-off (``backoffLimit``); the build
+program's JSON report reaches the operator through the termination message.
+The Job's ownerReferences (one per resource that uses it) are set by the
+reconcile, not here: they depend on who else uses the engine.
+"""
+
+from __future__ import annotations
+
+import json
+
+from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.engines.buildcmd import build_command
+from seedcoder.operator import names, podsec
+from seedcoder.operator.engineplan import CACHE_MOUNT, MODELS_MOUNT, PoolEngine
+from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.settings import OperatorSettings
+
+
+def build_labels(pe: PoolEngine) -> dict[str, str]:
+    return {
+        names.LABEL_NAME: names.APP,
+        names.LABEL_COMPONENT: names.COMPONENT_BUILD,
+        names.LABEL_MANAGED_BY: names.MANAGED_BY,
+        names.LABEL_ENGINE_KEY: pe.key,
+        names.LABEL_ARCH: pe.profile.arch,
+    }
+
+
+def _env_and_volumes(spec: SeedCoderDeploymentSpec) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
+    env: list[Manifest] = []
+    mounts: list[Manifest] = [{"name": "engine-cache", "mountPath": CACHE_MOUNT}]
+    volumes: list[Manifest] = [
+        {"name": "engine-cache", "persistentVolumeClaim": {"claimName": spec.engine.cache.pvc.claim_name}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts.append({"name": "tmp", "mountPath": "/tmp"})
+    src = spec.model.source
+    if src.pvc is not None:
+        volumes.append(
+            {"name": "model", "persistentVolumeClaim": {"claimName": src.pvc.claim_name, "readOnly": True}}
+        )
+        mounts.append({"name": "model", "mountPath": MODELS_MOUNT, "readOnly": True})
+    if src.s3 is not None and src.s3.secret_ref is not None:
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.append(
+                {"name": var, "valueFrom": {"secretKeyRef": {"name": src.s3.secret_ref.name, "key": var}}}
+            )
+    if src.hugging_face is not None and src.hugging_face.token_secret_ref is not None:
+        ref = src.hugging_face.token_secret_ref.name
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": ref, "key": "HF_TOKEN"}}})
+    return env, mounts, volumes
+
+
+def build_job(
+    spec: SeedCoderDeploymentSpec, pe: PoolEngine, namespace: str, settings: OperatorSettings
+) -> Manifest:
+    """The build Job of ``pe``'s engine (without ownerReferences)."""
+    labels = build_labels(pe)
+    env, mounts, volumes = _env_and_volumes(spec)
+    gpus = podsec.gpu_count(pe.profile)
+    resources: Manifest = {
+        "requests": {"cpu": "4", "memory": "32Gi"} if gpus else {"cpu": "2", "memory": "8Gi"},
+    }
+    if gpus:
+        resources["limits"] = {names.GPU_RESOURCE: gpus}
+    container: Manifest = {
+        "name": "build",
+        "image": pe.profile.runtime_image,
+        "command": build_command(pe.plan),
+        "resources": resources,
+        "volumeMounts": mounts,
+        "securityContext": podsec.container_security(),
+        "terminationMessagePath": pe.plan.termination_log,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if env:
+        container["env"] = env
+    pod_spec: Manifest = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": podsec.pod_security(),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if selector := podsec.gpu_node_selector(pe.profile):
+        pod_spec["nodeSelector"] = selector
+    if tolerations := podsec.gpu_tolerations(pe.profile):
+        pod_spec["tolerations"] = tolerations
+    job: Manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": names.build_job(pe.key),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {
+                names.ANNOTATION_ENGINE: f"{pe.plan.inputs.model_name}@{pe.plan.inputs.revision} "
+                f"{pe.plan.inputs.precision} {pe.profile.arch} ({pe.profile.gpu})",
+            },
+        },
+        "spec": {
+            "backoffLimit": settings.build_backoff_limit,
+            "activeDeadlineSeconds": settings.build_deadline_seconds,
+            "template": {
+                "metadata": {
+                    "labels": {**spec.engine.build_pod.labels, **labels},
+                    **(
+                        {"annotations": dict(spec.engine.build_pod.annotations)}
+                        if spec.engine.build_pod.annotations
+                        else {}
+                    ),
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+    fresh: Manifest = json.loads(json.dumps(job))  # no shared sub-objects
+    return fresh

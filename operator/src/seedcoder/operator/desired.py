@@ -1,0 +1,171 @@
+"""The desired state of one resource, from its spec and what was observed (pure).
+
+Why one function: a level-based reconcile is "compute everything that should
+exist, then make it so"; keeping the computation pure (no API calls) lets golden
+tests pin every manifest and lets the rollover rule live in one readable place:
+a pool serves its desired engine only once that engine is built; until then its
+live Deployment (serving the previous engine) is left exactly as it is.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.operator import gateway_objects, names, netpol, triton
+from seedcoder.operator.build_job import build_job
+from seedcoder.operator.engineplan import PoolEngine, distinct_engines
+from seedcoder.operator.observed import DeploymentView, JobView
+from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.settings import OperatorSettings
+
+
+def desired_hash(manifest: Manifest, *, ignore_replicas: bool = False) -> str:
+    """Hash of the canonical JSON of a manifest (optionally without spec.replicas)."""
+    body = copy.deepcopy(manifest)
+    body.get("metadata", {}).get("annotations", {}).pop(names.ANNOTATION_HASH, None)
+    if ignore_replicas:
+        body.get("spec", {}).pop("replicas", None)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def stamp(manifest: Manifest, *, ignore_replicas: bool = False) -> Manifest:
+    """A deep copy of the manifest (no shared sub-objects) with its desired-hash annotation set."""
+    manifest = json.loads(json.dumps(manifest))
+    digest = desired_hash(manifest, ignore_replicas=ignore_replicas)
+    manifest.setdefault("metadata", {}).setdefault("annotations", {})[names.ANNOTATION_HASH] = digest
+    return manifest
+
+
+@dataclass
+class Observed:
+    """What the reconcile read from the API server for one resource."""
+
+    jobs: dict[str, JobView] = field(default_factory=dict)
+    """Build Jobs of the namespace by engine key."""
+    triton: dict[str, DeploymentView] = field(default_factory=dict)
+    """The resource's Triton Deployments by pool name."""
+    gateway: DeploymentView | None = None
+
+
+@dataclass
+class Plan:
+    """Everything the apply step should make true."""
+
+    owned: list[Manifest]
+    """Objects owned by the resource (controller ownerReference added at apply)."""
+    new_jobs: list[Manifest]
+    """Build Jobs to create (ownerReferences set at apply)."""
+    keys_in_use: set[str]
+    """Engine keys this resource needs or still serves."""
+    serving: dict[str, str]
+    """Pool name -> engine key it serves after this reconcile (absent: not deployed yet)."""
+    kept: set[str]
+    """Triton Deployments left untouched (still serving a previous engine)."""
+    gateway_deployed: bool
+
+
+def _replicas(scd: SeedCoderDeployment, pool_min: int, live: DeploymentView | None) -> int | None:
+    if scd.spec.autoscaling.mode == "fixed":
+        return pool_min
+    if live is None:
+        return pool_min  # created at minReplicas; the autoscaler takes replicas over from here
+    return live.spec_replicas if live.operator_owns_replicas else None
+
+
+def plan(
+    scd: SeedCoderDeployment, pools: list[PoolEngine], observed: Observed, settings: OperatorSettings
+) -> Plan:
+    """Desired objects of ``scd`` given its pools' engines and the observed children."""
+    ns, inst, spec = scd.metadata.namespace, scd.metadata.name, scd.spec
+    slo_mode = spec.autoscaling.mode == "slo"
+    owned: list[Manifest] = []
+    serving: dict[str, str] = {}
+    kept: set[str] = set()
+    endpoints = []
+    for pe in pools:
+        job = observed.jobs.get(pe.key)
+        live = observed.triton.get(pe.pool.name)
+        if job is not None and job.complete:
+            key = pe.key
+            dep = triton.deployment(
+                instance=inst,
+                namespace=ns,
+                pool=pe.pool,
+                profile=pe.profile,
+                key=key,
+                cache_claim=spec.engine.cache.pvc.claim_name,
+                replicas=_replicas(scd, pe.pool.min_replicas, live),
+            )
+            owned.append(stamp(dep, ignore_replicas=slo_mode))
+        elif live is not None and live.engine_key:
+            key = live.engine_key
+            kept.add(live.name)
+        else:
+            continue
+        serving[pe.pool.name] = key
+        owned.append(stamp(triton.service(instance=inst, namespace=ns, pool=pe.pool, arch=pe.profile.arch)))
+        sel = triton.selector_labels(inst, pe.pool.name)
+        svc_labels = {**names.instance_labels(inst, names.COMPONENT_TRITON), names.LABEL_POOL: pe.pool.name}
+        owned.append(
+            stamp(
+                triton.pdb(
+                    name=names.triton(inst, pe.pool.name), namespace=ns, labels=svc_labels, selector=sel
+                )
+            )
+        )
+        endpoints.append(
+            gateway_objects.pool_endpoint(
+                instance=inst,
+                namespace=ns,
+                pool=pe.pool.name,
+                gpu=pe.profile.gpu,
+                max_input_len=pe.plan.inputs.limits.max_input_len,
+                domain=settings.cluster_domain,
+            )
+        )
+    if endpoints:
+        config = gateway_objects.gateway_config(spec, endpoints)
+        owned.append(stamp(gateway_objects.config_map(instance=inst, namespace=ns, config=config)))
+        owned.append(
+            stamp(
+                gateway_objects.deployment(
+                    instance=inst, namespace=ns, spec=spec, image=settings.gateway_image
+                )
+            )
+        )
+        owned.append(stamp(gateway_objects.service(instance=inst, namespace=ns, spec=spec)))
+        gw_labels = names.instance_labels(inst, names.COMPONENT_GATEWAY)
+        owned.append(
+            stamp(
+                triton.pdb(
+                    name=names.gateway(inst),
+                    namespace=ns,
+                    labels=gw_labels,
+                    selector=gateway_objects.selector_labels(inst),
+                )
+            )
+        )
+    by_key = distinct_engines(pools)
+    keys_in_use = set(by_key) | set(serving.values())
+    owned += [
+        stamp(netpol.default_deny(inst, ns)),
+        stamp(netpol.triton_policy(inst, ns, spec)),
+        stamp(netpol.gateway_policy(inst, ns, spec)),
+        stamp(netpol.build_policy(inst, ns, spec, sorted(keys_in_use))),
+    ]
+    new_jobs = [
+        build_job(spec, group[0], ns, settings) for key, group in by_key.items() if key not in observed.jobs
+    ]
+    return Plan(
+        owned=owned,
+        new_jobs=new_jobs,
+        keys_in_use=keys_in_use,
+        serving=serving,
+        kept=kept,
+        gateway_deployed=bool(endpoints),
+    )

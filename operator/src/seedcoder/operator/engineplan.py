@@ -1,0 +1,120 @@
+"""Which engine each pool needs: the pure step from a spec to engine keys and build plans.
+
+Why separate: the engine key decides sharing (one build per distinct key), the
+rollover (a new key means build first, then roll), and the status; computing it
+in one pure function from the spec and the engines' profiles makes all three
+agree and is easy to test. Mistakes the CRD's CEL rules cannot see (limits that
+exceed a profile, a gateway budget larger than an engine's input) become
+:class:`InvalidSpec` naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
+from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
+from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
+
+CACHE_MOUNT = "/cache"
+"""Where the engine cache volume is mounted, in build pods and (read-only) in Triton."""
+MODELS_MOUNT = "/models"
+"""Where a pvc model source is mounted in build pods (read-only)."""
+
+
+class InvalidSpec(ValueError):
+    """A spec the CRD accepted but the operator cannot serve; ``field`` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PoolEngine:
+    """One pool with its GPU profile and the build plan of the engine it needs."""
+
+    pool: PoolSpec
+    profile: GpuProfile
+    plan: BuildPlan
+
+    @property
+    def key(self) -> str:
+        return self.plan.key
+
+
+def model_source(spec: SeedCoderDeploymentSpec) -> ModelSource:
+    """The build program's view of ``spec.model.source``."""
+    src = spec.model.source
+    if src.pvc is not None:
+        location = f"{MODELS_MOUNT}/{src.pvc.path}".rstrip("/") if src.pvc.path else MODELS_MOUNT
+        return ModelSource(kind="pvc", location=location)
+    if src.s3 is not None:
+        return ModelSource(kind="s3", location=src.s3.uri, endpoint=src.s3.endpoint)
+    if src.hugging_face is not None:
+        return ModelSource(kind="huggingface", location=src.hugging_face.repo or spec.model.name)
+    raise InvalidSpec("spec.model.source", "exactly one of pvc, s3 or huggingFace must be set")
+
+
+def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
+    """The engine of ``spec.pools[index]``; raises :class:`InvalidSpec`."""
+    pool = spec.pools[index]
+    where = f"spec.pools[{index}]"
+    try:
+        profile = get_profile(pool.gpu)
+    except KeyError as exc:
+        raise InvalidSpec(f"{where}.gpu", str(exc.args[0])) from None
+    eng = spec.engine
+    try:
+        limits = limits_for(
+            profile,
+            max_batch_size=eng.max_batch_size,
+            max_input_len=eng.max_input_len,
+            max_output_len=eng.max_output_len,
+            max_num_tokens=eng.max_num_tokens,
+        )
+    except ValidationError as exc:
+        raise InvalidSpec("spec.engine", f"limits invalid for {pool.gpu}: {exc.errors()[0]['msg']}") from None
+    precision = pool.precision or eng.precision
+    try:
+        plan = make_plan(
+            profile,
+            model_name=spec.model.name,
+            revision=spec.model.revision,
+            precision=precision,
+            limits=limits,
+            source=model_source(spec),
+            cache_dir=CACHE_MOUNT,
+        )
+    except ValueError as exc:
+        field = f"{where}.precision" if pool.precision else "spec.engine.precision"
+        raise InvalidSpec(field, str(exc)) from None
+    return PoolEngine(pool=pool, profile=profile, plan=plan)
+
+
+def plan_engines(spec: SeedCoderDeploymentSpec) -> list[PoolEngine]:
+    """Every pool's engine, in pool order; raises :class:`InvalidSpec` for the first bad pool.
+
+    A pool whose engine takes shorter prompts than the gateway's budget is fine (the
+    gateway routes longer prompts elsewhere), but at least one pool must take them all.
+    """
+    pools = [plan_pool(spec, i) for i in range(len(spec.pools))]
+    longest = max(pe.plan.inputs.limits.max_input_len for pe in pools)
+    if spec.gateway.max_context_tokens > longest:
+        raise InvalidSpec(
+            "spec.gateway.maxContextTokens",
+            f"{spec.gateway.max_context_tokens} exceeds every pool's maxInputLen (at most {longest}); "
+            "lower it or raise spec.engine.maxInputLen",
+        )
+    return pools
+
+
+def distinct_engines(pools: list[PoolEngine]) -> dict[str, list[PoolEngine]]:
+    """Pools grouped by engine key (one build per key), keys in first-use order."""
+    out: dict[str, list[PoolEngine]] = {}
+    for pe in pools:
+        out.setdefault(pe.key, []).append(pe)
+    return out

@@ -1,0 +1,50 @@
+"""Kubernetes Events for condition transitions (``kubectl describe scd`` shows them).
+
+Why only transitions: an event per reconcile would flood the API and hide the
+signal; one per change of a condition's status or reason tells the story.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
+from seedcoder.operator.conditions import Transition
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.settings import FIELD_MANAGER
+
+REPORTING_CONTROLLER = "seedcoder.dev/operator"
+_WARNING_REASONS = {"BuildFailed", "InvalidSpec", "NoReadyPool", "GatewayUnavailable", "ObjectiveMissed"}
+
+
+def event_manifest(
+    scd: SeedCoderDeployment, t: Transition, now: datetime, instance: str
+) -> dict[str, object]:
+    warning = t.new == "False" and t.reason in _WARNING_REASONS
+    note = f"{t.type} is {t.new} ({t.reason})" + (f": {t.message}" if t.message else "")
+    return {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{scd.metadata.name}.", "namespace": scd.metadata.namespace},
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "reportingController": REPORTING_CONTROLLER,
+        "reportingInstance": instance,
+        "action": "Reconcile",
+        "reason": t.reason,
+        "note": note[:1024],
+        "type": "Warning" if warning else "Normal",
+        "regarding": {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": scd.metadata.name,
+            "namespace": scd.metadata.namespace,
+            "uid": scd.metadata.uid,
+        },
+    }
+
+
+async def post(
+    kube: Kube, scd: SeedCoderDeployment, transitions: list[Transition], now: datetime, instance: str
+) -> None:
+    for t in transitions:
+        await kube.create(event_manifest(scd, t, now, instance), FIELD_MANAGER)

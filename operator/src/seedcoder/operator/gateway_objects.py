@@ -1,0 +1,150 @@
+"""The gateway's ConfigMap, Deployment, Service and PodDisruptionBudget.
+
+Why this shape: the gateway reads one JSON file (``GatewayConfig``, the schema it
+shares with the operator through the pure ``api`` layer) that lists the pools it
+may route to; the operator renders it from the spec and the pools that serve. API
+keys stay in the user's Secret, mounted read-only. The Service is ClusterIP or an
+internal load balancer (AWS, GCP and Azure annotations together: each cloud reads
+its own), never a public one.
+"""
+
+from __future__ import annotations
+
+from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
+from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.operator import names, podsec, triton
+from seedcoder.operator.podsec import Manifest
+
+CONFIG_DIR = "/etc/seedcoder/gateway"
+CONFIG_KEY = "gateway.json"
+API_KEYS_DIR = "/etc/seedcoder/api-keys"
+FEEDBACK_DIR = "/var/lib/seedcoder/feedback"
+PORT = 8000
+INTERNAL_LB_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+    "networking.gke.io/load-balancer-type": "Internal",
+    "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+}
+
+
+def selector_labels(instance: str) -> dict[str, str]:
+    return {names.LABEL_INSTANCE: instance, names.LABEL_COMPONENT: names.COMPONENT_GATEWAY}
+
+
+def pool_endpoint(
+    *, instance: str, namespace: str, pool: str, gpu: str, max_input_len: int, domain: str
+) -> PoolEndpoint:
+    host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
+    return PoolEndpoint(name=pool, grpc_url=f"{host}:{triton.GRPC}", gpu=gpu, max_prompt_tokens=max_input_len)
+
+
+def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:
+    gw = spec.gateway
+    return GatewayConfig(
+        model_name=spec.model.name,
+        pools=pools,
+        max_context_tokens=gw.max_context_tokens,
+        max_output_tokens=gw.max_output_tokens,
+        ttft_slo_ms=spec.slo.ttft_p95_ms,
+        open_mode=gw.open_mode,
+        api_keys_dir=None if gw.open_mode else API_KEYS_DIR,
+        rate_limit_rps=float(gw.rate_limit_rps),
+        rate_limit_burst=2 * gw.rate_limit_rps,
+        feedback_dir=FEEDBACK_DIR,
+    )
+
+
+def config_map(*, instance: str, namespace: str, config: GatewayConfig) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": names.gateway(instance),
+            "namespace": namespace,
+            "labels": names.instance_labels(instance, names.COMPONENT_GATEWAY),
+        },
+        "data": {CONFIG_KEY: config.model_dump_json(indent=2) + "\n"},
+    }
+
+
+def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, image: str) -> Manifest:
+    gw = spec.gateway
+    labels = names.instance_labels(instance, names.COMPONENT_GATEWAY)
+    sel = selector_labels(instance)
+    mounts: list[Manifest] = [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "feedback", "mountPath": FEEDBACK_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    volumes: list[Manifest] = [
+        {"name": "config", "configMap": {"name": names.gateway(instance)}},
+        {"name": "feedback", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    if gw.api_key_secret_ref is not None and not gw.open_mode:
+        mounts.append({"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True})
+        volumes.append({"name": "api-keys", "secret": {"secretName": gw.api_key_secret_ref.name}})
+    container: Manifest = {
+        "name": "gateway",
+        "image": image,
+        "command": ["seedcoder", "gateway", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}"],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+        "volumeMounts": mounts,
+        "securityContext": podsec.container_security(),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": names.gateway(instance), "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": gw.replicas,
+            "selector": {"matchLabels": sel},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": podsec.pod_security(),
+                    "containers": [container],
+                    "volumes": volumes,
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": sel},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def service(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec) -> Manifest:
+    internal_lb = spec.network.exposure == "InternalLoadBalancer"
+    metadata: Manifest = {
+        "name": names.gateway(instance),
+        "namespace": namespace,
+        "labels": names.instance_labels(instance, names.COMPONENT_GATEWAY),
+    }
+    if internal_lb:
+        metadata["annotations"] = dict(INTERNAL_LB_ANNOTATIONS)
+    svc_spec: Manifest = {
+        "type": "LoadBalancer" if internal_lb else "ClusterIP",
+        "selector": selector_labels(instance),
+        "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+    }
+    if internal_lb and spec.network.allowed_cidrs:
+        svc_spec["loadBalancerSourceRanges"] = list(spec.network.allowed_cidrs)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": svc_spec}
+
+
+def endpoint(instance: str, namespace: str, domain: str) -> str:
+    """Base URL of the OpenAI-compatible API."""
+    return f"http://{names.gateway(instance)}.{namespace}.svc.{domain}:{PORT}/v1"

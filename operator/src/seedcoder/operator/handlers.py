@@ -1,0 +1,126 @@
+"""Thin Kopf handlers: every one of them runs the same level-based reconcile.
+
+Why thin: create, update, resume, the resync timer, and changes of the build
+Jobs and Deployments a resource uses all mean "make it so again"; none of them
+looks at the event's diff. Handlers are registered on a registry passed in (never
+at import time), so importing this package registers nothing. One lock per
+resource keeps two triggers of the same resource from reconciling at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import kopf
+
+from seedcoder.api.resource import GROUP, PLURAL, VERSION
+from seedcoder.operator import names
+from seedcoder.operator.kube import ApiError
+from seedcoder.operator.metrics import OperatorMetrics
+from seedcoder.operator.reconcile import Deps, Result, reconcile
+
+log = logging.getLogger(__name__)
+INDEX = "scd_by_name"
+_WAIT_SECONDS = 5.0
+
+
+class Runtime:
+    """Per-operator state kept in Kopf's memo: dependencies, metrics, per-resource locks."""
+
+    def __init__(self, deps: Deps, metrics: OperatorMetrics) -> None:
+        self.deps = deps
+        self.metrics = metrics
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
+
+
+async def run(rt: Runtime, body: kopf.Body, *, timer: bool = False) -> Result:
+    """Reconcile one resource under its lock, with metrics; API conflicts become a retry."""
+    uid = body.metadata.uid or ""
+    async with rt.lock(uid):
+        started = time.perf_counter()
+        try:
+            result = await reconcile(body, rt.deps, timer=timer)
+        except ApiError as exc:
+            rt.metrics.reconcile_errors.labels(reason=exc.reason or str(exc.status)).inc()
+            if exc.status in (409, 422, 429) or exc.status >= 500:
+                raise kopf.TemporaryError(f"API answered {exc}; retrying", delay=2) from exc
+            raise
+        except Exception as exc:
+            rt.metrics.reconcile_errors.labels(reason=type(exc).__name__).inc()
+            raise
+        finally:
+            rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
+    if result.invalid is not None:
+        raise kopf.PermanentError(f"Invalid spec: {result.invalid}")
+    return result
+
+
+def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
+    """Register every handler on ``registry``."""
+    resource = (GROUP, VERSION, PLURAL)
+
+    @kopf.index(*resource, registry=registry, id=INDEX)
+    def scd_by_name(
+        name: str, namespace: str | None, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str | None, str], kopf.Body]:
+        return {(namespace, name): body}
+
+    @kopf.on.create(*resource, registry=registry, id="reconcile-on-create")
+    @kopf.on.update(*resource, registry=registry, id="reconcile-on-update", field="spec")
+    @kopf.on.resume(*resource, registry=registry, id="reconcile-on-resume")
+    async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        rt: Runtime = memo["runtime"]
+        result = await run(rt, body)
+        if result.waiting:
+            log.debug("Reconciled SeedCoderDeployment; still converging")
+
+    @kopf.timer(
+        *resource, registry=registry, id="resync", interval=resync_seconds, initial_delay=resync_seconds
+    )
+    async def resync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        rt: Runtime = memo["runtime"]
+        await run(rt, body, timer=True)
+
+    async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **kwargs: Any) -> None:
+        rt: Runtime = memo["runtime"]
+        scd_by_name: kopf.Index[tuple[str | None, str], kopf.Body] = kwargs[INDEX]
+        for ref in body.metadata.get("ownerReferences") or []:
+            if ref.get("kind") != "SeedCoderDeployment":
+                continue
+            for owner in scd_by_name.get((namespace, ref.get("name")), []):
+                if owner.metadata.uid == ref.get("uid"):
+                    try:
+                        await run(rt, owner)
+                    except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                        log.info(
+                            "Reconcile of SeedCoderDeployment %s/%s deferred: %s", namespace, ref["name"], exc
+                        )
+
+    managed = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    kopf.on.event("batch", "v1", "jobs", registry=registry, id="build-job-changed", labels=managed)(on_child)
+    kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployment-changed", labels=managed)(
+        on_child
+    )
+
+    @kopf.on.probe(registry=registry, id="reconciles")
+    def reconciles(memo: kopf.Memo, **_: Any) -> int:
+        rt: Runtime = memo["runtime"]
+        return len(rt.locks)
+
+
+def kopf_settings(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
+    """Kopf's own settings: our annotations for its bookkeeping, no Kopf events (we post our own)."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="seedcoder.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="seedcoder.dev", key="last-handled-configuration"
+    )
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    return settings

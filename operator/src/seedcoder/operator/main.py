@@ -1,0 +1,86 @@
+"""``seedcoder operator``: run the Kopf operator in this process.
+
+Why a plain ``main(argv)``: the one ``seedcoder`` command dispatches here, tests
+start it as a subprocess exactly as the container does, and everything it needs
+is built here and handed down (settings from the environment, the API client,
+metrics, hooks) instead of living in module globals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+
+import kopf
+
+from seedcoder.operator import handlers, hooks
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.metrics import OperatorMetrics
+from seedcoder.operator.reconcile import Deps
+from seedcoder.operator.settings import OperatorSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seedcoder operator", description="Run the SeedCoderDeployment operator."
+    )
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n", "--namespace", action="append", default=[], help="namespace to watch (repeatable)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    return p
+
+
+async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwide: bool) -> None:
+    metrics = OperatorMetrics()
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.bind_address)
+    kube = Kube.connect(settings.kubeconfig, on_write=metrics.wrote)
+    try:
+        deps = Deps(
+            kube=kube,
+            settings=settings,
+            autoscale=hooks.load_autoscaler(),
+            monitoring=hooks.load_monitoring(),
+            monitoring_api=await kube.has_api("monitoring.coreos.com/v1"),
+            instance=os.environ.get("POD_NAME", socket.gethostname()),
+        )
+        registry = kopf.OperatorRegistry()
+        handlers.register(registry, settings.resync_seconds)
+        liveness = (
+            f"http://{settings.bind_address}:{settings.probe_port}/healthz" if settings.probe_port else None
+        )
+        await kopf.operator(
+            registry=registry,
+            settings=handlers.kopf_settings(kopf.OperatorSettings()),
+            standalone=True,
+            clusterwide=clusterwide,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(runtime=handlers.Runtime(deps, metrics)),
+        )
+    finally:
+        await kube.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = OperatorSettings.from_env(os.environ)
+    namespaces = list(args.namespace) or list(settings.namespaces)
+    clusterwide = args.all_namespaces or settings.all_namespaces
+    if not namespaces and not clusterwide:
+        print("seedcoder operator: give --namespace NS (or SEEDCODER_NAMESPACES) or --all-namespaces")
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.kubeconfig:
+        os.environ["KUBECONFIG"] = settings.kubeconfig  # Kopf's own login reads it
+    asyncio.run(_operate(settings, namespaces, clusterwide))
+    return 0

@@ -1,0 +1,72 @@
+"""Read what exists for one resource: its children, and the namespace's build Jobs.
+
+Why one read step: a level-based reconcile decides from the whole observed state,
+read fresh each time (a handful of label-selected lists per resource), never
+from the diff of the event that woke it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.operator import names
+from seedcoder.operator.desired import Observed
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.observed import parse_deployment, parse_job
+from seedcoder.operator.settings import FIELD_MANAGER
+
+OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+
+
+@dataclass
+class Snapshot:
+    """Observed state plus the raw live objects owned by the resource, by (kind, name)."""
+
+    observed: Observed
+    live: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    raw_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _owned_by(obj: dict[str, Any], uid: str) -> bool:
+    return any(o.get("uid") == uid for o in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, ...] = ()) -> Snapshot:
+    ns, uid = scd.metadata.namespace, scd.metadata.uid
+    selector = names.instance_selector(scd.metadata.name)
+    live: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind in (*OWNED_KINDS, *extra_kinds):
+        for obj in await kube.list(kind, ns, selector):
+            if _owned_by(obj, uid):
+                live[(kind, obj["metadata"]["name"])] = obj
+    jobs = await kube.list("Job", ns, names.BUILD_SELECTOR)
+    pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if any(not _finished(j) for j in jobs):
+        for pod in await kube.list("Pod", ns, f"{names.LABEL_COMPONENT}={names.COMPONENT_BUILD}"):
+            labels = pod["metadata"].get("labels") or {}
+            job_name = next((labels[k] for k in JOB_NAME_LABELS if k in labels), None)
+            if job_name:
+                pods_by_job[job_name].append(pod)
+    views = [parse_job(j, pods_by_job.get(j["metadata"]["name"], [])) for j in jobs]
+    observed = Observed(jobs={v.key: v for v in views if v.key})
+    for (kind, _name), obj in live.items():
+        if kind != "Deployment":
+            continue
+        labels = obj["metadata"].get("labels") or {}
+        view = parse_deployment(obj, FIELD_MANAGER)
+        if labels.get(names.LABEL_COMPONENT) == names.COMPONENT_TRITON and names.LABEL_POOL in labels:
+            observed.triton[labels[names.LABEL_POOL]] = view
+        elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
+            observed.gateway = view
+    return Snapshot(observed=observed, live=live, raw_jobs={j["metadata"]["name"]: j for j in jobs})
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Complete" and cond.get("status") == "True":
+            return True
+    return False

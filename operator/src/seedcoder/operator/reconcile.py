@@ -1,0 +1,191 @@
+"""The one level-based reconcile every handler calls: observe, plan, apply, report.
+
+Why one function: create, update, resume, the resync timer and changes of child
+objects all mean the same thing ("make the world match the spec"), so they all
+run this. Writes are server-side applies with the one field manager
+``seedcoder-operator``, skipped when the live object already carries the hash of
+the desired manifest, so a resync of a settled resource writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
+from seedcoder.api.status import ScaleEvent, SloStatus
+from seedcoder.operator import events, gateway_objects, jobsync, names
+from seedcoder.operator.desired import Plan, plan
+from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, plan_engines
+from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.observe import Snapshot, observe
+from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
+from seedcoder.operator.status_calc import ScalingView, compute, invalid
+
+log = logging.getLogger(__name__)
+MONITORING_KINDS = ("PodMonitor", "PrometheusRule")
+
+
+@dataclass
+class Deps:
+    """What a reconcile needs besides the resource (held in Kopf's memo)."""
+
+    kube: Kube
+    settings: OperatorSettings
+    autoscale: Autoscale | None = None
+    monitoring: MonitoringObjects | None = None
+    monitoring_api: bool = False
+    instance: str = "seedcoder-operator"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Result:
+    """What happened, for handlers and tests."""
+
+    invalid: str | None = None
+    ready: bool = False
+    waiting: bool = False
+    """Something is still converging (a build, a rollout): worth looking again soon."""
+
+
+def _rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
+    if deps.monitoring is None or not deps.monitoring_api:
+        return []
+    out = []
+    for obj in deps.monitoring(scd):
+        meta = obj.setdefault("metadata", {})
+        meta["namespace"] = scd.metadata.namespace
+        meta.setdefault("labels", {}).update(names.instance_labels(scd.metadata.name, "monitoring"))
+        out.append(obj)
+    return out
+
+
+async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> None:
+    from seedcoder.operator.desired import stamp
+
+    desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
+    ref = scd.owner_reference(controller=True)
+    wanted: set[tuple[str, str]] = {("Deployment", name) for name in p.kept}
+    for manifest in desired:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        wanted.add(key)
+        live = snap.live.get(key)
+        digest = manifest["metadata"]["annotations"][names.ANNOTATION_HASH]
+        if (
+            live is not None
+            and (live["metadata"].get("annotations") or {}).get(names.ANNOTATION_HASH) == digest
+        ):
+            continue
+        manifest["metadata"]["ownerReferences"] = [ref]
+        await deps.kube.apply(manifest, FIELD_MANAGER)
+    for (kind, name), obj in snap.live.items():
+        if (kind, name) not in wanted:
+            await deps.kube.delete(kind, scd.metadata.namespace, name, uid=obj["metadata"].get("uid"))
+
+
+async def _autoscale(
+    deps: Deps, scd: SeedCoderDeployment, pools: list[PoolEngine], snap: Snapshot, now: datetime
+) -> ScalingView | None:
+    if deps.autoscale is None or scd.spec.autoscaling.mode != "slo":
+        return None
+    obs = []
+    for pe in pools:
+        dep = snap.observed.triton.get(pe.pool.name)
+        obs.append(
+            PoolObservation(
+                name=pe.pool.name,
+                gpu=pe.profile.gpu,
+                namespace=scd.metadata.namespace,
+                deployment=names.triton(scd.metadata.name, pe.pool.name),
+                replicas=dep.spec_replicas if dep else 0,
+                ready_replicas=dep.ready_replicas if dep else 0,
+                min_replicas=pe.pool.min_replicas,
+                max_replicas=pe.pool.max_replicas,
+                serving=dep is not None,
+            )
+        )
+    outcome = await deps.autoscale(deps.kube, scd, obs, now, deps.settings)
+    slo = None
+    if outcome.slo is not None:
+        slo = SloStatus(
+            ttft_p95_ms=round(outcome.slo.ttft_p95_ms),
+            met=outcome.slo.met,
+            observed_at=_rfc3339(outcome.slo.observed_at),
+        )
+    scale_events = [
+        ScaleEvent.model_validate(
+            {
+                "time": _rfc3339(d.time),
+                "pool": d.pool,
+                "from": d.from_replicas,
+                "to": d.to_replicas,
+                "reason": d.reason[:1024],
+            }
+        )
+        for d in outcome.decisions
+    ]
+    return ScalingView(desired=dict(outcome.desired), events=scale_events, slo=slo)
+
+
+async def _write_status(deps: Deps, scd: SeedCoderDeployment, status: Any) -> None:
+    if status == scd.status:
+        return
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": scd.metadata.name, "namespace": scd.metadata.namespace},
+        "status": status.wire(),
+    }
+    await deps.kube.apply(body, FIELD_MANAGER, subresource="status")
+
+
+async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False) -> Result:
+    """Make the world match one SeedCoderDeployment and report it in its status."""
+    scd = SeedCoderDeployment.parse(body)
+    if scd.metadata.deletion_timestamp:
+        return Result()  # the garbage collector removes what it owns
+    now = deps.clock()
+    stamp_now = _rfc3339(now)
+    try:
+        pools = plan_engines(scd.spec)
+    except InvalidSpec as exc:
+        status, transitions = invalid(scd, exc.field, exc.message, stamp_now)
+        await _write_status(deps, scd, status)
+        await events.post(deps.kube, scd, transitions, now, deps.instance)
+        return Result(invalid=str(exc))
+    extra = MONITORING_KINDS if deps.monitoring is not None and deps.monitoring_api else ()
+    snap = await observe(deps.kube, scd, extra)
+    needed = {pe.key for pe in pools}
+    if await jobsync.retry_failed(deps.kube, scd, snap.observed.jobs, needed, now, deps.settings):
+        snap = await observe(deps.kube, scd, extra)
+    p = plan(scd, pools, snap.observed, deps.settings)
+    await jobsync.sync_jobs(deps.kube, scd, p, snap.observed.jobs, snap.raw_jobs)
+    await _apply_owned(deps, scd, p, snap)
+    scaling = await _autoscale(deps, scd, pools, snap, now) if timer else None
+    endpoint = gateway_objects.endpoint(
+        scd.metadata.name, scd.metadata.namespace, deps.settings.cluster_domain
+    )
+    status, transitions = compute(
+        scd,
+        pools,
+        snap.observed,
+        p,
+        scaling,
+        endpoint=endpoint,
+        retry_seconds=deps.settings.build_retry_seconds,
+        now=stamp_now,
+    )
+    await _write_status(deps, scd, status)
+    await events.post(deps.kube, scd, transitions, now, deps.instance)
+    ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
+    progressing = any(c.type == "Progressing" and c.status == "True" for c in status.conditions)
+    return Result(ready=ready, waiting=progressing or bool(p.new_jobs))

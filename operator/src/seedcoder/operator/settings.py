@@ -1,0 +1,71 @@
+"""The operator's settings, read once from the environment into one typed object.
+
+Why one object passed explicitly: handlers, builders and the apply step all read
+configuration, and tests run several operators with different settings in one
+process; a frozen value handed down (never a module-level global) keeps them
+independent. Every field is documented; the environment variable is the field
+name upper-cased with the ``SEEDCODER_`` prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "SEEDCODER_"
+FIELD_MANAGER = "seedcoder-operator"
+"""The one server-side-apply field manager of everything the operator writes."""
+AUTOSCALER_FIELD_MANAGER = "seedcoder-autoscaler"
+"""The field manager that owns Triton Deployment replicas in ``slo`` mode."""
+
+
+class OperatorSettings(BaseModel):
+    """Operator configuration (environment variable = ``SEEDCODER_`` + field name upper-cased)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespaces: tuple[str, ...] = Field(
+        default=(),
+        description="Namespaces to watch (comma-separated); empty with all_namespaces false is an error.",
+    )
+    all_namespaces: bool = Field(default=False, description="Watch every namespace (needs a ClusterRole).")
+    gateway_image: str = Field(
+        default="ghcr.io/seedcoder/seedcoder:0.1.0",
+        description="Image of the gateway (the seedcoder command).",
+    )
+    resync_seconds: float = Field(
+        default=30.0, gt=0, description="Timer interval: level-based resync and autoscaling hook."
+    )
+    build_backoff_limit: int = Field(
+        default=3, ge=0, le=20, description="Pod retries of one build Job (the Job controller backs off)."
+    )
+    build_retry_seconds: float = Field(
+        default=600.0, ge=0, description="After a build Job failed for good, wait this long, then try again."
+    )
+    build_deadline_seconds: int = Field(
+        default=4 * 3600, ge=60, description="activeDeadlineSeconds of a build."
+    )
+    cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
+    probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus /metrics port (0: off).")
+    bind_address: str = Field(default="0.0.0.0", description="Address of the probe and metrics servers.")  # noqa: S104
+    kubeconfig: str | None = Field(default=None, description="Kubeconfig path; in-cluster config when unset.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OperatorSettings:
+        """Settings from ``SEEDCODER_*`` variables; unknown ``SEEDCODER_OPERATOR_*`` ones are ignored."""
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is None:
+                continue
+            if name == "namespaces":
+                values[name] = tuple(n.strip() for n in raw.split(",") if n.strip())
+            elif name == "all_namespaces":
+                values[name] = raw.strip().lower() in {"1", "true", "yes"}
+            else:
+                values[name] = raw
+        if "kubeconfig" not in values and env.get("KUBECONFIG"):
+            values["kubeconfig"] = env["KUBECONFIG"]
+        return cls.model_validate(values)

@@ -1,0 +1,209 @@
+"""The Helm chart, rendered by the real Helm: lint, schema, security, RBAC modes, monitoring objects.
+
+Everything here runs without a cluster; ``test_install_cluster.py`` installs the
+same chart into the local control plane.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from seedcoder.observability import dashboards, rules
+
+from tests.install.conftest import CHART, CI_VALUES, ROOT, Render, by_kind, run_helm
+
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "privileged": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+@pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda p: p.name if p else "defaults")
+def test_lint_and_template(helm: Path, render: Render, values: Path | None) -> None:
+    extra = ["-f", str(values)] if values else []
+    lint = run_helm(helm, "lint", "--strict", str(CHART), *extra)
+    assert "0 chart(s) failed" in lint.stdout
+    objects = render(*extra)
+    assert by_kind(objects, "Deployment")
+    for obj in objects:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/name"] == "seedcoder-operator"
+
+
+def test_schema_is_closed(helm: Path) -> None:
+    for bad in ("unknownKey=1", "image.tagg=1", "monitoring.dashboards.enable=true", "metrics.port=80"):
+        result = run_helm(helm, "template", "x", str(CHART), "--set", bad, check=False)
+        assert result.returncode != 0, bad
+        assert (
+            "values don't meet the specifications of the schema" in result.stderr or "at '" in result.stderr
+        )
+
+
+def _schema_paths(node: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for key, sub in node.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        paths[path] = sub
+        paths.update(_schema_paths(sub, path + "."))
+    return paths
+
+
+def test_every_value_is_documented_in_values_and_schema() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    paths = _schema_paths(schema)
+    for path, sub in paths.items():
+        assert sub.get("description"), f"{path} has no description in values.schema.json"
+        if sub.get("type") == "object" and "properties" in sub:
+            assert sub.get("additionalProperties") is False, f"{path} is not closed"
+    text = (CHART / "values.yaml").read_text()
+    documented = set(re.findall(r"^\s*## @param (\S+) \S", text, re.MULTILINE))
+    values = yaml.safe_load(text)
+
+    def leaves(node: Any, prefix: str = "") -> set[str]:
+        if isinstance(node, dict) and node and f"{prefix[:-1]}" not in documented:
+            return {p for k, v in node.items() for p in leaves(v, f"{prefix}{k}.")}
+        return {prefix[:-1]}
+
+    for leaf in leaves(values):
+        assert leaf in documented, f"{leaf} has no ## @param line"
+        assert leaf in paths, f"{leaf} is not in values.schema.json"
+    assert documented <= set(paths)
+
+
+def test_deployment_is_restricted_and_probed(render: Render) -> None:
+    (deploy,) = by_kind(render(), "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is True
+    (container,) = pod["containers"]
+    assert container["securityContext"] == RESTRICTED_CONTAINER
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert container["command"] == ["seedcoder", "operator"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SEEDCODER_NAMESPACES"] == ""
+    assert env["SEEDCODER_MONITORING_NAMESPACE"] == "monitoring"
+    assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == "seedcoder/seedcoder:0.1.0"
+    assert "tolerations" not in pod, "the operator must not land on the GPU pools"
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_values_reach_the_operator(render: Render) -> None:
+    (deploy,) = by_kind(
+        render(
+            "--set",
+            "operator.watchNamespaces={a,b}",
+            "--set",
+            "operator.prometheusUrl=http://prom.monitoring.svc:9090",
+            "--set",
+            "image.digest=sha256:" + "a" * 64,
+            "--set",
+            "operator.gatewayImage=registry.local/gw:1",
+        ),  # fmt: skip
+        "Deployment",
+    )
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SEEDCODER_NAMESPACES"] == "a,b"
+    assert env["SEEDCODER_PROMETHEUS_URL"] == "http://prom.monitoring.svc:9090"
+    assert env["SEEDCODER_GATEWAY_IMAGE"] == "registry.local/gw:1"
+    assert container["image"] == "seedcoder/seedcoder@sha256:" + "a" * 64
+
+
+def _rules_file() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load((CHART / "files" / "rbac-rules.yaml").read_text())
+    return loaded
+
+
+def _assert_least_privilege(rule_list: list[dict[str, Any]]) -> None:
+    for rule in rule_list:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule.get(field, []), rule
+        assert "secrets" not in rule["resources"], "the operator never reads Secrets"
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+        assert not {"pods/exec", "pods/attach", "roles", "clusterroles"} & set(rule["resources"])
+
+
+def test_cluster_wide_rbac(render: Render) -> None:
+    objects = render()
+    (role,) = by_kind(objects, "ClusterRole")
+    (binding,) = by_kind(objects, "ClusterRoleBinding")
+    assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
+    assert role["rules"][: len(_rules_file())] == _rules_file()
+    _assert_least_privilege(role["rules"])
+    (sa,) = by_kind(objects, "ServiceAccount")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "seedcoder-system"}
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
+def test_namespaced_rbac(render: Render) -> None:
+    objects = render("--set", "operator.watchNamespaces={team-a,team-b}")
+    assert not by_kind(objects, "ClusterRole") and not by_kind(objects, "ClusterRoleBinding")
+    roles = by_kind(objects, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert all(r["rules"] == _rules_file() for r in roles)
+    bindings = by_kind(objects, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
+    assert all(b["subjects"][0]["namespace"] == "seedcoder-system" for b in bindings)
+
+
+def test_no_public_service_and_default_deny(render: Render) -> None:
+    objects = render("-f", str(CHART / "ci" / "monitoring-values.yaml"))
+    for svc in by_kind(objects, "Service"):
+        assert svc["spec"]["type"] == "ClusterIP"
+    (policy,) = by_kind(objects, "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    (ingress,) = spec["ingress"]
+    assert ingress["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
+    assert ports == [53, 53, 443, 6443, 9090]
+    pinned = render("-f", str(CHART / "ci" / "hardened-values.yaml"))
+    (policy,) = by_kind(pinned, "NetworkPolicy")
+    api_rule = next(r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 443)
+    assert api_rule["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+
+
+def test_monitoring_objects(render: Render) -> None:
+    objects = render("-f", str(CHART / "ci" / "monitoring-values.yaml"))
+    (rule,) = by_kind(objects, "PrometheusRule")
+    assert rule["spec"] == rules.operator_rules()
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (monitor,) = by_kind(objects, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    configmaps = {c["metadata"]["name"]: c for c in by_kind(objects, "ConfigMap")}
+    boards = configmaps["seedcoder-operator-dashboards"]
+    assert boards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert boards["metadata"]["namespace"] == "monitoring"
+    assert {k: json.loads(v) for k, v in boards["data"].items()} == dashboards.all_dashboards()
+    rule_file = configmaps["seedcoder-operator-rules"]["data"]["seedcoder-operator.rules.yaml"]
+    assert yaml.safe_load(rule_file) == rules.operator_rules()
+    assert not by_kind(render(), "ConfigMap"), "monitoring objects are off by default"
+
+
+def test_notes_say_what_to_do_next(helm: Path) -> None:
+    out = run_helm(helm, "install", "x", str(CHART), "--dry-run=client", "-n", "ops").stdout
+    notes = out.split("NOTES:", 1)[1]
+    assert "rollout status deployment/x-seedcoder-operator" in notes
+    assert "manifests/examples/" in notes
+    assert "never upgrades" in notes
+
+
+def test_chart_readme_explains_crd_upgrades() -> None:
+    readme = (CHART / "README.md").read_text()
+    assert "kubectl apply --server-side --force-conflicts -f charts/seedcoder-operator/crds/" in readme

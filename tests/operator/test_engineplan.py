@@ -1,0 +1,79 @@
+"""Engine keys decide sharing and rollover: same inputs share, any change builds anew."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.operator.engineplan import InvalidSpec, distinct_engines, plan_engines
+
+from tests.operator.helpers import parsed
+from tests.operator.sample import live, sample, with_path
+
+
+def test_h100_and_a100_need_different_engines() -> None:
+    _, pools = parsed()
+    assert len(distinct_engines(pools)) == 2
+    h100, a100 = pools
+    assert (h100.profile.arch, h100.plan.inputs.precision) == ("sm90", "fp8")
+    assert (a100.profile.arch, a100.plan.inputs.precision) == ("sm80", "bf16")
+
+
+def test_two_pools_on_one_gpu_kind_share_one_engine() -> None:
+    body = with_path(
+        sample(),
+        "pools",
+        [
+            {"name": "h100-a", "gpu": "H100"},
+            {"name": "h100-b", "gpu": "H100", "nodeSelector": {"zone": "b"}},
+        ],
+    )
+    _, pools = parsed(body)
+    assert len(distinct_engines(pools)) == 1
+
+
+def test_two_resources_with_the_same_model_share_keys() -> None:
+    _, first = parsed(sample(name="one"))
+    _, second = parsed(sample(name="two", gateway={"openMode": True}))
+    assert [p.key for p in first] == [p.key for p in second]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("model.revision", "0000000000000000000000000000000000000001"),
+        ("engine.precision", "bf16"),
+        ("engine.maxBatchSize", 32),
+    ],
+)
+def test_any_engine_input_changes_the_key(path: str, value: object) -> None:
+    _, before = parsed()
+    _, after = parsed(with_path(sample(), path, value))
+    assert before[0].key != after[0].key
+
+
+def test_source_location_is_not_part_of_the_key() -> None:
+    _, before = parsed()
+    _, after = parsed(with_path(sample(), "model.source", {"s3": {"uri": "s3://models/seed"}}))
+    assert [p.key for p in before] == [p.key for p in after]
+
+
+def test_gateway_budget_larger_than_every_engine_is_invalid() -> None:
+    body = with_path(sample(), "pools", [{"name": "cpu", "gpu": "CPU"}])
+    with pytest.raises(InvalidSpec) as err:
+        plan_engines(_spec(body))
+    assert err.value.field == "spec.gateway.maxContextTokens"
+
+
+def _spec(body: dict[str, Any]) -> SeedCoderDeploymentSpec:
+    return SeedCoderDeployment.parse(live(body)).spec
+
+
+def test_precision_a_gpu_cannot_run_is_invalid_naming_the_field() -> None:
+    body = with_path(sample(), "pools.1.precision", "fp8")
+    with pytest.raises(InvalidSpec) as err:
+        plan_engines(_spec(body))
+    assert err.value.field == "spec.pools[1].precision"
+    assert "A100" in err.value.message
