@@ -72,6 +72,14 @@ up: deps
 down: venv
 	$(VPY) -m seedcoder.demo down
 
+# ---------------------------------------------------------------- generated files
+# Re-run after changing the API models, files/rbac-rules.yaml, the chart or the
+# observability generators; drift tests fail until the outputs are regenerated.
+.PHONY: manifests
+manifests: venv
+	$(VPY) -m seedcoder.api.crdgen --write manifests/crds/seedcoderdeployments.yaml
+	bash tools/render-manifests.sh
+
 # ---------------------------------------------------------------- benchmarks
 .PHONY: bench-operator
 bench-operator: deps

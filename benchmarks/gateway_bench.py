@@ -4,16 +4,16 @@ What runs: the real ``tritonserver`` with the llama.cpp model (Gemma 3 270M on t
 CPU), the real gateway process (``python -m seedcoder.gateway.main``), and a load
 generator in this process. For each concurrency (1, 16, 64) a fixed number of
 streamed requests (short ``max_tokens``, fixed prompt, greedy, response cache
-off) goes first straight to Triton with gRPC ``stream_infer`` (one stream per
-request, as the gateway does), then through the gateway over HTTP/SSE with a
+off) goes first straight to Triton with gRPC ``stream_infer`` (``tritonclient.grpc.aio``,
+one stream per request, as the gateway does), then through the gateway over HTTP/SSE with a
 minimal raw HTTP/1.1 client (so that client cost does not count as gateway
 overhead). TTFT is measured at the client: request sent -> first token.
 
 ``overhead_ms_pXX`` = gateway TTFT pXX - direct TTFT pXX. With a serial CPU
 backend, requests at c=16/64 queue inside Triton, so those TTFTs are queueing
 time and their difference is noisy; the gateway's own CPU time per request
-(``gateway_cpu_ms_per_request``, from /proc) and the cProfile of the gateway
-(``gateway_profile.txt``) show where the gateway's time goes independent of load.
+(``gateway_cpu_ms_per_request``, from /proc) and the sampling profile of the gateway
+(``gateway_profile.txt``, pyinstrument) show where the gateway's time goes independent of load.
 
 Writes ``benchmarks/results/gateway.json``, ``gateway.md`` and ``gateway_profile.txt``.
 Run: ``make bench-gateway`` (``python -m benchmarks.gateway_bench``).
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pstats
 import signal
 import statistics
 import subprocess
@@ -34,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seedcoder.gateway.backend import GenParams, TritonBackend
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
 from seedcoder.localstack.triton import TritonServer, free_port, gguf_model_path, write_llamacpp_repository
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,13 +58,42 @@ def cpu_seconds(pid: int) -> float:
 
 
 # ---------------------------------------------------------------------------- clients
-async def direct_one(backend: TritonBackend) -> float:
+def direct_inputs() -> list[Any]:
+    def tensor(name: str, value: Any, dtype: str, np_type: Any) -> Any:
+        t = grpcclient.InferInput(name, [1], dtype)
+        t.set_data_from_numpy(np.array([value], dtype=np_type))
+        return t
+
+    return [
+        tensor("text_input", PROMPT.encode(), "BYTES", np.object_),
+        tensor("max_tokens", MAX_TOKENS, "INT32", np.int32),
+        tensor("stream", True, "BOOL", np.bool_),
+        tensor("temperature", 0.0, "FP32", np.float32),
+    ]
+
+
+async def direct_one(client: Any) -> float:
+    """One streamed request straight to Triton with tritonclient's asyncio gRPC client."""
     t0 = time.perf_counter()
     ttft = None
-    params = GenParams(prompt=PROMPT, max_tokens=MAX_TOKENS, temperature=0.0)
-    async for chunk in backend.generate(params):
-        if ttft is None and chunk.text:
-            ttft = time.perf_counter() - t0
+    done = asyncio.Event()
+
+    async def requests() -> Any:
+        yield {"model_name": "seedcoder", "inputs": direct_inputs()}
+        await done.wait()
+
+    stream = client.stream_infer(requests())
+    try:
+        async for result, error in stream:
+            if error is not None:
+                raise RuntimeError(str(error))
+            if ttft is None and result.as_numpy("text_output") is not None:
+                ttft = time.perf_counter() - t0
+            final = result.get_response().parameters.get("triton_final_response")
+            if final is not None and final.bool_param:
+                break
+    finally:
+        done.set()
     return ttft if ttft is not None else time.perf_counter() - t0
 
 
@@ -136,7 +165,8 @@ def start_gateway(
         "backend_timeout_s": 120,
     }
     (workdir / "gateway.json").write_text(json.dumps(cfg))
-    prefix = [sys.executable, *(["-m", "cProfile", "-o", str(profile)] if profile else [])]
+    profiler = ["-m", "pyinstrument", "--renderer", "text", "--show-all", "-o", str(profile)]
+    prefix = [sys.executable, *(profiler if profile else [])]
     args = ["--config", str(workdir / "gateway.json"), "--host", "127.0.0.1", "--port", str(port)]
     cmd = [*prefix, "-m", "seedcoder.gateway.main", *args, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(workdir / "gateway.log").open("ab"))
@@ -162,13 +192,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def measure(grpc_url: str, port: int, pid: int, key: str) -> list[dict[str, Any]]:
-    backend = TritonBackend("cpu", grpc_url, "seedcoder", "seedcoder_tokenize", 120.0)
+    backend = grpcclient.InferenceServerClient(grpc_url)
     rows = []
     # warm-up both paths
     await run_phase(lambda: direct_one(backend), 2, 4)
     await run_phase(lambda: gateway_one(port, key), 2, 4)
     for c, n in PLAN.items():
+        own0 = cpu_seconds(os.getpid())
         d_ttft, d_wall = await run_phase(lambda: direct_one(backend), c, n)
+        own1 = cpu_seconds(os.getpid())
         cpu0 = cpu_seconds(pid)
         g_ttft, g_wall = await run_phase(lambda: gateway_one(port, key), c, n)
         cpu1 = cpu_seconds(pid)
@@ -185,6 +217,7 @@ async def measure(grpc_url: str, port: int, pid: int, key: str) -> list[dict[str
             "gateway_rps": round(n / g_wall, 2),
             "throughput_ratio": round((n / g_wall) / (n / d_wall), 3),
             "gateway_cpu_ms_per_request": round((cpu1 - cpu0) / n * 1e3, 3),
+            "grpc_client_cpu_ms_per_request": round((own1 - own0) / n * 1e3, 3),
             "direct_ttft_ms_mean": round(statistics.fmean(d_ttft) * 1e3, 2),
             "gateway_ttft_ms_mean": round(statistics.fmean(g_ttft) * 1e3, 2),
         }
@@ -224,16 +257,12 @@ def run_all(grpc_url: str, work: Path) -> list[dict[str, Any]]:
         rows = asyncio.run(measure(grpc_url, port, gw.pid, key))
     finally:
         stop(gw)
-    prof = work / "gateway.prof"
+    prof = RESULTS / "gateway_profile.txt"
     gw, port = start_gateway(grpc_url, work / "gwprof", key, profile=prof)
     try:
         asyncio.run(profile_load(port, key))
     finally:
         stop(gw)
-    with (RESULTS / "gateway_profile.txt").open("w") as out:
-        stats = pstats.Stats(str(prof), stream=out)
-        stats.strip_dirs().sort_stats("tottime").print_stats(30)
-        stats.sort_stats("cumulative").print_stats(30)
     return rows
 
 

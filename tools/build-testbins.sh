@@ -30,6 +30,14 @@ fi
 command -v go >/dev/null || { echo "error: Go is not installed; install Go 1.26 and run again" >&2; exit 1; }
 mkdir -p "$BIN"
 log() { printf '[testbins] %s\n' "$*" >&2; }
+
+# One build at a time: a second caller waits for the first, then finds the cache warm.
+exec 9>"$BIN.lock"
+if ! flock -n 9; then
+  log "another build into $BIN is running; waiting for it"
+  flock 9
+  exec "$0" "$@"
+fi
 log "building ${need[*]} into $BIN (cold: about 25-40 minutes on 2 cores; warm Go cache: a few minutes)"
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
@@ -67,5 +75,9 @@ if [ ! -d "$BIN/stages" ]; then
   mv "$BIN/stages.tmp" "$BIN/stages"
 fi
 log "done in $(( $(date +%s) - start ))s"
-"$BIN/kube-apiserver" --version >&2
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  "$BIN/$b" --version | grep -qx "Kubernetes $K8S_VERSION" || { log "error: $b is not $K8S_VERSION"; exit 1; }
+done
+"$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { log "error: etcd is not $ETCD_VERSION"; exit 1; }
+"$BIN/kwok" --version >&2
 echo "$BIN"

@@ -19,11 +19,14 @@ cp manifests/crds/seedcoderdeployments.yaml "$chart/crds/seedcoderdeployments.ya
 
 "$py" -m seedcoder.observability.render "$root"
 
+# Render into a scratch folder outside the repository, then move into place.
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 "$helm" template seedcoder-operator "$chart" --namespace seedcoder-system \
-  | "$py" -m seedcoder.observability.install_manifests install > manifests/install.yaml.tmp
-mv manifests/install.yaml.tmp manifests/install.yaml
+  | "$py" -m seedcoder.observability.install_manifests install > "$scratch/install.yaml"
 "$helm" template seedcoder-operator "$chart" --namespace seedcoder-system \
     --set monitoring.dashboards.enabled=true --show-only templates/dashboards.yaml \
-  | "$py" -m seedcoder.observability.install_manifests dashboards > manifests/monitoring/grafana-dashboards.yaml.tmp
-mv manifests/monitoring/grafana-dashboards.yaml.tmp manifests/monitoring/grafana-dashboards.yaml
+  | "$py" -m seedcoder.observability.install_manifests dashboards > "$scratch/grafana-dashboards.yaml"
+cp "$scratch/install.yaml" manifests/install.yaml
+cp "$scratch/grafana-dashboards.yaml" manifests/monitoring/grafana-dashboards.yaml
 echo "rendered manifests/install.yaml and manifests/monitoring/"

@@ -60,8 +60,15 @@ class ScaleEvent:
 class Fleet:
     """The simulator. ``run(tick, interval)`` calls ``tick(fleet, now)`` every ``interval`` seconds."""
 
-    def __init__(self, workload: Workload, pools: list[PoolConfig], cold_start_s: float, seed: int,
-                 initial: dict[str, int], noise_sigma: float = 0.1) -> None:
+    def __init__(
+        self,
+        workload: Workload,
+        pools: list[PoolConfig],
+        cold_start_s: float,
+        seed: int,
+        initial: dict[str, int],
+        noise_sigma: float = 0.1,
+    ) -> None:
         self.w = workload
         self.pools = {p.name: p for p in pools}
         self.cold_start = cold_start_s
@@ -92,7 +99,9 @@ class Fleet:
 
     def _start_replica(self, pool: str, t: float, ready_now: bool = False) -> None:
         ready_at = t if ready_now else t + self.cold_start
-        rep = Replica(self._next_id, pool, self.pools[pool].profile, t, ready_at, self.noise, self.prompt, self.gen)
+        rep = Replica(
+            self._next_id, pool, self.pools[pool].profile, t, ready_at, self.noise, self.prompt, self.gen
+        )
         self._next_id += 1
         self.replicas[pool].append(rep)
         if ready_now:
@@ -187,8 +196,13 @@ class Fleet:
             rep.stopped_at = rep.drain_end()
 
     # ------------------------------------------------------------------ main loop
-    def run(self, tick: Callable[[Fleet, float], None] | None, interval: float, sample_every: float = 10.0,
-            tail_s: float = 120.0) -> None:
+    def run(
+        self,
+        tick: Callable[[Fleet, float], None] | None,
+        interval: float,
+        sample_every: float = 10.0,
+        tail_s: float = 120.0,
+    ) -> None:
         end = self.w.duration
         if tick is not None:
             self._push(0.0, _TICK, None)
@@ -215,8 +229,13 @@ class Fleet:
                 self._make_ready(rep)
             elif t <= end:
                 while next_sample <= t:
-                    self.timeline.append((next_sample, {p: len(self.active(p)) for p in self.pools},
-                                          {p: len(self.routable[p]) for p in self.pools}))
+                    self.timeline.append(
+                        (
+                            next_sample,
+                            {p: len(self.active(p)) for p in self.pools},
+                            {p: len(self.routable[p]) for p in self.pools},
+                        )
+                    )
                     next_sample += sample_every
                 assert tick is not None
                 tick(self, t)
@@ -238,7 +257,9 @@ class Fleet:
         return float(np.quantile(np.asarray(rec.first_ttft[j0:j1]), q))
 
     def waiting(self, pool: str) -> int:
-        return sum(len(r.queue) + len(r.prefill) for r in self.routable[pool]) + len(self.records[pool].backlog)
+        return sum(len(r.queue) + len(r.prefill) for r in self.routable[pool]) + len(
+            self.records[pool].backlog
+        )
 
     def inflight(self, pool: str) -> int:
         total = len(self.records[pool].backlog)

@@ -37,7 +37,12 @@ class LatencyProfile:
     max_num_tokens: int = 8192
 
     def iteration_seconds(
-        self, prefill_tokens: float, prefill_attn: float, prefill_kv_read: float, n_decode: int, decode_ctx: float
+        self,
+        prefill_tokens: float,
+        prefill_attn: float,
+        prefill_kv_read: float,
+        n_decode: int,
+        decode_ctx: float,
     ) -> float:
         """Noise-free duration of one engine iteration.
 
@@ -45,7 +50,9 @@ class LatencyProfile:
         ``prefill_kv_read`` the KV tokens the prefill chunks read; ``decode_ctx`` the
         summed context of the decoding sequences (one token each).
         """
-        flops = 2.0 * PARAMS * (prefill_tokens + n_decode) + ATTN_FLOPS_PER_TOKEN_CTX * (prefill_attn + decode_ctx)
+        flops = 2.0 * PARAMS * (prefill_tokens + n_decode) + ATTN_FLOPS_PER_TOKEN_CTX * (
+            prefill_attn + decode_ctx
+        )
         nbytes = self.weight_bytes + self.kv_bytes_per_token * (prefill_kv_read + decode_ctx)
         return self.t_fix + max(flops / self.f_eff, nbytes / self.bw_eff)
 
@@ -73,18 +80,33 @@ def _kv_capacity(gpu_mem_gb: float, weights: float, kv_per_token: float) -> int:
 
 PROFILES: dict[str, LatencyProfile] = {
     "h100-fp8": LatencyProfile(
-        name="h100-fp8", gpu="H100", precision="fp8",
-        f_eff=890e12, bw_eff=0.8 * 3.35e12, weight_bytes=9.0 * _GB, kv_bytes_per_token=64 * _KIB,
+        name="h100-fp8",
+        gpu="H100",
+        precision="fp8",
+        f_eff=890e12,
+        bw_eff=0.8 * 3.35e12,
+        weight_bytes=9.0 * _GB,
+        kv_bytes_per_token=64 * _KIB,
         kv_capacity_tokens=_kv_capacity(80, 9.0 * _GB, 64 * _KIB),
     ),
     "h100-bf16": LatencyProfile(
-        name="h100-bf16", gpu="H100", precision="bf16",
-        f_eff=594e12, bw_eff=0.8 * 3.35e12, weight_bytes=16.06 * _GB, kv_bytes_per_token=128 * _KIB,
+        name="h100-bf16",
+        gpu="H100",
+        precision="bf16",
+        f_eff=594e12,
+        bw_eff=0.8 * 3.35e12,
+        weight_bytes=16.06 * _GB,
+        kv_bytes_per_token=128 * _KIB,
         kv_capacity_tokens=_kv_capacity(80, 16.06 * _GB, 128 * _KIB),
     ),
     "a100-bf16": LatencyProfile(
-        name="a100-bf16", gpu="A100", precision="bf16",
-        f_eff=221e12, bw_eff=0.8 * 2.039e12, weight_bytes=16.06 * _GB, kv_bytes_per_token=128 * _KIB,
+        name="a100-bf16",
+        gpu="A100",
+        precision="bf16",
+        f_eff=221e12,
+        bw_eff=0.8 * 2.039e12,
+        weight_bytes=16.06 * _GB,
+        kv_bytes_per_token=128 * _KIB,
         kv_capacity_tokens=_kv_capacity(80, 16.06 * _GB, 128 * _KIB),
     ),
 }

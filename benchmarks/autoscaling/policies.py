@@ -14,8 +14,9 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from benchmarks.autoscaling.fleet import Fleet, PoolConfig
 from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, prior_for
+
+from benchmarks.autoscaling.fleet import Fleet, PoolConfig
 
 METRICS_LAG_S = 10.0
 """Scrape plus query delay of windowed Prometheus metrics (rates, p95)."""
@@ -30,8 +31,14 @@ class SeedcoderPolicy:
 
     def __init__(self, pools: list[PoolConfig], cold_start_s: float, slo_ms: float) -> None:
         self.specs = [
-            PoolSpec(name=p.name, gpu=p.profile.gpu, precision=p.profile.precision, min_replicas=p.min_replicas,
-                     max_replicas=p.max_replicas, cost_per_hour_usd=p.cost_per_hour_usd)
+            PoolSpec(
+                name=p.name,
+                gpu=p.profile.gpu,
+                precision=p.profile.precision,
+                min_replicas=p.min_replicas,
+                max_replicas=p.max_replicas,
+                cost_per_hour_usd=p.cost_per_hour_usd,
+            )
             for p in pools
         ]
         self.cfg = PolicyConfig(slo_ttft_p95_ms=slo_ms, cold_start_s=cold_start_s, interval_s=self.interval_s)
@@ -44,9 +51,13 @@ class SeedcoderPolicy:
             p = spec.name
             q = fleet.ttft_quantile(p, 0.95, WINDOW_S, METRICS_LAG_S)
             obs[p] = PoolObservation(
-                replicas=len(fleet.active(p)), ready=len(fleet.routable[p]), observed_at=now - METRICS_LAG_S,
-                request_rate=fleet.rate(p, WINDOW_S, METRICS_LAG_S), ttft_p95_ms=None if q is None else q * 1000.0,
-                queue_depth=float(fleet.waiting(p)), inflight=float(fleet.inflight(p)),
+                replicas=len(fleet.active(p)),
+                ready=len(fleet.routable[p]),
+                observed_at=now - METRICS_LAG_S,
+                request_rate=fleet.rate(p, WINDOW_S, METRICS_LAG_S),
+                ttft_p95_ms=None if q is None else q * 1000.0,
+                queue_depth=float(fleet.waiting(p)),
+                inflight=float(fleet.inflight(p)),
             )
         result = decide(self.specs, obs, self.state, now, self.cfg)
         self.state = result.state
@@ -155,7 +166,7 @@ class Kpa:
 
 @dataclass
 class DynamoPlanner:
-    """Dynamo-style SLA planner: forecast next interval's request rate, divide by the profiled rate at the SLO.
+    """Dynamo-style SLA planner: forecast the next interval's rate, divide by the profiled rate at the SLO.
 
     Forecast: Holt double exponential smoothing of interval means (the ARIMA(0,2,2)
     equivalent); capacity: the same per-GPU prior our policy starts from (Dynamo

@@ -24,15 +24,47 @@ class Replica:
     """A replica's engine state; the simulator owns its events and the request arrays."""
 
     __slots__ = (
-        "rid", "pool", "prof", "created_at", "ready_at", "stopped_at", "ready", "draining",
-        "queue", "prefill", "dec", "n_dec", "sum_ctx", "iters", "clock", "busy", "plan",
-        "pending_tokens", "kv_used", "busy_time", "noise", "prompt", "gen", "plan_decode_iters",
-        "_c_dec", "_c_pref", "_c_bytes", "_c_bw", "_c_f",
+        "_c_bw",
+        "_c_bytes",
+        "_c_dec",
+        "_c_f",
+        "_c_pref",
+        "busy",
+        "busy_time",
+        "clock",
+        "created_at",
+        "dec",
+        "draining",
+        "gen",
+        "iters",
+        "kv_used",
+        "n_dec",
+        "noise",
+        "pending_tokens",
+        "plan",
+        "plan_decode_iters",
+        "pool",
+        "prefill",
+        "prof",
+        "prompt",
+        "queue",
+        "ready",
+        "ready_at",
+        "rid",
+        "stopped_at",
+        "sum_ctx",
     )
 
     def __init__(
-        self, rid: int, pool: str, prof: LatencyProfile, created_at: float, ready_at: float,
-        noise: Noise, prompt: list[int], gen: list[int],
+        self,
+        rid: int,
+        pool: str,
+        prof: LatencyProfile,
+        created_at: float,
+        ready_at: float,
+        noise: Noise,
+        prompt: list[int],
+        gen: list[int],
     ) -> None:
         self.rid, self.pool, self.prof = rid, pool, prof
         self.created_at, self.ready_at = created_at, ready_at
@@ -95,10 +127,7 @@ class Replica:
             m = self.dec[0][0] - self.iters
             n = self.n_dec
             d = self._decode_iter_seconds(self.sum_ctx + n * (m - 1) / 2.0) * self.noise.factor(m)
-            if self.clock + m * d <= t:
-                k = m
-            else:
-                k = max(1, math.ceil((t - self.clock) / d))
+            k = m if self.clock + m * d <= t else max(1, math.ceil((t - self.clock) / d))
             self.clock += k * d
             self.busy_time += k * d
             self.iters += k

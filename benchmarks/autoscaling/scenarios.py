@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from seedcoder.autoscaler import prior_for
+
 from benchmarks.autoscaling.fleet import Fleet, PoolConfig
 from benchmarks.autoscaling.oracle import oracle_schedule
 from benchmarks.autoscaling.policies import Scheduled, SeedcoderPolicy, baselines
 from benchmarks.autoscaling.scoring import score
 from benchmarks.autoscaling.workload import Workload
-from seedcoder.autoscaler import prior_for
 
 WINDOW_S = 60.0
 
@@ -44,8 +45,8 @@ def run_scenario(s: Scenario) -> dict[str, Any]:
     """Scores per policy name, plus the timelines needed for the plots."""
     slo_s = s.slo_ms / 1000.0
     t0 = time.monotonic()
-    want = oracle_schedule(s.workload, s.pool, slo_s, s.seed, WINDOW_S)
-    scored = want[int(s.workload.score_from // WINDOW_S):] or want
+    want = oracle_schedule(s.workload, s.pool, slo_s, s.seed, WINDOW_S, s.cold_start_s)
+    scored = want[int(s.workload.score_from // WINDOW_S) :] or want
     peak = max(scored)
     mean15 = math.ceil(1.5 * sum(scored) / len(scored))
     policies: list[Any] = [

@@ -33,7 +33,7 @@ def score(fleet: Fleet, slo_s: float, window_s: float = 60.0) -> dict[str, Any]:
     order = np.argsort(win, kind="stable")
     bounds = np.searchsorted(win[order], np.arange(n_win + 1))
     for k in range(n_win):
-        vals = ttft[order[bounds[k]: bounds[k + 1]]]
+        vals = ttft[order[bounds[k] : bounds[k + 1]]]
         if len(vals) and np.quantile(vals, 0.95) > slo_s:
             violated += 1
     gpu_h = 0.0

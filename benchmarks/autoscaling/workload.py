@@ -74,10 +74,17 @@ def rate_scaled(trace: Trace, scale: float, loops: int, warmup_loops: int, name:
     prompt = np.tile(trace.prompt, loops)
     gen = np.tile(trace.gen, loops)
     return Workload(
-        name=name, t=t.tolist(), prompt=prompt.tolist(), gen=gen.tolist(), duration=loops * period,
-        score_from=warmup_loops * period, rate_scale=scale,
-        notes=[f"timestamps divided by {scale:g} (one trace hour lasts {period:.0f}s), replayed {loops} times; "
-               f"the first {warmup_loops} replay(s) are warm-up and not scored"],
+        name=name,
+        t=t.tolist(),
+        prompt=prompt.tolist(),
+        gen=gen.tolist(),
+        duration=loops * period,
+        score_from=math.ceil(warmup_loops * period / 60.0) * 60.0,
+        rate_scale=scale,
+        notes=[
+            f"timestamps divided by {scale:g} (one trace hour lasts {period:.0f}s), replayed {loops} times; "
+            f"the first {warmup_loops} replay(s) (rounded up to whole minutes) are warm-up and not scored"
+        ],
     )
 
 
@@ -92,8 +99,9 @@ def diurnal_rate(hour_of_week: np.ndarray, weekday_peak: float) -> np.ndarray:
     return peak * (night + (1.0 - night) * hump)
 
 
-def diurnal_week(trace: Trace, seed: int, compress: float, weekday_peak: float = 98.0,
-                 warmup_s: float = 300.0) -> Workload:
+def diurnal_week(
+    trace: Trace, seed: int, compress: float, weekday_peak: float = 98.0, warmup_s: float = 300.0
+) -> Workload:
     """A synthetic week, time-compressed ``compress`` times, arrivals Poisson with minute-scale gusts.
 
     Rates keep their real values (weekday peaks ``weekday_peak`` req/s); only the
@@ -112,9 +120,16 @@ def diurnal_week(trace: Trace, seed: int, compress: float, weekday_peak: float =
     t.sort()
     idx = rng.integers(0, len(trace.t), size=len(t))
     return Workload(
-        name="diurnal-week", t=t.tolist(), prompt=trace.prompt[idx].tolist(), gen=trace.gen[idx].tolist(),
-        duration=duration + warmup_s, score_from=warmup_s, rate_scale=1.0,
-        notes=[f"synthetic week compressed {compress:g}x in time (a day lasts {86400 / compress:.0f}s), "
-               f"weekday peak {weekday_peak:g} req/s, Poisson arrivals with 30-s gusts (sigma 0.15), "
-               f"lengths resampled from the code trace; {warmup_s:.0f}s warm-up (Sunday night) not scored"],
+        name="diurnal-week",
+        t=t.tolist(),
+        prompt=trace.prompt[idx].tolist(),
+        gen=trace.gen[idx].tolist(),
+        duration=duration + warmup_s,
+        score_from=warmup_s,
+        rate_scale=1.0,
+        notes=[
+            f"synthetic week compressed {compress:g}x in time (a day lasts {86400 / compress:.0f}s), "
+            f"weekday peak {weekday_peak:g} req/s, Poisson arrivals with 30-s gusts (sigma 0.15), "
+            f"lengths resampled from the code trace; {warmup_s:.0f}s warm-up (Sunday night) not scored"
+        ],
     )

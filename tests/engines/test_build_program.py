@@ -25,6 +25,9 @@ from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.report import BuildReport, parse_termination_message
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.weights import sha256_file
+from seedcoder.localstack.triton import TritonServer
+
+from tests.engines.tritonio import StreamingClient, make_inputs
 
 
 class FakeEngineBuilder:
@@ -283,7 +286,8 @@ def test_llm_api_arguments(tmp_path: Path, gpu: str, precision: str) -> None:
 
 
 @pytest.mark.slow
-def test_llamacpp_build_with_a_real_gguf(tmp_path: Path, gguf_model: Path) -> None:
+@pytest.mark.triton
+def test_llamacpp_build_with_a_real_gguf_serves_on_triton(tmp_path: Path, gguf_model: Path) -> None:
     src = tmp_path / "models" / "seed-coder-8b-base"
     src.mkdir(parents=True)
     os.symlink(gguf_model, src / gguf_model.name)
@@ -303,9 +307,24 @@ def test_llamacpp_build_with_a_real_gguf(tmp_path: Path, gguf_model: Path) -> No
     )
     assert reports[-1].manifest is not None
     assert reports[-1].manifest.runtime_version == "0.3.36"
+    # the published repository serves as it is
+    with TritonServer() as server:
+        server.start(final / "triton", tmp_path / "triton-work")
+        server.wait_ready(timeout=240, models=("seedcoder", "seedcoder_tokenize"))
+        client = StreamingClient(server.grpc_url)
+        out = client.generate(make_inputs("def add(a, b):\n", 4, stream=False))
+        client.close()
+    assert out.last.error is None
+    assert out.last.output_token_count is not None
+    assert 1 <= out.last.output_token_count <= 4
     shutil.rmtree(final)
 
 
 def test_builder_errors_are_build_errors() -> None:
     assert issubclass(BuildError, RuntimeError)
     assert EngineInputs  # imported for the plan helpers
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "build-engine" in capsys.readouterr().out

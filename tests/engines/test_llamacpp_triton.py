@@ -8,6 +8,9 @@ test uses to choose a stop string the model really produces.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -20,7 +23,7 @@ from seedcoder.metricnames import (
     TRITON_REQUEST_SUCCESS,
 )
 
-from tests.engines.tritonio import StreamingClient, make_inputs, metric, scrape
+from tests.engines.tritonio import StreamingClient, make_inputs, metric, scrape, wait_for_metric
 
 pytestmark = [pytest.mark.triton, pytest.mark.slow]
 
@@ -51,7 +54,7 @@ def test_streams_text_token_by_token(client: StreamingClient) -> None:
     ttft = texts[0].at - out.started
     total = out.last.at - out.started
     print(
-        f"\nllama.cpp on Triton (Gemma 3 270M Q4_K_M, 2 threads): TTFT {ttft * 1000:.0f} ms, "
+        f"\nllama.cpp on Triton (Gemma 3 270M Q4_K_M): TTFT {ttft * 1000:.0f} ms, "
         f"{out.last.output_token_count} tokens in {total:.2f} s "
         f"({(out.last.output_token_count - 1) / max(total - ttft, 1e-9):.0f} tok/s after the first)"
     )
@@ -115,7 +118,7 @@ def test_triton_metrics_count_requests(triton_server: TritonServer, client: Stre
     before = metric(scrape(triton_server.metrics_url), TRITON_REQUEST_SUCCESS, model="seedcoder")
     for _ in range(2):
         client.generate(make_inputs(PROMPT, 4))
-    after = metric(scrape(triton_server.metrics_url), TRITON_REQUEST_SUCCESS, model="seedcoder")
+    after = wait_for_metric(triton_server.metrics_url, TRITON_REQUEST_SUCCESS, before + 2, model="seedcoder")
     assert after == before + 2
     assert metric(scrape(triton_server.metrics_url), LLAMACPP_GENERATED_TOKENS_TOTAL, model="seedcoder") > 0
 
@@ -150,21 +153,42 @@ def test_bad_inputs_get_clear_errors(
     )
 
 
+def _reference_counts(gguf_model: object, texts: list[str]) -> list[int]:
+    """Token counts straight from llama.cpp, in a child process (llama-cpp-python leaks a
+    /dev/null handle at exit, which would be reported against this test process)."""
+    script = (
+        "import json, sys, llama_cpp\n"
+        "v = llama_cpp.Llama(model_path=sys.argv[1], vocab_only=True, verbose=False)\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([len(v.tokenize(t.encode(), add_bos=True, special=True)) for t in texts]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(gguf_model)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    counts: list[int] = json.loads(done.stdout.strip().splitlines()[-1])
+    return counts
+
+
 def test_tokenize_model_counts_with_the_models_tokenizer(
     triton_server: TritonServer, gguf_model: object
 ) -> None:
-    import llama_cpp
     import numpy as np
     import tritonclient.grpc as grpcclient
 
-    vocab = llama_cpp.Llama(model_path=str(gguf_model), vocab_only=True, verbose=False)
+    texts = ["hello", "def fibonacci(n):\n    return n", "héllo → wörld 🙂"]
+    expected = _reference_counts(gguf_model, texts)
     client = grpcclient.InferenceServerClient(triton_server.grpc_url)
-    for text in ["hello", "def fibonacci(n):\n    return n", "héllo → wörld 🙂"]:
+    for text, want in zip(texts, expected, strict=True):
         tensor = grpcclient.InferInput("text_input", [1], "BYTES")
         tensor.set_data_from_numpy(np.array([text.encode()], dtype=np.object_))
         result = client.infer("seedcoder_tokenize", [tensor])
         count = int(result.as_numpy("token_count")[0])
-        assert count == len(vocab.tokenize(text.encode(), add_bos=True, special=True))
+        assert count == want
     bad = grpcclient.InferInput("text_input", [1], "BYTES")
     bad.set_data_from_numpy(np.array([b"\xff"], dtype=np.object_))
     with pytest.raises(Exception, match="not valid UTF-8"):

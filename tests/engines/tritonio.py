@@ -151,3 +151,15 @@ def metric(metrics: dict[str, float], name: str, **labels: str) -> float:
         if base == name and all(f'{k}="{v}"' in rest for k, v in labels.items()):
             total += value
     return total
+
+
+def wait_for_metric(
+    metrics_url: str, name: str, expected: float, timeout: float = 10.0, **labels: str
+) -> float:
+    """Poll until ``name`` reaches ``expected`` (Triton counts a request after its final response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = metric(scrape(metrics_url), name, **labels)
+        if value >= expected or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)

@@ -76,7 +76,7 @@ CASES: list[tuple[str, str, str, bytes, str, str | None, int, str]] = [
     ("missing api key", "POST", "/v1/completions", body(), JSON, "", 401, "api key"),
     ("wrong api key", "POST", "/v1/completions", body(), JSON, "Bearer sk-nope", 401, "api key"),
     ("basic auth", "POST", "/v1/completions", body(), JSON, "Basic dXNlcjpwYXNz", 401, "api key"),
-    ("empty bearer", "POST", "/v1/completions", body(), JSON, "Bearer ", 401, "api key"),
+    ("empty bearer", "POST", "/v1/completions", body(), JSON, "Bearer", 401, "api key"),
     ("models without key", "GET", "/v1/models", b"", JSON, "", 401, "api key"),
     ("get on completions", "GET", "/v1/completions", b"", JSON, None, 405, "method"),
     ("unknown path", "POST", "/v1/chat/nothing", body(), JSON, None, 404, "route"),

@@ -111,7 +111,7 @@ class OwnTriton:
 @pytest.fixture
 def own_triton(triton_repository: Path, tmp_path: Path) -> Iterator[OwnTriton]:
     server = OwnTriton(triton_repository, tmp_path / "own-triton")
-    server.workdir.mkdir(parents=True)
+    server.workdir.mkdir(parents=True, exist_ok=True)
     server.start()
     try:
         yield server

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from seedcoder.observability import dashboards, rules
 
-from tests.install.conftest import CHART, CI_VALUES, ROOT, Render, by_kind, run_helm
+from tests.install.conftest import CHART, CI_VALUES, Render, by_kind, run_helm
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
@@ -87,7 +87,8 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     assert container["securityContext"] == RESTRICTED_CONTAINER
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
-    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]["memory"]
     assert container["command"] == ["seedcoder", "operator"]
     assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
     env = {e["name"]: e.get("value") for e in container["env"]}
@@ -95,7 +96,8 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     assert env["SEEDCODER_MONITORING_NAMESPACE"] == "monitoring"
     assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == "seedcoder/seedcoder:0.1.0"
     assert "tolerations" not in pod, "the operator must not land on the GPU pools"
-    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"] == {"type": "Recreate"}
+    assert deploy["spec"]["replicas"] == 1
+    assert deploy["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_values_reach_the_operator(render: Render) -> None:
@@ -109,7 +111,7 @@ def test_values_reach_the_operator(render: Render) -> None:
             "image.digest=sha256:" + "a" * 64,
             "--set",
             "operator.gatewayImage=registry.local/gw:1",
-        ),  # fmt: skip
+        ),
         "Deployment",
     )
     (container,) = deploy["spec"]["template"]["spec"]["containers"]
@@ -138,7 +140,8 @@ def test_cluster_wide_rbac(render: Render) -> None:
     objects = render()
     (role,) = by_kind(objects, "ClusterRole")
     (binding,) = by_kind(objects, "ClusterRoleBinding")
-    assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
+    assert not by_kind(objects, "Role")
+    assert not by_kind(objects, "RoleBinding")
     assert role["rules"][: len(_rules_file())] == _rules_file()
     _assert_least_privilege(role["rules"])
     (sa,) = by_kind(objects, "ServiceAccount")
@@ -150,7 +153,8 @@ def test_cluster_wide_rbac(render: Render) -> None:
 
 def test_namespaced_rbac(render: Render) -> None:
     objects = render("--set", "operator.watchNamespaces={team-a,team-b}")
-    assert not by_kind(objects, "ClusterRole") and not by_kind(objects, "ClusterRoleBinding")
+    assert not by_kind(objects, "ClusterRole")
+    assert not by_kind(objects, "ClusterRoleBinding")
     roles = by_kind(objects, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert all(r["rules"] == _rules_file() for r in roles)

@@ -52,7 +52,8 @@ def test_dashboard_shape(file_name: str) -> None:
     assert file_name == f"{board['uid']}.json"
     assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"])
     assert board["title"].startswith("SeedCoder / ")
-    assert isinstance(board["schemaVersion"], int) and board["schemaVersion"] >= 36
+    assert isinstance(board["schemaVersion"], int)
+    assert board["schemaVersion"] >= 36
     variables = {v["name"] for v in board["templating"]["list"]}
     assert board["templating"]["list"][0]["name"] == "datasource"
     ids = [p["id"] for p in board["panels"]]
@@ -60,16 +61,21 @@ def test_dashboard_shape(file_name: str) -> None:
     cells: set[tuple[int, int]] = set()
     for panel in board["panels"]:
         assert panel["type"] in PANEL_TYPES
-        assert panel["title"] and panel["description"]
+        assert panel["title"]
+        assert panel["description"]
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         pos = panel["gridPos"]
-        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24 and pos["h"] > 0
+        assert pos["x"] >= 0
+        assert pos["w"] > 0
+        assert pos["x"] + pos["w"] <= 24
+        assert pos["h"] > 0
         for x in range(pos["x"], pos["x"] + pos["w"]):
             for y in range(pos["y"], pos["y"] + pos["h"]):
                 assert (x, y) not in cells, f"panel {panel['title']!r} overlaps another"
                 cells.add((x, y))
         refs = [t["refId"] for t in panel["targets"]]
-        assert refs and len(refs) == len(set(refs))
+        assert refs
+        assert len(refs) == len(set(refs))
         for target in panel["targets"]:
             assert target["expr"].strip()
             assert target["expr"].count("(") == target["expr"].count(")")

@@ -101,7 +101,8 @@ def test_every_data_plane_metric_in_dashboards_and_rules_is_scraped(
 
     # The TTFT histogram has the bucket the SLO is measured at.
     buckets = prometheus.query(f'{m.GATEWAY_TTFT_SECONDS}_bucket{{le="0.3"}}')
-    assert buckets and all(s["metric"]["pool"] == POOL for s in buckets)
+    assert buckets
+    assert all(s["metric"]["pool"] == POOL for s in buckets)
 
 
 @pytest.mark.triton

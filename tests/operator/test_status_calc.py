@@ -67,3 +67,34 @@ def test_invalid_spec_names_the_field() -> None:
     assert (status.phase, ready.status, ready.reason) == ("Failed", "False", "InvalidSpec")
     assert ready.message.startswith("spec.gateway.maxContextTokens")
     assert transitions[0].reason == "InvalidSpec"
+
+
+def test_autoscaler_outcome_lands_in_status_and_history_is_bounded() -> None:
+    from seedcoder.api.status import ScaleEvent, SloStatus
+    from seedcoder.operator.status_calc import ScalingView
+
+    scd, pools = parsed()
+    observed = all_built(pools)
+    p = plan(scd, pools, observed, SETTINGS)
+    events = [
+        ScaleEvent.model_validate(
+            {"time": T0, "pool": "h100", "from": i, "to": i + 1, "reason": "p95 above SLO"}
+        )
+        for i in range(25)
+    ]
+    scaling = ScalingView(
+        desired={"h100": 3}, events=events, slo=SloStatus(ttft_p95_ms=410, met=False, observed_at=T0)
+    )
+    status, _ = compute(scd, pools, observed, p, scaling, endpoint="e", retry_seconds=1, now=T0)
+    assert status.autoscaling is not None
+    assert len(status.autoscaling.history) == 20
+    assert status.autoscaling.history[-1].to == 25
+    assert status.pools[0].desired_replicas == 3
+    assert status.pools[0].last_scale_time == T0
+    slo_met = _cond(status, "SLOMet")
+    assert (slo_met.status, slo_met.reason) == ("False", "ObjectiveMissed")
+
+
+def test_unreadable_old_status_counts_as_empty() -> None:
+    body = {**live(sample()), "status": {"phase": "Exploded", "conditions": "nope"}}
+    assert SeedCoderDeployment.parse(body).status.phase == "Pending"

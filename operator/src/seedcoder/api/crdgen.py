@@ -83,10 +83,28 @@ def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
     return out
 
 
+def _fill_defaults(node: Any) -> Any:
+    """Expand an object's ``default: {}`` into its fields' defaults (bottom-up).
+
+    The API server checks a default against the node's CEL rules as written, without
+    applying the nested defaults first, so ``{}`` would fail rules like
+    ``self.ttftP95Ms <= self.e2eP95Ms``; the expanded default is what defaulting
+    would produce anyway.
+    """
+    if isinstance(node, list):
+        return [_fill_defaults(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _fill_defaults(v) for k, v in node.items()}
+    if out.get("default") == {} and "properties" in out:
+        out["default"] = {k: sub["default"] for k, sub in out["properties"].items() if "default" in sub}
+    return out
+
+
 def model_schema(model: type[Any]) -> Schema:
     """The structural OpenAPI v3 schema of a pydantic model (camelCase wire names)."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    resolved: Schema = _resolve(raw, raw.get("$defs", {}))
+    resolved: Schema = _fill_defaults(_resolve(raw, raw.get("$defs", {})))
     return resolved
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seedcoder.api.spec import SeedCoderDeploymentSpec
 from seedcoder.api.status import SeedCoderDeploymentStatus
@@ -52,13 +52,17 @@ class SeedCoderDeployment(BaseModel):
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> SeedCoderDeployment:
-        """Parse a Kubernetes object (a dict or Kopf body); raises pydantic.ValidationError."""
+        """Parse a Kubernetes object (a dict or Kopf body); raises pydantic.ValidationError for a bad spec.
+
+        A status this version cannot read (written by an older operator) counts as
+        empty: the reconcile recomputes the whole status anyway.
+        """
+        try:
+            status = SeedCoderDeploymentStatus.model_validate(dict(body.get("status") or {}))
+        except ValidationError:
+            status = SeedCoderDeploymentStatus()
         return cls.model_validate(
-            {
-                "metadata": dict(body["metadata"]),
-                "spec": dict(body["spec"]),
-                "status": dict(body.get("status") or {}),
-            }
+            {"metadata": dict(body["metadata"]), "spec": dict(body["spec"]), "status": status}
         )
 
     def owner_reference(self, *, controller: bool = True) -> dict[str, object]:

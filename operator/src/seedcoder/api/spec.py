@@ -10,221 +10,26 @@ cannot (a Secret's contents, the live cluster) is reported by the operator.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field
-from pydantic.config import JsonDict
 
 from seedcoder.api._base import ApiModel
-
-GpuKind = Literal["H100", "A100", "L40S", "CPU"]
-"""GPU kinds a pool can run on; each has a build profile in ``seedcoder.engines``."""
-RuntimeName = Literal["tensorrt-llm", "llamacpp"]
-Precision = Literal[
-    "auto", "bf16", "fp16", "fp8", "int8-sq", "int4-awq", "gguf-q4_k_m", "gguf-q8_0", "gguf-f16"
-]
-
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-LABEL_KEYS_RULE = {
-    "rule": "self.all(k, size(k) <= 253)",
-    "message": "keys must be at most 253 characters",
-}
-PRIVATE_CIDR_RULE = (
-    "isCIDR(self) && (cidr(self).ip().family() == 4 ? "
-    "(cidr('10.0.0.0/8').containsCIDR(self) || cidr('172.16.0.0/12').containsCIDR(self) || "
-    "cidr('192.168.0.0/16').containsCIDR(self) || cidr('100.64.0.0/10').containsCIDR(self)) : "
-    "cidr('fc00::/7').containsCIDR(self))"
+from seedcoder.api.fields import (
+    DNS_LABEL,
+    LABEL_KEYS_RULE,
+    Cidr,
+    DnsLabel,
+    GpuKind,
+    LabelValue,
+    Precision,
+    PrivateCidr,
+    RuntimeName,
+    rules,
 )
+from seedcoder.api.model import EngineSpec, ModelSpec, SecretRef
 
-
-def _rules(*rules: dict[str, str]) -> JsonDict:
-    """The ``x-kubernetes-validations`` (CEL) extension for a schema node."""
-    return {"x-kubernetes-validations": [dict(r) for r in rules]}
-
-
-LabelValue = Annotated[str, Field(max_length=63)]
-AnnotationValue = Annotated[str, Field(max_length=4096)]
-DnsLabel = Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
-PrivateCidr = Annotated[
-    str,
-    Field(
-        max_length=43,
-        json_schema_extra=_rules(
-            {"rule": PRIVATE_CIDR_RULE, "message": "must be a private (RFC 1918/6598 or ULA) CIDR"}
-        ),
-    ),
-]
-Cidr = Annotated[
-    str, Field(max_length=43, json_schema_extra=_rules({"rule": "isCIDR(self)", "message": "must be a CIDR"}))
-]
-
-
-class SecretRef(ApiModel):
-    """A Secret in the resource's namespace."""
-
-    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the Secret.")
-
-
-class PvcModelSource(ApiModel):
-    """Weights already on a PersistentVolumeClaim (no network needed to build)."""
-
-    claim_name: str = Field(
-        max_length=253, pattern=DNS_SUBDOMAIN, description="PersistentVolumeClaim holding the weights."
-    )
-    path: str = Field(
-        default="",
-        max_length=1024,
-        pattern=r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$",
-        json_schema_extra=_rules({"rule": "!self.split('/').exists(p, p == '..')", "message": "no '..'"}),
-        description="Directory of the Hugging Face checkpoint inside the volume (relative, no '..').",
-    )
-
-
-class S3ModelSource(ApiModel):
-    """Weights in an S3-compatible bucket, read through a VPC endpoint."""
-
-    uri: str = Field(
-        max_length=1024,
-        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
-        description="s3://bucket/prefix of the Hugging Face checkpoint.",
-    )
-    endpoint: str | None = Field(
-        default=None,
-        max_length=512,
-        pattern=r"^https://[^\s]+$",
-        description="HTTPS endpoint URL (a VPC interface endpoint keeps traffic private).",
-    )
-    secret_ref: SecretRef | None = Field(
-        default=None,
-        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (else workload identity).",
-    )
-
-
-class HuggingFaceModelSource(ApiModel):
-    """Download from the Hugging Face Hub (leaves the VPC: needs network.allowModelDownload)."""
-
-    repo: str | None = Field(
-        default=None,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$",
-        description="Hub repository id; defaults to model.name.",
-    )
-    token_secret_ref: SecretRef | None = Field(
-        default=None, description="Secret whose key HF_TOKEN holds a Hub access token."
-    )
-
-
-class ModelSource(ApiModel):
-    """Where the engine build reads the weights. Set exactly one."""
-
-    model_config = ConfigDict(
-        json_schema_extra=_rules(
-            {
-                "rule": "[has(self.pvc), has(self.s3), has(self.huggingFace)].filter(x, x).size() == 1",
-                "message": "exactly one of pvc, s3 or huggingFace must be set",
-            }
-        )
-    )
-
-    pvc: PvcModelSource | None = Field(default=None, description="Weights on a PersistentVolumeClaim.")
-    s3: S3ModelSource | None = Field(default=None, description="Weights in an S3-compatible bucket.")
-    hugging_face: HuggingFaceModelSource | None = Field(
-        default=None, description="Weights downloaded from the Hugging Face Hub."
-    )
-
-
-class ModelSpec(ApiModel):
-    """Which model to serve, pinned to a revision."""
-
-    name: str = Field(
-        default="ByteDance-Seed/Seed-Coder-8B-Base",
-        max_length=200,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$",
-        description="Model id (org/name) that clients send and /v1/models lists.",
-    )
-    revision: str = Field(
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Pinned revision (commit sha) of the weights; part of the engine key.",
-    )
-    source: ModelSource = Field(description="Where the weights are read from (exactly one source).")
-
-
-class ClaimRef(ApiModel):
-    """A PersistentVolumeClaim in the resource's namespace."""
-
-    claim_name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the claim.")
-
-
-class EngineCacheSpec(ApiModel):
-    """Where built engines are kept (ReadWriteMany, shared by every resource in the namespace)."""
-
-    pvc: ClaimRef = Field(
-        default=ClaimRef(claim_name="seedcoder-engine-cache"),
-        json_schema_extra={"default": {"claimName": "seedcoder-engine-cache"}},
-        description="Claim mounted read-write by engine builds and read-only by Triton.",
-    )
-
-
-class BuildPodSpec(ApiModel):
-    """Extra metadata for engine build pods (cost allocation, node-autoscaler hints)."""
-
-    labels: dict[str, LabelValue] = Field(
-        default_factory=dict,
-        max_length=16,
-        json_schema_extra=_rules(LABEL_KEYS_RULE),
-        description="Labels added to build pods.",
-    )
-    annotations: dict[str, AnnotationValue] = Field(
-        default_factory=dict,
-        max_length=16,
-        json_schema_extra=_rules(LABEL_KEYS_RULE),
-        description="Annotations added to build pods.",
-    )
-
-
-class EngineSpec(ApiModel):
-    """How TensorRT-LLM engines are built; one engine per distinct GPU architecture."""
-
-    model_config = ConfigDict(
-        json_schema_extra=_rules(
-            {
-                "rule": "!has(self.maxInputLen) || !has(self.maxOutputLen) || "
-                "self.maxInputLen + self.maxOutputLen <= 32768",
-                "message": "maxInputLen + maxOutputLen must not exceed the model's 32768 positions",
-            }
-        )
-    )
-
-    precision: Precision = Field(
-        default="auto",
-        description="Weight/activation precision; auto picks each GPU's best (fp8 on H100/L40S, bf16 on "
-        "A100, gguf-q4_k_m on CPU). A pool may override it.",
-    )
-    max_batch_size: int | None = Field(
-        default=None, ge=1, le=1024, description="Requests batched in flight; default from the GPU profile."
-    )
-    max_input_len: int | None = Field(
-        default=None, ge=1, le=32768, description="Longest prompt in tokens; default from the GPU profile."
-    )
-    max_output_len: int | None = Field(
-        default=None, ge=1, le=32768, description="Most generated tokens; default from the GPU profile."
-    )
-    max_num_tokens: int | None = Field(
-        default=None, ge=1, le=262144, description="Tokens per engine step; default from the GPU profile."
-    )
-    kv_cache_reuse: bool = Field(default=True, description="Reuse KV-cache blocks across requests.")
-    cache: EngineCacheSpec = Field(
-        default_factory=EngineCacheSpec,
-        json_schema_extra={"default": {}},
-        description="Engine cache volume.",
-    )
-    build_pod: BuildPodSpec = Field(
-        default_factory=BuildPodSpec,
-        json_schema_extra={"default": {}},
-        description="Extra labels and annotations for build pods.",
-    )
+__all__ = ["GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
 
 
 class Toleration(ApiModel):
@@ -259,7 +64,7 @@ class PoolSpec(ApiModel):
     """One group of Triton replicas on one GPU kind."""
 
     model_config = ConfigDict(
-        json_schema_extra=_rules(
+        json_schema_extra=rules(
             {"rule": "self.minReplicas <= self.maxReplicas", "message": "minReplicas must be <= maxReplicas"}
         )
     )
@@ -278,7 +83,7 @@ class PoolSpec(ApiModel):
     node_selector: dict[str, LabelValue] | None = Field(
         default=None,
         max_length=16,
-        json_schema_extra=_rules(LABEL_KEYS_RULE),
+        json_schema_extra=rules(LABEL_KEYS_RULE),
         description="Extra node labels to select on (added to the GPU product label).",
     )
     tolerations: list[Toleration] | None = Field(
@@ -293,7 +98,7 @@ class SloSpec(ApiModel):
     """The latency objective the autoscaler holds."""
 
     model_config = ConfigDict(
-        json_schema_extra=_rules(
+        json_schema_extra=rules(
             {"rule": "self.ttftP95Ms <= self.e2eP95Ms", "message": "ttftP95Ms must be <= e2eP95Ms"}
         )
     )
@@ -329,7 +134,7 @@ class GatewaySpec(ApiModel):
     """The OpenAI-compatible completion gateway in front of the pools."""
 
     model_config = ConfigDict(
-        json_schema_extra=_rules(
+        json_schema_extra=rules(
             {
                 "rule": "self.openMode || has(self.apiKeySecretRef)",
                 "message": "apiKeySecretRef is required unless openMode is true",
@@ -345,6 +150,9 @@ class GatewaySpec(ApiModel):
     )
     open_mode: bool = Field(default=False, description="Serve without API keys (trusted networks only).")
     rate_limit_rps: int = Field(default=20, ge=1, le=10000, description="Per-key requests per second.")
+    resources: PoolResources | None = Field(
+        default=None, description="CPU and memory of the gateway container."
+    )
 
 
 class NetworkSpec(ApiModel):
@@ -386,7 +194,7 @@ class SeedCoderDeploymentSpec(ApiModel):
     # kind) are added to the CRD by ``seedcoder.api.crdgen`` from the profiles.
 
     model_config = ConfigDict(
-        json_schema_extra=_rules(
+        json_schema_extra=rules(
             {
                 "rule": "self.pools.all(p, self.pools.exists_one(q, q.name == p.name))",
                 "message": "pool names must be unique",
@@ -416,9 +224,7 @@ class SeedCoderDeploymentSpec(ApiModel):
     autoscaling: AutoscalingSpec = Field(
         default_factory=AutoscalingSpec, json_schema_extra={"default": {}}, description="Replica control."
     )
-    gateway: GatewaySpec = Field(
-        default_factory=GatewaySpec, json_schema_extra={"default": {}}, description="The completion gateway."
-    )
+    gateway: GatewaySpec = Field(description="The completion gateway (API keys or openMode must be set).")
     network: NetworkSpec = Field(
         default_factory=NetworkSpec, json_schema_extra={"default": {}}, description="Network isolation."
     )

@@ -40,7 +40,9 @@ def implied_capacity(
     return rho_at_slo * per_replica_rps / rho
 
 
-def predicted_p95_ms(per_replica_rps: float, capacity_rps: float, slo_ms: float, base_ms: float, rho_at_slo: float) -> float:
+def predicted_p95_ms(
+    per_replica_rps: float, capacity_rps: float, slo_ms: float, base_ms: float, rho_at_slo: float
+) -> float:
     """The latency curve the estimate assumes (used by tests and the benchmark's report)."""
     rho = rho_at_slo * per_replica_rps / capacity_rps
     if rho >= 1.0:

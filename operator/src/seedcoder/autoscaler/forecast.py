@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 _MIN_R2 = 0.8
 """A trend must explain this share of the recent variance to be extrapolated (bursts are not ramps)."""
-_MAX_GROWTH = 1.5
+_MAX_GROWTH = 1.25
 """The forecast never exceeds this multiple of the last sample."""
+_DAMPING = 0.5
+"""Share of the extrapolated rise that is believed (a damped trend: ramps flatten)."""
 
 
 def trend(samples: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
@@ -57,7 +58,8 @@ def forecast(samples: Sequence[tuple[float, float]], horizon_s: float) -> float 
     level, slope = fit
     if slope <= 0.0 or r_squared(samples, level, slope) < _MIN_R2:
         return last
-    return min(_MAX_GROWTH * last, max(last, level + slope * horizon_s))
+    rise = max(0.0, level + slope * horizon_s - last) * _DAMPING
+    return min(_MAX_GROWTH * last, last + rise)
 
 
 def is_rising(samples: Sequence[tuple[float, float]]) -> bool:

@@ -48,7 +48,9 @@ class PoolSpec(_Frozen):
     @model_validator(mode="after")
     def _bounds(self) -> PoolSpec:
         if self.max_replicas < self.min_replicas:
-            raise ValueError(f"pool {self.name}: maxReplicas {self.max_replicas} < minReplicas {self.min_replicas}")
+            raise ValueError(
+                f"pool {self.name}: maxReplicas {self.max_replicas} < minReplicas {self.min_replicas}"
+            )
         return self
 
 
@@ -56,17 +58,29 @@ class PolicyConfig(_Frozen):
     """Targets and damping; the defaults are the benchmarked settings."""
 
     slo_ttft_p95_ms: float = Field(default=300.0, gt=0)
-    cold_start_s: float = Field(default=120.0, ge=0, description="Scheduling to ready, for the forecast horizon.")
+    cold_start_s: float = Field(
+        default=120.0, ge=0, description="Scheduling to ready, for the forecast horizon."
+    )
     interval_s: float = Field(default=15.0, gt=0, description="How often the policy is called.")
     stale_after_s: float = Field(default=120.0, gt=0, description="Older metrics are stale: hold.")
-    target_utilisation: float = Field(default=0.9, gt=0, le=1, description="Share of learned capacity to plan for.")
-    scale_down_hysteresis: float = Field(default=0.15, ge=0, lt=1, description="Extra slack before a scale-down.")
-    scale_down_stabilisation_s: float = Field(default=300.0, ge=0, description="Scale down to the window's max.")
-    scale_down_step: float = Field(default=0.2, gt=0, le=1, description="Largest share removed per scale-down.")
+    target_utilisation: float = Field(
+        default=0.9, gt=0, le=1, description="Share of learned capacity to plan for."
+    )
+    scale_down_hysteresis: float = Field(
+        default=0.15, ge=0, lt=1, description="Extra slack before a scale-down."
+    )
+    scale_down_stabilisation_s: float = Field(
+        default=300.0, ge=0, description="Scale down to the window's max."
+    )
+    scale_down_step: float = Field(
+        default=0.2, gt=0, le=1, description="Largest share removed per scale-down."
+    )
     scale_down_min_interval_s: float = Field(default=60.0, ge=0)
     window_s: float = Field(default=60.0, gt=0, description="Window of the observed rate and p95.")
     forecast_window_s: float = Field(default=180.0, gt=0, description="History used for the load trend.")
-    queue_per_replica_limit: float = Field(default=4.0, gt=0, description="Waiting requests per ready replica.")
+    queue_per_replica_limit: float = Field(
+        default=4.0, gt=0, description="Waiting requests per ready replica."
+    )
     queue_drain_s: float = Field(default=30.0, gt=0, description="Time to drain a surprise backlog.")
     learning_rate_down: float = Field(default=0.5, gt=0, le=1)
     learning_rate_up: float = Field(default=0.05, gt=0, le=1)
@@ -74,7 +88,10 @@ class PolicyConfig(_Frozen):
         default=1800.0, ge=0, description="How long a capacity that broke the SLO caps the estimate."
     )
     long_prompt_share: float = Field(
-        default=0.3, ge=0, le=1, description="Share of requests only long-prompt-capable pools may serve, if unobserved."
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Share of requests only long-prompt-capable pools may serve, if unobserved.",
     )
 
 
@@ -104,6 +121,9 @@ class PoolState(BaseModel):
     ready_since: float | None = Field(default=None, description="When the ready count last changed.")
     breaches: list[tuple[float, float]] = Field(
         default_factory=list, description="(time, capacity implied by an SLO breach), within the memory."
+    )
+    observing_since: float | None = Field(
+        default=None, description="First fresh observation: no scale-down before a full stabilisation window."
     )
     last_queue_over: bool = Field(default=False, description="The queue was over its limit at the last call.")
     last_ready: int | None = None

@@ -43,8 +43,10 @@ class Placement:
 def place(pools: Sequence[PoolCapacity], demand_rps: float, long_share: float) -> Placement:
     """Greedy cheapest-first placement of ``demand_rps``, ``long_share`` of it on long-capable pools."""
     if not any(p.serves_long for p in pools):
-        pools = [PoolCapacity(p.name, p.capacity_rps, p.cost_per_hour_usd, p.min_replicas, p.max_replicas, True)
-                 for p in pools]
+        pools = [
+            PoolCapacity(p.name, p.capacity_rps, p.cost_per_hour_usd, p.min_replicas, p.max_replicas, True)
+            for p in pools
+        ]
     load = {p.name: 0.0 for p in pools}
     long_left = max(0.0, demand_rps) * long_share
     short_left = max(0.0, demand_rps) - long_left

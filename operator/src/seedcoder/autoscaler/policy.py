@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
 from seedcoder.autoscaler.forecast import forecast, is_rising
 from seedcoder.autoscaler.models import (
+    Action,
     Cause,
     PolicyConfig,
     PolicyResult,
@@ -53,8 +54,11 @@ def _learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg:
     if ps.last_ready != obs.ready:
         ps.ready_since, ps.last_ready = now, obs.ready
     settled = ps.ready_since is not None and now - ps.ready_since >= cfg.interval_s * 4
+    if ps.observing_since is None:
+        ps.observing_since = now
     ps.breaches = [b for b in ps.breaches if b[0] > now - cfg.breach_memory_s]
-    assert obs.observed_at is not None and obs.request_rate is not None
+    assert obs.observed_at is not None
+    assert obs.request_rate is not None
     if ps.load and ps.load[-1][0] >= obs.observed_at:
         ps.load[-1] = (obs.observed_at, obs.request_rate)
     else:
@@ -65,8 +69,14 @@ def _learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg:
         busiest = max(r for t, r in ps.load if t >= obs.observed_at - cfg.window_s)
         x = busiest / obs.ready
         ps.capacity_rps = update_capacity(
-            ps.capacity_rps, prior, prior_rps, x, obs.ttft_p95_ms,
-            cfg.slo_ttft_p95_ms, cfg.learning_rate_down, cfg.learning_rate_up,
+            ps.capacity_rps,
+            prior,
+            prior_rps,
+            x,
+            obs.ttft_p95_ms,
+            cfg.slo_ttft_p95_ms,
+            cfg.learning_rate_down,
+            cfg.learning_rate_up,
         )
         if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms:
             implied = implied_capacity(
@@ -76,14 +86,18 @@ def _learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg:
                 ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
 
 
-def effective_capacity(ps: PoolState) -> float:
-    """The learned capacity, capped by any capacity that broke the SLO within the memory."""
-    cap = ps.capacity_rps or 1.0
+def usable_capacity(ps: PoolState, cfg: PolicyConfig) -> float:
+    """Requests/s per replica to plan with: the learned capacity at the target utilisation,
+    capped by the lowest capacity that broke the SLO within the breach memory (already a worst case)."""
+    cap = (ps.capacity_rps or 1.0) * cfg.target_utilisation
     return min([cap] + [b[1] for b in ps.breaches])
 
 
 def _pool_loads(
-    pools: Sequence[PoolSpec], fresh: Mapping[str, PoolObservation], states: Mapping[str, PoolState], cfg: PolicyConfig
+    pools: Sequence[PoolSpec],
+    fresh: Mapping[str, PoolObservation],
+    states: Mapping[str, PoolState],
+    cfg: PolicyConfig,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(forecast load, current load) per fresh pool; across pools by cost when all are fresh."""
     horizon = cfg.cold_start_s + cfg.interval_s
@@ -96,7 +110,7 @@ def _pool_loads(
     caps = [
         PoolCapacity(
             name=p.name,
-            capacity_rps=effective_capacity(states[p.name]) * cfg.target_utilisation,
+            capacity_rps=usable_capacity(states[p.name], cfg),
             cost_per_hour_usd=p.cost_per_hour_usd,
             min_replicas=p.min_replicas,
             max_replicas=p.max_replicas,
@@ -111,17 +125,27 @@ def _pool_loads(
 
 
 def _decide_fresh(
-    pool: PoolSpec, obs: PoolObservation, ps: PoolState, load_f: float, load_now: float, now: float, cfg: PolicyConfig
+    pool: PoolSpec,
+    obs: PoolObservation,
+    ps: PoolState,
+    load_f: float,
+    load_now: float,
+    now: float,
+    cfg: PolicyConfig,
 ) -> PoolDecision:
     current, slo = obs.replicas, cfg.slo_ttft_p95_ms
-    cap = effective_capacity(ps)
-    usable = cap * cfg.target_utilisation
+    usable = usable_capacity(ps, cfg)
+    cap = usable / cfg.target_utilisation
     up_need = math.ceil(load_f / usable - 1e-9)
     cause: Cause = "Forecast" if load_f > load_now * 1.02 else "Load"
-    why = f"load {load_now:.1f} req/s (forecast {load_f:.1f}), capacity {cap:.2f} req/s per replica at the SLO"
+    why = (
+        f"load {load_now:.1f} req/s (forecast {load_f:.1f}), capacity {cap:.2f} req/s per replica at the SLO"
+    )
     target = up_need
     p95 = obs.ttft_p95_ms
-    queue_over = obs.queue_depth is not None and obs.queue_depth > cfg.queue_per_replica_limit * max(obs.ready, 1)
+    queue_over = obs.queue_depth is not None and obs.queue_depth > cfg.queue_per_replica_limit * max(
+        obs.ready, 1
+    )
     persisting, ps.last_queue_over = ps.last_queue_over and queue_over, queue_over
     if persisting and obs.queue_depth is not None:
         q_need = math.ceil((load_now + obs.queue_depth / cfg.queue_drain_s) / usable)
@@ -131,7 +155,10 @@ def _decide_fresh(
     if p95 is not None and p95 > slo and obs.ready > 0:
         if obs.replicas > obs.ready:
             if target <= current:
-                cause, why = "ScaleUpInFlight", f"p95 TTFT {p95:.0f}ms > {slo:.0f}ms; waiting for starting replicas"
+                cause, why = (
+                    "ScaleUpInFlight",
+                    f"p95 TTFT {p95:.0f}ms > {slo:.0f}ms; waiting for starting replicas",
+                )
         else:
             lat_need = max(current + 1, math.ceil(obs.ready * min(1.5, math.sqrt(p95 / slo))))
             if lat_need > target:
@@ -141,8 +168,16 @@ def _decide_fresh(
     if target > current:
         ps.recommendations.append((now, target))
         ps.last_up_at = now
-        return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=target, action="up", cause=cause,
-                            reason=f"Scaling up: {why}.", demand_rps=load_f, capacity_rps=cap)
+        return PoolDecision(
+            pool=pool.name,
+            from_replicas=current,
+            to_replicas=target,
+            action="up",
+            cause=cause,
+            reason=f"Scaling up: {why}.",
+            demand_rps=load_f,
+            capacity_rps=cap,
+        )
     down_need = math.ceil(max(load_f, load_now) / (usable * (1.0 - cfg.scale_down_hysteresis)) - 1e-9)
     rec = _clamp(max(down_need, target), pool)
     ps.recommendations.append((now, rec))
@@ -150,14 +185,31 @@ def _decide_fresh(
     stabilised = max(r[1] for r in ps.recommendations)
 
     def hold(c: Cause, text: str) -> PoolDecision:
-        return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=current, action="hold", cause=c,
-                            reason=text, demand_rps=load_f, capacity_rps=cap)
+        return PoolDecision(
+            pool=pool.name,
+            from_replicas=current,
+            to_replicas=current,
+            action="hold",
+            cause=c,
+            reason=text,
+            demand_rps=load_f,
+            capacity_rps=cap,
+        )
 
     if rec >= current:
         return hold(cause if cause in ("ScaleUpInFlight",) else "Steady", f"Holding {current}: {why}.")
+    if ps.observing_since is None or now - ps.observing_since < cfg.scale_down_stabilisation_s:
+        return hold(
+            "Stabilising",
+            f"Holding {current}: {rec} would do, but the policy has not yet watched this pool "
+            f"for a whole stabilisation window ({cfg.scale_down_stabilisation_s:.0f}s).",
+        )
     if stabilised >= current:
-        return hold("Stabilising", f"Holding {current}: {rec} would do, but the last "
-                    f"{cfg.scale_down_stabilisation_s:.0f}s asked for up to {stabilised}.")
+        return hold(
+            "Stabilising",
+            f"Holding {current}: {rec} would do, but the last "
+            f"{cfg.scale_down_stabilisation_s:.0f}s asked for up to {stabilised}.",
+        )
     if is_rising(ps.load):
         return hold("RisingLoad", f"Holding {current}: the load is rising ({why}).")
     if p95 is None and load_now > 0:
@@ -171,21 +223,57 @@ def _decide_fresh(
     if to >= current:
         return hold("MinReplicas", f"Holding {current}: at the pool's minimum.")
     ps.last_down_at = now
-    return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=to, action="down", cause="Load",
-                        reason=f"Scaling down: {why}; {stabilised} needed over the stabilisation window.",
-                        demand_rps=load_f, capacity_rps=cap)
+    return PoolDecision(
+        pool=pool.name,
+        from_replicas=current,
+        to_replicas=to,
+        action="down",
+        cause="Load",
+        reason=f"Scaling down: {why}; {stabilised} needed over the stabilisation window.",
+        demand_rps=load_f,
+        capacity_rps=cap,
+    )
 
 
-def _hold_unobserved(pool: PoolSpec, obs: PoolObservation | None, ps: PoolState, problem: tuple[Cause, str]) -> PoolDecision:
-    current = obs.replicas if obs is not None else (ps.last_ready if ps.last_ready is not None else pool.min_replicas)
+def _hold_unobserved(
+    pool: PoolSpec, obs: PoolObservation | None, ps: PoolState, problem: tuple[Cause, str]
+) -> PoolDecision:
+    current = (
+        obs.replicas
+        if obs is not None
+        else (ps.last_ready if ps.last_ready is not None else pool.min_replicas)
+    )
     to = _clamp(current, pool)
     cause, text = problem
     if to != current:
         cause = "MinReplicas" if to > current else "MaxReplicas"
     action = "up" if to > current else "down" if to < current else "hold"
-    return PoolDecision(pool=pool.name, from_replicas=current, to_replicas=to, action=action, cause=cause,
-                        reason=f"Holding {to} ({text}); never scaling down on missing or stale metrics.",
-                        capacity_rps=ps.capacity_rps)
+    return PoolDecision(
+        pool=pool.name,
+        from_replicas=current,
+        to_replicas=to,
+        action=action,
+        cause=cause,
+        reason=f"Holding {to} ({text}); never scaling down on missing or stale metrics.",
+        capacity_rps=ps.capacity_rps,
+    )
+
+
+def _bounded(pool: PoolSpec, d: PoolDecision) -> PoolDecision:
+    """A hold outside the pool's bounds (the spec changed) becomes a move to the bound."""
+    to = _clamp(d.to_replicas, pool)
+    if to == d.to_replicas:
+        return d
+    cause: Cause = "MinReplicas" if to > d.to_replicas else "MaxReplicas"
+    action: Action = "up" if to > d.from_replicas else "down" if to < d.from_replicas else "hold"
+    return d.model_copy(
+        update={
+            "to_replicas": to,
+            "cause": cause,
+            "action": action,
+            "reason": f"Clamped to {to} (min {pool.min_replicas}, max {pool.max_replicas}): {d.reason}",
+        }
+    )
 
 
 def decide(
@@ -195,10 +283,17 @@ def decide(
     now: float,
     config: PolicyConfig | None = None,
 ) -> PolicyResult:
-    """Desired replicas for every pool in ``pools``; pure (``state`` is not modified, a new one is returned)."""
+    """Desired replicas for every pool in ``pools``.
+
+    Pure: ``state`` is not modified; the new state is in the result.
+    """
     cfg = config or PolicyConfig()
-    new = PolicyState(pools={p.name: state.pools[p.name].model_copy(deep=True) if p.name in state.pools
-                             else PoolState() for p in pools})
+    new = PolicyState(
+        pools={
+            p.name: state.pools[p.name].model_copy(deep=True) if p.name in state.pools else PoolState()
+            for p in pools
+        }
+    )
     fresh: dict[str, PoolObservation] = {}
     problems: dict[str, tuple[Cause, str]] = {}
     for pool in pools:
@@ -217,7 +312,10 @@ def decide(
     for pool in pools:
         ps = new.pools[pool.name]
         if pool.name in fresh:
-            d = _decide_fresh(pool, fresh[pool.name], ps, loads_f[pool.name], loads_now[pool.name], now, cfg)
+            d = _bounded(
+                pool,
+                _decide_fresh(pool, fresh[pool.name], ps, loads_f[pool.name], loads_now[pool.name], now, cfg),
+            )
         else:
             d = _hold_unobserved(pool, observations.get(pool.name), ps, problems[pool.name])
         decisions.append(d)

@@ -28,7 +28,9 @@ class CapacityPrior(BaseModel):
     precision: str
     rps_at_slo: float = Field(gt=0, description="Requests/s per replica at p95 TTFT = the reference SLO.")
     base_p95_ms: float = Field(gt=0, description="p95 TTFT of the mix on an unloaded replica.")
-    prefill_ms_per_1k_tokens: float = Field(gt=0, description="Unloaded prefill time per 1,000 prompt tokens.")
+    prefill_ms_per_1k_tokens: float = Field(
+        gt=0, description="Unloaded prefill time per 1,000 prompt tokens."
+    )
     utilisation_at_slo: float = Field(default=0.6, gt=0, lt=1, description="Prefill duty cycle at the SLO.")
     max_prompt_tokens: int = Field(default=8192, gt=0, description="Longest prompt the engine accepts.")
 
@@ -58,7 +60,11 @@ _PRIORS: dict[tuple[str, str], CapacityPrior] = {
         gpu="L40S", precision="fp8", rps_at_slo=4.0, base_p95_ms=200.0, prefill_ms_per_1k_tokens=45.0
     ),
     ("CPU", "gguf-q4_k_m"): CapacityPrior(
-        gpu="CPU", precision="gguf-q4_k_m", rps_at_slo=0.05, base_p95_ms=5000.0, prefill_ms_per_1k_tokens=5000.0
+        gpu="CPU",
+        precision="gguf-q4_k_m",
+        rps_at_slo=0.05,
+        base_p95_ms=5000.0,
+        prefill_ms_per_1k_tokens=5000.0,
     ),
 }
 _DEFAULT_PRECISION = {"H100": "fp8", "A100": "bf16", "L40S": "fp8", "CPU": "gguf-q4_k_m"}
@@ -72,4 +78,6 @@ def prior_for(gpu: str, precision: str = "") -> CapacityPrior:
     same_gpu = [p for (g, _), p in _PRIORS.items() if g == gpu]
     if same_gpu:
         return min(same_gpu, key=lambda p: p.rps_at_slo)
-    return CapacityPrior(gpu=gpu, precision=precision, rps_at_slo=2.0, base_p95_ms=250.0, prefill_ms_per_1k_tokens=60.0)
+    return CapacityPrior(
+        gpu=gpu, precision=precision, rps_at_slo=2.0, base_p95_ms=250.0, prefill_ms_per_1k_tokens=60.0
+    )

@@ -14,4 +14,11 @@ from .cluster import Cluster, KubectlError
 from .start import LowDiskError, PortInUseError, start_cluster
 from .tools import MissingToolError
 
-__all__ = ["Cluster", "KubectlError", "LowDiskError", "MissingToolError", "PortInUseError", "start_cluster"]
+__all__ = [
+    "Cluster",
+    "KubectlError",
+    "LowDiskError",
+    "MissingToolError",
+    "PortInUseError",
+    "start_cluster",
+]

@@ -127,7 +127,7 @@ class Cluster:
     def component_logs(self) -> dict[str, Path]:
         return {r.name: r.log for r in self.processes()}
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Stop every process this cluster started (kwok first, etcd last)."""
         records = {r.name: r for r in self.processes()}
         order = [n for n in _STOP_ORDER if n in records] + [n for n in records if n not in _STOP_ORDER]

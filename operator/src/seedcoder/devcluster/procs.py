@@ -25,6 +25,10 @@ from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
+# Popen objects of the processes this Python process started, kept so they are
+# not garbage-collected while running and so ``stop`` can reap them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class StartupError(RuntimeError):
     """A component did not come up; the message carries the tail of its log."""
@@ -121,6 +125,7 @@ def start(
             env={**os.environ, **(env or {})},
             preexec_fn=_die_with_parent if die_with_parent else None,
         )
+    _CHILDREN[proc.pid] = proc
     record = ProcRecord(name, proc.pid, _start_time(proc.pid), log_path)
     (pid_dir / f"{name}.json").write_text(record.to_json())
     return record
@@ -132,29 +137,36 @@ def read_records(pid_dir: Path) -> list[ProcRecord]:
     return [ProcRecord.from_json(p.read_text()) for p in sorted(pid_dir.glob("*.json"))]
 
 
-def stop(record: ProcRecord, pid_dir: Path, *, timeout: float = 10.0) -> None:
-    """SIGTERM the component's process group, then SIGKILL what is left; forget its pid file."""
-    if is_alive(record):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(record.pid, signal.SIGTERM)
+def _gone(record: ProcRecord) -> bool:
+    """True once the process has exited (and, when it is our own child, has been reaped)."""
+    child = _CHILDREN.get(record.pid)
+    if child is not None:
+        # poll() reaps only after every thread has exited; /proc shows the leader as
+        # a zombie earlier than that.
+        if child.poll() is None:
+            return False
+        del _CHILDREN[record.pid]
+        return True
+    return not is_alive(record)
+
+
+def _signal_group(record: ProcRecord, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, sig)
+
+
+def stop(record: ProcRecord, pid_dir: Path, *, timeout: float = 5.0) -> None:
+    """SIGTERM the component's process group, SIGKILL it after ``timeout``; forget its pid file."""
+    if not _gone(record):
+        _signal_group(record, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while is_alive(record) and time.monotonic() < deadline:
-            _reap(record.pid)
+        while not _gone(record) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if is_alive(record):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(record.pid, signal.SIGKILL)
-            while is_alive(record):
-                _reap(record.pid)
+        if not _gone(record):
+            _signal_group(record, signal.SIGKILL)
+            while not _gone(record):
                 time.sleep(0.05)
-    _reap(record.pid)
     (pid_dir / f"{record.name}.json").unlink(missing_ok=True)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the process is our own child (no-op otherwise)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

@@ -202,6 +202,10 @@ def main(
     argv: list[str] | None = None, *, builder: EngineBuilder | None = None, out: TextIO | None = None
 ) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(__doc__)
+        print("Arguments: see seedcoder.engines.buildcmd.build_command (the operator writes them).")
+        return 0
     try:
         plan = parse_build_args(args)
     except ValueError as exc:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from seedcoder.gateway import sse
-from seedcoder.gateway.errors import GatewayError, StorageUnavailable, from_validation
+from seedcoder.gateway.errors import GatewayError, InvalidRequest, StorageUnavailable, from_validation
 from seedcoder.gateway.feedback import build_event
 from seedcoder.gateway.http import Deps, authorize, deps, json_response, read_body
 from seedcoder.gateway.jobs import Job, from_completion, from_infill
@@ -67,6 +67,12 @@ async def _parse(request: Request, d: Deps, model: type[Any]) -> Any:
     if not body.strip():
         raise from_validation(_empty_error(model))
     try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"Request body is not valid UTF-8 (byte {exc.start}): JSON must be UTF-8", code="invalid_utf8"
+        ) from None
+    try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise from_validation(exc) from None
@@ -85,18 +91,23 @@ def _stream(request: Request, d: Deps, stream: Stream, render: Any, done: bytes 
 
     async def events() -> AsyncIterator[bytes]:
         code = "499"  # unless it ends normally or with an error event
+        held = b""  # finish / usage events ride with the next text or the end: fewer writes
         try:
             async for ev in stream.events:
                 chunk = render(stream, ev)
-                if chunk is not None:
-                    yield chunk
-            if done is not None:
-                yield done
+                if chunk is None:
+                    continue
+                if isinstance(ev, Delta):
+                    yield held + chunk
+                    held = b""
+                else:
+                    held += chunk
+            yield held + (done or b"")
             code = "200"
         except GatewayError as err:
             code = str(err.status)
             d.metrics.errors.labels(err.metric).inc()
-            yield sse.event(err.body())
+            yield held + sse.event(err.body())
         finally:
             await stream.events.aclose()
             d.metrics.requests.labels(stream.pool, d.cfg.model_name, request.state.endpoint, code).inc()

@@ -6,11 +6,13 @@ signal; one per change of a condition's status or reason tells the story.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from datetime import datetime
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.operator.conditions import Transition
-from seedcoder.operator.kube import Kube
+from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.settings import FIELD_MANAGER
 
 REPORTING_CONTROLLER = "seedcoder.dev/operator"
@@ -25,7 +27,10 @@ def event_manifest(
     return {
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{scd.metadata.name}.", "namespace": scd.metadata.namespace},
+        "metadata": {
+            "name": f"{scd.metadata.name}.{secrets.token_hex(8)}",
+            "namespace": scd.metadata.namespace,
+        },
         "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "reportingController": REPORTING_CONTROLLER,
         "reportingInstance": instance,
@@ -43,8 +48,15 @@ def event_manifest(
     }
 
 
+log = logging.getLogger(__name__)
+
+
 async def post(
     kube: Kube, scd: SeedCoderDeployment, transitions: list[Transition], now: datetime, instance: str
 ) -> None:
+    """Best effort: the status already tells the truth, so a lost event is only logged."""
     for t in transitions:
-        await kube.create(event_manifest(scd, t, now, instance), FIELD_MANAGER)
+        try:
+            await kube.create(event_manifest(scd, t, now, instance), FIELD_MANAGER)
+        except ApiError as exc:
+            log.warning("Posting an event for SeedCoderDeployment %s failed: %s", scd.metadata.name, exc)

@@ -11,7 +11,7 @@ its own), never a public one.
 from __future__ import annotations
 
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
-from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, triton
 from seedcoder.operator.podsec import Manifest
 
@@ -68,6 +68,15 @@ def config_map(*, instance: str, namespace: str, config: GatewayConfig) -> Manif
     }
 
 
+def _resources(res: PoolResources | None) -> Manifest:
+    requests: dict[str, object] = {"cpu": "500m", "memory": "512Mi"}
+    limits: dict[str, object] = {"memory": "2Gi"}
+    for target, given in ((requests, res.requests if res else None), (limits, res.limits if res else None)):
+        if given is not None:
+            target.update({k: v for k, v in (("cpu", given.cpu), ("memory", given.memory)) if v is not None})
+    return {"requests": requests, "limits": limits}
+
+
 def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, image: str) -> Manifest:
     gw = spec.gateway
     labels = names.instance_labels(instance, names.COMPONENT_GATEWAY)
@@ -92,7 +101,7 @@ def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, 
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+        "resources": _resources(gw.resources),
         "volumeMounts": mounts,
         "securityContext": podsec.container_security(),
     }

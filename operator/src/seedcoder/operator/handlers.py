@@ -65,6 +65,13 @@ def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
     """Register every handler on ``registry``."""
     resource = (GROUP, VERSION, PLURAL)
 
+    @kopf.on.login(registry=registry, id="login")
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
+            **kwargs
+        ) or kopf.login_with_kubeconfig(**kwargs)
+        return info
+
     @kopf.index(*resource, registry=registry, id=INDEX)
     def scd_by_name(
         name: str, namespace: str | None, body: kopf.Body, **_: Any
@@ -121,6 +128,7 @@ def kopf_settings(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
         prefix="seedcoder.dev", key="last-handled-configuration"
     )
     settings.posting.enabled = False
+    settings.scanning.disabled = True  # one discovery at start; no cluster-wide CRD watch needed
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     return settings

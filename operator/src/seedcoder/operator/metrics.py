@@ -7,13 +7,13 @@ at start-up and handed to the reconcile through Kopf's memo.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from seedcoder import metricnames as mn
 
 
 class OperatorMetrics:
-    """Reconcile duration, errors, API writes and engine builds."""
+    """Reconcile duration, reconcile errors and API writes."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -33,12 +33,6 @@ class OperatorMetrics:
             mn.OPERATOR_WRITES_TOTAL.removesuffix("_total"),
             "Writes the operator sent to the Kubernetes API.",
             ["kind", "verb"],
-            registry=self.registry,
-        )
-        self.engine_builds = Gauge(
-            mn.OPERATOR_ENGINE_BUILDS,
-            "Engine builds per state, as last observed.",
-            ["arch", "state"],
             registry=self.registry,
         )
 

@@ -1,0 +1,268 @@
+"""Operator scale: 100 SeedCoderDeployments applied at once to the local control plane.
+
+What runs: the real control plane (etcd, kube-apiserver, KCM, scheduler, KWOK
+nodes), the real operator process (``seedcoder operator``) as its own
+least-privilege ServiceAccount, and watches in this process that timestamp every
+child object and every Ready condition as the API server reports them.
+
+Engines are already cached: a warm-up resource with the same model and build
+settings is applied first and waited for, so its build Job is ``Complete``
+before the 100 arrive; each of the 100 then adopts that Job (adds its
+ownerReference) instead of building. Each resource has one CPU (llama.cpp) pool
+and one gateway replica with small CPU requests, so 100 of them fit the
+simulated nodes (GPU pools would need 200 GPUs).
+
+Reports, per resource: time from the apply to all 11 children created
+(2 Deployments, 2 Services, 2 PodDisruptionBudgets, 1 ConfigMap, 4
+NetworkPolicies), time to ``Ready=True`` (median, p95, max), API writes per
+resource (from the audit log, the operator's user only), and the operator's peak
+memory. Writes ``benchmarks/results/operator.json`` and ``operator.md``.
+Run: ``make bench-operator`` (``python -m benchmarks.operator_bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
+from seedcoder.devcluster import start_cluster
+
+from tests.operator.harness import (
+    OperatorProcess,
+    apply,
+    audit_offset,
+    audit_writes,
+    install_rbac,
+    install_volumes,
+    wait_for,
+)
+from tests.operator.sample import sample
+
+RESULTS = Path(__file__).parent / "results"
+COUNT = 100
+NAMESPACE = "bench"
+CHILDREN = 11
+WATCHED = {
+    "Deployment": ("AppsV1Api", "list_namespaced_deployment"),
+    "Service": ("CoreV1Api", "list_namespaced_service"),
+    "ConfigMap": ("CoreV1Api", "list_namespaced_config_map"),
+    "PodDisruptionBudget": ("PolicyV1Api", "list_namespaced_pod_disruption_budget"),
+    "NetworkPolicy": ("NetworkingV1Api", "list_namespaced_network_policy"),
+}
+
+
+def resource(name: str) -> dict[str, Any]:
+    small = {"requests": {"cpu": "50m", "memory": "64Mi"}}
+    return sample(
+        name=name,
+        namespace=NAMESPACE,
+        pools=[
+            {
+                "name": "cpu",
+                "gpu": "CPU",
+                "minReplicas": 1,
+                "maxReplicas": 1,
+                "resources": small,
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            }
+        ],
+        gateway={
+            "replicas": 1,
+            "maxContextTokens": 1024,
+            "apiKeySecretRef": {"name": "keys"},
+            "resources": small,
+        },
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Recorder:
+    """Watches that record when each child and each Ready condition first appeared."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.children: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+        self.ready: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.watches: list[k8s_watch.Watch] = []
+
+    def _run(self, target: Any, record: Any) -> None:
+        w = k8s_watch.Watch()
+        self.watches.append(w)
+        while not self.stop.is_set():
+            try:
+                for event in w.stream(target, NAMESPACE, timeout_seconds=30, _request_timeout=60):
+                    record(event["object"], time.monotonic())
+                    if self.stop.is_set():
+                        break
+            except Exception:
+                time.sleep(0.2)
+
+    def start(self) -> None:
+        for kind, (api_name, method) in WATCHED.items():
+            api = getattr(k8s_client, api_name)(self.api)
+            threading.Thread(
+                target=self._run, args=(getattr(api, method), self._child(kind)), daemon=True
+            ).start()
+        custom = k8s_client.CustomObjectsApi(self.api)
+
+        def list_scd(namespace: str, **kw: Any) -> Any:
+            return custom.list_namespaced_custom_object(
+                "seedcoder.dev", "v1alpha1", namespace, "seedcoderdeployments", **kw
+            )
+
+        threading.Thread(target=self._run, args=(list_scd, self._scd), daemon=True).start()
+
+    def _child(self, kind: str) -> Any:
+        def record(obj: Any, now: float) -> None:
+            labels = obj.metadata.labels or {}
+            instance = labels.get("app.kubernetes.io/instance")
+            if instance:
+                with self.lock:
+                    self.children[instance].setdefault((kind, obj.metadata.name), now)
+
+        return record
+
+    def _scd(self, obj: dict[str, Any], now: float) -> None:
+        for c in (obj.get("status") or {}).get("conditions") or []:
+            if c["type"] == "Ready" and c["status"] == "True":
+                with self.lock:
+                    self.ready.setdefault(obj["metadata"]["name"], now)
+
+    def close(self) -> None:
+        self.stop.set()
+        for w in self.watches:
+            w.stop()
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    cluster = start_cluster(workdir / "cluster")
+    try:
+        cluster.kubectl("create", "namespace", NAMESPACE)
+        wait_for(
+            "default ServiceAccount",
+            lambda: cluster.kubectl("get", "sa", "default", "-n", NAMESPACE, check=False).returncode == 0,
+        )
+        install_rbac(cluster, NAMESPACE)
+        install_volumes(cluster, NAMESPACE)
+        op = OperatorProcess(cluster, NAMESPACE, workdir, resync="30").start()
+        try:
+            apply(cluster, resource("warmup"))
+            wait_for(
+                "the warm-up resource Ready (engine cached)",
+                lambda: (
+                    "True"
+                    in cluster.kubectl(
+                        "get",
+                        "scd",
+                        "warmup",
+                        "-n",
+                        NAMESPACE,
+                        "-o",
+                        "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                    ).stdout
+                ),
+                timeout=180,
+            )
+            api: Any = k8s_config.new_client_from_config(config_file=str(cluster.kubeconfig))
+            rec = Recorder(api)
+            rec.start()
+            time.sleep(2)
+            offset = audit_offset(cluster)
+            names = [f"r{i:03d}" for i in range(COUNT)]
+            t0 = time.monotonic()
+            apply(cluster, *[resource(n) for n in names])
+            t_applied = time.monotonic()
+            wait_for(
+                "all resources Ready",
+                lambda: len([n for n in names if n in rec.ready]) == COUNT,
+                timeout=900,
+                interval=1,
+            )
+            t_all_ready = time.monotonic()
+            time.sleep(5)
+            writes = audit_writes(cluster, op.user, offset)
+            peak = op.peak_rss()
+            rec.close()
+        finally:
+            op.stop()
+    finally:
+        cluster.stop()
+    created = [max(rec.children[n].values()) - t0 for n in names if len(rec.children[n]) >= CHILDREN]
+    ready = [rec.ready[n] - t0 for n in names]
+    verbs = Counter(f"{w['verb']} {w['objectRef'].get('resource', '')}" for w in writes)
+    return {
+        "resources": COUNT,
+        "children_per_resource": CHILDREN,
+        "apply_seconds": round(t_applied - t0, 2),
+        "children_created_s": {
+            "median": round(statistics.median(created), 2),
+            "p95": round(pct(created, 0.95), 2),
+            "max": round(max(created), 2),
+            "complete": len(created),
+        },
+        "ready_s": {
+            "median": round(statistics.median(ready), 2),
+            "p95": round(pct(ready, 0.95), 2),
+            "max": round(max(ready), 2),
+            "all_ready": round(t_all_ready - t0, 2),
+        },
+        "api_writes_total": len(writes),
+        "api_writes_per_resource": round(len(writes) / COUNT, 2),
+        "api_writes_by_verb": dict(sorted(verbs.items())),
+        "operator_peak_rss_mib": round(peak / 2**20, 1),
+        "engines": "cached: the warm-up resource's build Job was Complete before the 100 were applied",
+        "machine": f"{sys.platform}, simulated nodes (KWOK); times include KWOK and the scheduler",
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    c, rd = r["children_created_s"], r["ready_s"]
+    rows = "\n".join(f"| {k} | {v} |" for k, v in r["api_writes_by_verb"].items())
+    return f"""# Operator benchmark: {r["resources"]} SeedCoderDeployments at once
+
+Engines {r["engines"]}. One CPU pool and one gateway replica per resource.
+Measured on the local control plane ({r["machine"]}).
+
+| measure | median | p95 | max |
+|---|---|---|---|
+| apply -> all {r["children_per_resource"]} children created (s) | {c["median"]} | {c["p95"]} | {c["max"]} |
+| apply -> Ready=True (s) | {rd["median"]} | {rd["p95"]} | {rd["max"]} |
+
+- all {r["resources"]} Ready after {rd["all_ready"]} s; kubectl apply itself took {r["apply_seconds"]} s
+- API writes by the operator: {r["api_writes_total"]} ({r["api_writes_per_resource"]} per resource)
+- operator peak memory (VmHWM): {r["operator_peak_rss_mib"]} MiB
+
+| writes by verb and resource | count |
+|---|---|
+{rows}
+"""
+
+
+def main() -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="operator-bench-") as tmp:
+        result = run(Path(tmp))
+    (RESULTS / "operator.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "operator.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

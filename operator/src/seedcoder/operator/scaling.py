@@ -1,0 +1,269 @@
+"""The operator's side of SLO autoscaling: read signals, run the policy, write replicas.
+
+Why: the policy (``seedcoder.autoscaler``) is pure; something must feed it the
+live signals, keep its state between timer ticks and write its answer through
+the ``deployments`` API as the only writer of pool replicas. That is this module.
+
+Contract (called by the reconcile's timer for ``spec.autoscaling.mode: slo``; the
+types live in ``seedcoder.operator.hooks``)::
+
+    async def autoscale(kube: Kube, resource: SeedCoderDeployment,
+                        pools: Sequence[hooks.PoolObservation], now: datetime,
+                        settings: OperatorSettings, *,
+                        signals: SignalSource | None = None,
+                        store: PolicyStore | None = None) -> hooks.ScalingOutcome
+
+- ``pools``: every pool with its Deployment's spec/ready replicas and min/max;
+  pools that are not serving yet are left alone.
+- signals: Prometheus (``spec.autoscaling.prometheusUrl``) over
+  ``spec.slo.windowMinutes``, else the gateway pods' ``/metrics``; tests inject
+  any ``SignalSource``.
+- state: the policy's ``PolicyState`` is kept in ``store`` (default: one
+  in-process store, keyed by the resource's uid); a restart starts from the
+  priors, which only makes the policy cautious (it never scales down on
+  missing data).
+- writes: ``apply_replicas`` sets ``spec.replicas`` by server-side apply with
+  field manager ``seedcoder-autoscaler`` (force), and only when it changes.
+- returns ``desired`` (replicas per serving pool), ``decisions`` (only the
+  changes, with the policy's reason) and ``slo`` (the worst pool's p95 TTFT,
+  met or not, when measured).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide
+from seedcoder.engines.profiles import get_profile, resolve_precision
+from seedcoder.operator import hooks, names
+from seedcoder.operator.gateway_objects import PORT as GATEWAY_PORT
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
+from seedcoder.operator.signals import (
+    GatewayScrapeSignals,
+    PoolSignals,
+    PrometheusSignals,
+    SignalSource,
+    Snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+_FALLBACK_COST = {"H100": 6.88, "A100": 4.10, "L40S": 1.86, "CPU": 0.20}
+"""Used only if a GPU kind has no engine profile (the profile's price wins)."""
+SIGNAL_TIMEOUT_S = 5.0
+
+
+@dataclass
+class PolicyStore:
+    """Per-resource memory between ticks: the policy state and the scrape history."""
+
+    states: dict[str, PolicyState] = field(default_factory=dict)
+    scrapes: dict[str, deque[Snapshot]] = field(default_factory=dict)
+
+    def forget(self, uid: str) -> None:
+        self.states.pop(uid, None)
+        self.scrapes.pop(uid, None)
+
+
+DEFAULT_STORE = PolicyStore()
+"""The operator process's store (one per process; the resource uid keys it)."""
+
+
+def _precision(resource: SeedCoderDeployment, pool: str, gpu: str) -> str:
+    spec_pool = next((p for p in resource.spec.pools if p.name == pool), None)
+    requested = (spec_pool.precision if spec_pool is not None else None) or resource.spec.engine.precision
+    try:
+        return resolve_precision(get_profile(gpu), str(requested))
+    except (KeyError, ValueError):
+        return ""
+
+
+def _cost(gpu: str) -> float:
+    try:
+        return get_profile(gpu).cost_per_hour_usd
+    except KeyError:
+        return _FALLBACK_COST.get(gpu, 1.0)
+
+
+def policy_pools(resource: SeedCoderDeployment, pools: Sequence[hooks.PoolObservation]) -> list[PoolSpec]:
+    """The serving pools as the policy sees them (GPU, precision, bounds, price)."""
+    return [
+        PoolSpec(
+            name=p.name,
+            gpu=p.gpu,
+            precision=_precision(resource, p.name, p.gpu),
+            min_replicas=p.min_replicas,
+            max_replicas=max(p.min_replicas, p.max_replicas),
+            cost_per_hour_usd=_cost(p.gpu),
+        )
+        for p in pools
+        if p.serving
+    ]
+
+
+def policy_config(resource: SeedCoderDeployment, settings: OperatorSettings) -> PolicyConfig:
+    """Targets from the spec; damping from the spec's cooldowns where they are stricter."""
+    spec = resource.spec
+    return PolicyConfig(
+        slo_ttft_p95_ms=float(spec.slo.ttft_p95_ms),
+        window_s=60.0 * spec.slo.window_minutes,
+        interval_s=float(max(settings.resync_seconds, spec.autoscaling.interval_seconds)),
+        scale_down_stabilisation_s=max(300.0, float(spec.autoscaling.scale_down_cooldown_seconds)),
+    )
+
+
+def observations(
+    pools: Sequence[hooks.PoolObservation], signals: dict[str, PoolSignals]
+) -> dict[str, PoolObservation]:
+    out = {}
+    for p in pools:
+        if not p.serving:
+            continue
+        s = signals.get(p.name, PoolSignals())
+        out[p.name] = PoolObservation(
+            replicas=p.replicas,
+            ready=p.ready_replicas,
+            observed_at=s.observed_at,
+            request_rate=s.request_rate,
+            ttft_p95_ms=s.ttft_p95_ms,
+            queue_depth=s.queue_depth,
+            inflight=s.inflight,
+        )
+    return out
+
+
+async def gateway_metrics_urls(kube: Kube, resource: SeedCoderDeployment) -> list[str]:
+    """``/metrics`` URLs of the resource's ready gateway pods."""
+    sel = (
+        f"{names.LABEL_INSTANCE}={resource.metadata.name},{names.LABEL_COMPONENT}={names.COMPONENT_GATEWAY},"
+        f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
+    )
+    urls = []
+    for pod in await kube.list("Pod", resource.metadata.namespace, sel):
+        status = pod.get("status") or {}
+        ip = status.get("podIP")
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+        )
+        if ip and ready and status.get("phase") == "Running":
+            host = f"[{ip}]" if ":" in ip else ip
+            urls.append(f"http://{host}:{GATEWAY_PORT}/metrics")
+    return sorted(urls)
+
+
+async def apply_replicas(kube: Kube, namespace: str, deployment: str, replicas: int) -> None:
+    """Set a pool Deployment's ``spec.replicas`` as field manager ``seedcoder-autoscaler``."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment, "namespace": namespace},
+        "spec": {"replicas": replicas},
+    }
+    await kube.apply(body, AUTOSCALER_FIELD_MANAGER, force=True)
+
+
+def _slo(signals: dict[str, PoolSignals], target_ms: float) -> hooks.SloMeasurement | None:
+    measured = [
+        (s.ttft_p95_ms, s.observed_at)
+        for s in signals.values()
+        if s.ttft_p95_ms is not None and s.observed_at is not None
+    ]
+    if not measured:
+        return None
+    p95, at = max(measured)
+    return hooks.SloMeasurement(
+        ttft_p95_ms=p95, met=p95 <= target_ms, observed_at=datetime.fromtimestamp(at, tz=UTC)
+    )
+
+
+async def _read(
+    kube: Kube,
+    resource: SeedCoderDeployment,
+    pool_names: list[str],
+    now: float,
+    window_s: float,
+    store: PolicyStore,
+) -> dict[str, PoolSignals]:
+    url = resource.spec.autoscaling.prometheus_url
+    async with httpx.AsyncClient() as client:
+        source: SignalSource
+        if url:
+            source = PrometheusSignals(
+                client,
+                url,
+                window_s=window_s,
+                labels={"namespace": resource.metadata.namespace},
+                timeout_s=SIGNAL_TIMEOUT_S,
+            )
+        else:
+            urls = await gateway_metrics_urls(kube, resource)
+            history = store.scrapes.setdefault(resource.metadata.uid, deque())
+            source = GatewayScrapeSignals(
+                client, urls, window_s=window_s, timeout_s=SIGNAL_TIMEOUT_S, history=history
+            )
+        return await source.read(pool_names, now)
+
+
+async def autoscale(
+    kube: Kube,
+    resource: SeedCoderDeployment,
+    pools: Sequence[hooks.PoolObservation],
+    now: datetime,
+    settings: OperatorSettings,
+    *,
+    signals: SignalSource | None = None,
+    store: PolicyStore | None = None,
+) -> hooks.ScalingOutcome:
+    """One autoscaling round for one resource (see the module docstring for the contract)."""
+    store = store if store is not None else DEFAULT_STORE
+    t = now.timestamp()
+    specs = policy_pools(resource, pools)
+    if not specs:
+        return hooks.ScalingOutcome()
+    cfg = policy_config(resource, settings)
+    pool_names = [s.name for s in specs]
+    if signals is not None:
+        sig = await signals.read(pool_names, t)
+    else:
+        sig = await _read(kube, resource, pool_names, t, cfg.window_s, store)
+    uid = resource.metadata.uid
+    result = decide(specs, observations(pools, sig), store.states.get(uid, PolicyState()), t, cfg)
+    store.states[uid] = result.state
+    by_name = {p.name: p for p in pools}
+    decisions = []
+    for d in result.decisions:
+        p = by_name[d.pool]
+        if d.to_replicas != p.replicas:
+            await apply_replicas(kube, p.namespace, p.deployment, d.to_replicas)
+            decisions.append(
+                hooks.ScaleDecision(
+                    time=now,
+                    pool=d.pool,
+                    from_replicas=p.replicas,
+                    to_replicas=d.to_replicas,
+                    reason=f"{d.cause}: {d.reason}",
+                )
+            )
+            log.info(
+                "Scaled Deployment %s/%s from %d to %d replicas: %s",
+                p.namespace,
+                p.deployment,
+                p.replicas,
+                d.to_replicas,
+                d.reason,
+            )
+        elif d.cause in ("StaleMetrics", "MissingMetrics"):
+            log.info(
+                "Held Deployment %s/%s at %d replicas: %s", p.namespace, p.deployment, p.replicas, d.reason
+            )
+    return hooks.ScalingOutcome(
+        desired=dict(result.desired), decisions=decisions, slo=_slo(sig, cfg.slo_ttft_p95_ms)
+    )

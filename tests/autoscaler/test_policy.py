@@ -1,0 +1,195 @@
+"""Unit tests of the SLO policy: each behaviour on a hand-made observation."""
+
+from __future__ import annotations
+
+import json
+
+from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, prior_for
+from seedcoder.autoscaler.forecast import forecast, is_rising
+from seedcoder.autoscaler.placement import PoolCapacity, place
+from tests.autoscaler.plant import run_loop
+
+H100 = PoolSpec(
+    name="h100", gpu="H100", precision="fp8", min_replicas=1, max_replicas=20, cost_per_hour_usd=6.88
+)
+A100 = PoolSpec(
+    name="a100", gpu="A100", precision="bf16", min_replicas=0, max_replicas=20, cost_per_hour_usd=4.10
+)
+CFG = PolicyConfig()
+NOW = 10_000.0
+
+
+def obs(**kw: float | int | None) -> PoolObservation:
+    base: dict[str, float | int | None] = {
+        "replicas": 4,
+        "ready": 4,
+        "observed_at": NOW - 10,
+        "request_rate": 40.0,
+        "ttft_p95_ms": 200.0,
+        "queue_depth": 0.0,
+    }
+    base.update(kw)
+    return PoolObservation.model_validate(base)
+
+
+def test_scales_up_to_load_over_capacity() -> None:
+    res = decide([H100], {"h100": obs(request_rate=100.0)}, PolicyState(), NOW, CFG)
+    cap = prior_for("H100", "fp8").rps_at_slo * CFG.target_utilisation
+    assert res.desired["h100"] >= int(100.0 / cap)
+    assert res.decisions[0].action == "up"
+    assert "req/s" in res.decisions[0].reason
+
+
+def test_stale_metrics_hold_and_say_why() -> None:
+    res = decide([H100], {"h100": obs(request_rate=0.0, observed_at=NOW - 600)}, PolicyState(), NOW, CFG)
+    assert res.desired["h100"] == 4
+    assert res.decisions[0].cause == "StaleMetrics"
+    assert "stale" in res.decisions[0].reason or "old" in res.decisions[0].reason
+
+
+def test_missing_rate_holds_and_missing_pool_keeps_min() -> None:
+    res = decide([H100], {"h100": obs(request_rate=None)}, PolicyState(), NOW, CFG)
+    assert res.desired["h100"] == 4
+    assert res.decisions[0].cause == "MissingMetrics"
+    res = decide([H100], {}, PolicyState(), NOW, CFG)
+    assert res.desired["h100"] == H100.min_replicas
+
+
+def test_missing_metrics_never_scale_to_zero() -> None:
+    pool = H100.model_copy(update={"min_replicas": 0})
+    res = decide(
+        [pool],
+        {"h100": obs(replicas=3, ready=3, observed_at=None, request_rate=None)},
+        PolicyState(),
+        NOW,
+        CFG,
+    )
+    assert res.desired["h100"] == 3
+
+
+def test_clamps_to_bounds() -> None:
+    res = decide([H100], {"h100": obs(request_rate=10_000.0)}, PolicyState(), NOW, CFG)
+    assert res.desired["h100"] == H100.max_replicas
+    res = decide(
+        [H100],
+        {"h100": obs(replicas=0, ready=0, request_rate=0.0, ttft_p95_ms=None)},
+        PolicyState(),
+        NOW,
+        CFG,
+    )
+    assert res.desired["h100"] == H100.min_replicas
+
+
+def test_scale_down_waits_for_the_stabilisation_window() -> None:
+    state = PolicyState()
+    first = decide([H100], {"h100": obs(replicas=10, ready=10, request_rate=100.0)}, state, NOW, CFG)
+    assert first.desired["h100"] == 10
+    later = decide(
+        [H100],
+        {"h100": obs(replicas=10, ready=10, request_rate=5.0, observed_at=NOW + 50)},
+        first.state,
+        NOW + 60,
+        CFG,
+    )
+    assert later.desired["h100"] == 10
+    assert later.decisions[0].cause in ("Stabilising", "RisingLoad")
+
+
+def test_scale_down_is_bounded_per_step() -> None:
+    state = PolicyState()
+    t = NOW
+    replicas = 20
+    for _ in range(40):
+        res = decide(
+            [H100.model_copy(update={"max_replicas": 30})],
+            {
+                "h100": obs(
+                    replicas=replicas, ready=replicas, request_rate=5.0, observed_at=t - 10, ttft_p95_ms=160.0
+                )
+            },
+            state,
+            t,
+            CFG,
+        )
+        new = res.desired["h100"]
+        assert replicas - new <= max(1, int(replicas * CFG.scale_down_step))
+        replicas, state, t = new, res.state, t + CFG.interval_s
+    assert replicas < 20
+
+
+def test_latency_feedback_adds_a_replica_when_the_model_says_enough() -> None:
+    res = decide([H100], {"h100": obs(request_rate=4.0, ttft_p95_ms=900.0)}, PolicyState(), NOW, CFG)
+    assert res.desired["h100"] > 4
+    assert res.decisions[0].cause == "LatencyFeedback"
+
+
+def test_persistent_queue_triggers_queue_feedback() -> None:
+    state = PolicyState()
+    r1 = decide([H100], {"h100": obs(request_rate=20.0, queue_depth=2000.0)}, state, NOW, CFG)
+    r2 = decide(
+        [H100],
+        {
+            "h100": obs(
+                replicas=r1.desired["h100"], request_rate=20.0, queue_depth=2000.0, observed_at=NOW + 5
+            )
+        },
+        r1.state,
+        NOW + 15,
+        CFG,
+    )
+    assert r2.desired["h100"] > 4
+    assert "QueueFeedback" in (r1.decisions[0].cause, r2.decisions[0].cause)
+
+
+def test_state_is_plain_json_and_input_state_is_untouched() -> None:
+    state = PolicyState()
+    res = decide([H100], {"h100": obs()}, state, NOW, CFG)
+    assert state.pools == {}
+    again = PolicyState.model_validate(json.loads(res.state.model_dump_json()))
+    assert again == res.state
+
+
+def test_forecast_extrapolates_ramps_only() -> None:
+    ramp = [(float(t), 10.0 + 0.1 * t) for t in range(0, 180, 15)]
+    assert forecast(ramp, 120.0) is not None
+    assert forecast(ramp, 120.0) > ramp[-1][1]  # type: ignore[operator]
+    assert is_rising(ramp)
+    falling = [(t, 100.0 - y) for t, y in ramp]
+    assert forecast(falling, 120.0) == falling[-1][1]
+    assert not is_rising(falling)
+
+
+def test_placement_prefers_cheapest_per_request_and_routes_long_prompts_to_h100() -> None:
+    pools = [PoolCapacity("h100", 12.0, 6.88, 0, 10, True), PoolCapacity("a100", 5.0, 4.10, 0, 10, False)]
+    # per request: h100 6.88/12 = 0.57, a100 4.10/5 = 0.82 -> h100 first
+    p = place(pools, 60.0, long_share=0.3)
+    assert p.load["h100"] == 60.0
+    cheap_a100 = [
+        PoolCapacity("h100", 12.0, 6.88, 0, 10, True),
+        PoolCapacity("a100", 10.0, 2.0, 0, 10, False),
+    ]
+    p = place(cheap_a100, 60.0, long_share=0.3)
+    assert p.load["h100"] >= 18.0 - 1e-9  # the long share stays on H100
+    assert p.load["a100"] == 42.0
+    p = place(cheap_a100, 1000.0, long_share=0.3)
+    assert p.unplaced_rps > 0
+
+
+def test_two_pools_use_the_cheaper_pool_for_short_prompts() -> None:
+    cheap = A100.model_copy(update={"cost_per_hour_usd": 1.0})
+    res = decide(
+        [H100, cheap],
+        {"h100": obs(request_rate=30.0), "a100": obs(request_rate=30.0)},
+        PolicyState(),
+        NOW,
+        CFG.model_copy(update={"long_prompt_share": 0.2}),
+    )
+    assert res.desired["a100"] > 0
+    assert res.desired["h100"] >= 1
+
+
+def test_converges_on_a_steady_load() -> None:
+    replicas, _ = run_loop(H100, [60.0] * 200, true_capacity=10.0, cfg=CFG)
+    tail = replicas[-60:]
+    assert max(tail) == min(tail)
+    assert 60.0 / tail[0] <= 10.0

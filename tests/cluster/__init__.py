@@ -1,0 +1,1 @@
+"""Smoke tests of the local control plane (real etcd, kube-apiserver, KCM, scheduler, KWOK)."""
