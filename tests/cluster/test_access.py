@@ -13,8 +13,10 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client
 from seedcoder.devcluster import Cluster
 from seedcoder.devcluster.tools import kubectl_path
 
@@ -88,3 +90,14 @@ def test_audit_log_records_writes_and_no_reads(cluster: Cluster, namespace: str)
     assert {e["level"] for e in mine} == {"Metadata"}
     assert {e["user"]["username"] for e in mine} == {"kubernetes-admin"}
     assert not any(e["verb"] in {"get", "list", "watch"} for e in events)
+
+
+def test_admin_api_client_authenticates_with_the_admin_certificate(admin_api: Any) -> None:
+    nodes: Any = client.CoreV1Api(admin_api).list_node()
+    names = sorted(n.metadata.name for n in nodes.items)
+    assert names == ["a100-0", "a100-1", "cpu-0", "h100-0", "h100-1"]
+    review: Any = client.AuthenticationV1Api(admin_api).create_self_subject_review(
+        client.V1SelfSubjectReview(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
+    )
+    assert review.status.user_info.username == "kubernetes-admin"
+    assert "system:masters" in review.status.user_info.groups

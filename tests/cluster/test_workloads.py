@@ -19,14 +19,18 @@ pytestmark = pytest.mark.cluster
 
 
 def _job(
-    name: str, *, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+    name: str,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    backoff_limit: int = 1,
 ) -> str:
     job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name},
         "spec": {
-            "backoffLimit": 1,
+            "backoffLimit": backoff_limit,
             "template": {
                 "metadata": {"labels": labels or {}, "annotations": annotations or {}},
                 "spec": {
@@ -62,10 +66,17 @@ def test_job_completion_can_be_delayed_per_pod(cluster: Cluster, namespace: str)
 
 
 def test_chaos_label_fails_the_job(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_job("broken", labels={CHAOS_LABEL: "true"}))
+    cluster.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=_job("broken", labels={CHAOS_LABEL: "true"}, backoff_limit=0),
+    )
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Failed", "job/broken", "--timeout=90s")
     job = json.loads(cluster.kubectl("get", "-n", namespace, "job/broken", "-o", "json").stdout)
-    assert job["status"]["failed"] == 2  # the first try plus backoffLimit=1 retry
+    assert job["status"]["failed"] == 1  # backoffLimit 0: no retry
     assert job["status"].get("succeeded", 0) == 0
 
 

@@ -85,6 +85,14 @@ class Cluster:
         with urllib.request.urlopen(f"{self.server}{path}", timeout=5, context=context) as response:  # noqa: S310
             return json.loads(response.read())
 
+    def api_exists(self, path: str) -> bool:
+        """True when ``GET path`` succeeds as the admin (False on 404 or any connection error)."""
+        try:
+            self.api_get(path)
+        except OSError:
+            return False
+        return True
+
     def mint_token(self, namespace: str, service_account: str, seconds: int = 3600) -> str:
         """A bound token for ``namespace/service_account`` from the TokenRequest API."""
         result = self.kubectl("create", "token", service_account, "-n", namespace, f"--duration={seconds}s")

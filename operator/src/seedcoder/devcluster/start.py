@@ -85,14 +85,6 @@ def _nodes_ready(cluster: Cluster) -> bool:
     return ready >= set(nodes.node_names())
 
 
-def _exists(cluster: Cluster, path: str) -> bool:
-    try:
-        cluster.api_get(path)
-    except OSError:
-        return False
-    return True
-
-
 def _apply_crds(cluster: Cluster, folder: Path) -> None:
     files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
     if not files:
@@ -187,7 +179,7 @@ def start_cluster(
         step("nodes ready", lambda: _nodes_ready(cluster))
         step(
             "default ServiceAccount",
-            lambda: _exists(cluster, "/api/v1/namespaces/default/serviceaccounts/default"),
+            lambda: cluster.api_exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
     except BaseException:
         cluster.stop()

@@ -1,6 +1,9 @@
-"""Engines: GPU build profiles (data), the engine key, the build Job's command line,
-Triton model-repository generation and the engine build program.
+"""Engines: GPU build profiles (data), the engine key, the build Job's command line and
+reports, Triton model-repository generation, and the engine build program.
 
-Pure except :mod:`seedcoder.engines.build` and its stages, which run only inside
-the build Job (they touch the file system and, on a GPU, TensorRT-LLM).
+Pure: ``profiles``, ``key``, ``buildcmd``, ``report``, ``trtllm_args``, ``contract``,
+``pbtxt``, ``trtllm_repo``, ``llamacpp_repo`` (rendering), ``request``, ``textstream``.
+The build program (``build``) and its stages (``weights``, ``builders``, ``artifact``,
+``manifest``) touch the file system and, on a GPU, TensorRT-LLM; they run only in
+the build Job (and in tests).
 """
