@@ -12,7 +12,9 @@ ownerReference) instead of building. Each resource has one CPU (llama.cpp) pool
 and one gateway replica with small CPU requests, so 100 of them fit the
 simulated nodes (GPU pools would need 200 GPUs).
 
-Reports, per resource: time from the apply to all 11 children created
+Reports, per resource, timed from the moment the API server announced the
+resource (its watch event; ``kubectl apply`` of 100 objects itself takes a
+while): time to all 11 children created
 (2 Deployments, 2 Services, 2 PodDisruptionBudgets, 1 ConfigMap, 4
 NetworkPolicies), time to ``Ready=True`` (median, p95, max), API writes per
 resource (from the audit log, the operator's user only), and the operator's peak
@@ -97,6 +99,7 @@ class Recorder:
         self.api = api
         self.children: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
         self.ready: dict[str, float] = {}
+        self.seen: dict[str, float] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.watches: list[k8s_watch.Watch] = []
@@ -139,6 +142,8 @@ class Recorder:
         return record
 
     def _scd(self, obj: dict[str, Any], now: float) -> None:
+        with self.lock:
+            self.seen.setdefault(obj["metadata"]["name"], now)
         for c in (obj.get("status") or {}).get("conditions") or []:
             if c["type"] == "Ready" and c["status"] == "True":
                 with self.lock:
@@ -203,8 +208,8 @@ def run(workdir: Path) -> dict[str, Any]:
             op.stop()
     finally:
         cluster.stop()
-    created = [max(rec.children[n].values()) - t0 for n in names if len(rec.children[n]) >= CHILDREN]
-    ready = [rec.ready[n] - t0 for n in names]
+    created = [max(rec.children[n].values()) - rec.seen[n] for n in names if len(rec.children[n]) >= CHILDREN]
+    ready = [rec.ready[n] - rec.seen[n] for n in names]
     verbs = Counter(f"{w['verb']} {w['objectRef'].get('resource', '')}" for w in writes)
     return {
         "resources": COUNT,
@@ -241,10 +246,11 @@ Measured on the local control plane ({r["machine"]}).
 
 | measure | median | p95 | max |
 |---|---|---|---|
-| apply -> all {r["children_per_resource"]} children created (s) | {c["median"]} | {c["p95"]} | {c["max"]} |
-| apply -> Ready=True (s) | {rd["median"]} | {rd["p95"]} | {rd["max"]} |
+| created -> all {r["children_per_resource"]} children exist (s) | {c["median"]} | {c["p95"]} | {c["max"]} |
+| created -> Ready=True (s) | {rd["median"]} | {rd["p95"]} | {rd["max"]} |
 
-- all {r["resources"]} Ready after {rd["all_ready"]} s; kubectl apply itself took {r["apply_seconds"]} s
+- all {r["resources"]} Ready {rd["all_ready"]} s after `kubectl apply` started (the apply of 100 objects
+  itself took {r["apply_seconds"]} s on the same busy cores); times per resource start at its watch event
 - API writes by the operator: {r["api_writes_total"]} ({r["api_writes_per_resource"]} per resource)
 - operator peak memory (VmHWM): {r["operator_peak_rss_mib"]} MiB
 

@@ -52,8 +52,8 @@ def run_scenario(s: Scenario) -> dict[str, Any]:
     policies: list[Any] = [
         SeedcoderPolicy([s.pool], s.cold_start_s, s.slo_ms),
         Scheduled("oracle", want, WINDOW_S, s.cold_start_s, s.pool.name),
-        Scheduled("static-peak", [peak] * len(want), WINDOW_S, 0.0, s.pool.name, interval_s=1e9),
-        Scheduled("static-mean-x1.5", [mean15] * len(want), WINDOW_S, 0.0, s.pool.name, interval_s=1e9),
+        Scheduled("static-peak", [peak] * len(want), WINDOW_S, 0.0, s.pool.name, interval_s=60.0),
+        Scheduled("static-mean-x1.5", [mean15] * len(want), WINDOW_S, 0.0, s.pool.name, interval_s=60.0),
         *baselines([s.pool], s.slo_ms),
     ]
     out: dict[str, Any] = {"policies": {}, "timelines": {}, "oracle_windows": want}
@@ -61,10 +61,9 @@ def run_scenario(s: Scenario) -> dict[str, Any]:
     for pol in policies:
         if s.policies is not None and pol.name not in s.policies:
             continue
-        static = isinstance(pol, Scheduled) and pol.name != "oracle"
         initial = pol.want[0] if isinstance(pol, Scheduled) else n0
         fleet = Fleet(s.workload, [s.pool], s.cold_start_s, s.seed, {s.pool.name: initial})
-        fleet.run(None if static else pol, pol.interval_s)
+        fleet.run(pol, pol.interval_s)
         out["policies"][pol.name] = score(fleet, slo_s, WINDOW_S)
         out["timelines"][pol.name] = [(t, a[s.pool.name], r[s.pool.name]) for t, a, r in fleet.timeline]
     out["elapsed_s"] = time.monotonic() - t0

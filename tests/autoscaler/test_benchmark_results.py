@@ -18,8 +18,16 @@ from typing import Any
 import pytest
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "autoscaling.json"
-REQUIRED = ("attainment_pct", "windows_violated_pct", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "gpu_hours",
-            "gpu_hours_vs_oracle", "scale_events")
+REQUIRED = (
+    "attainment_pct",
+    "windows_violated_pct",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "gpu_hours",
+    "gpu_hours_vs_oracle",
+    "scale_events",
+)
 SHORTFALLS: dict[tuple[float, str], str] = {}
 """(rate scale, target) -> why the committed run misses it (filled from the committed results)."""
 
@@ -30,8 +38,13 @@ def _doc() -> dict[str, Any]:
 
 def _headline(scale: float) -> dict[str, Any]:
     for s in _doc()["scenarios"]:
-        if (s["rate_scale"] == scale and s["profile"] == "h100-fp8" and s["cold_start_s"] == 120
-                and not s.get("sweep") and "code" in s["trace"]):
+        if (
+            s["rate_scale"] == scale
+            and s["profile"] == "h100-fp8"
+            and s["cold_start_s"] == 120
+            and not s.get("sweep")
+            and "code" in s["trace"]
+        ):
             return s
     raise AssertionError(f"no code-trace x{scale:g} H100 FP8 120 s scenario in {RESULTS.name}")
 

@@ -7,6 +7,7 @@ import json
 from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, prior_for
 from seedcoder.autoscaler.forecast import forecast, is_rising
 from seedcoder.autoscaler.placement import PoolCapacity, place
+
 from tests.autoscaler.plant import run_loop
 
 H100 = PoolSpec(

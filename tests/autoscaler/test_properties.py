@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide
+
 from tests.autoscaler.plant import run_loop
 
 CFG = PolicyConfig()
@@ -103,7 +105,7 @@ def test_converges_on_a_steady_load_without_oscillating(rate: float, cap: float,
     replicas, _ = run_loop(pool, [rate] * 400, true_capacity=cap, cfg=CFG, start_replicas=r0)
     tail = replicas[-80:]  # the last 20 minutes
     assert max(tail) == min(tail), tail
-    changes = sum(1 for a, b in zip(replicas[200:], replicas[201:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(replicas[200:]) if a != b)
     assert changes <= 1
     n = tail[-1]
     assert n == 64 or rate / n <= cap  # meets the SLO (unless capped by max)

@@ -10,6 +10,7 @@ from seedcoder.operator import hooks
 from seedcoder.operator.scaling import PolicyStore, autoscale, policy_pools
 from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
 from seedcoder.operator.signals import PoolSignals
+
 from tests.operator.sample import sample
 
 
@@ -17,8 +18,9 @@ class FakeKube:
     def __init__(self) -> None:
         self.applied: list[tuple[dict[str, Any], str, bool]] = []
 
-    async def apply(self, obj: dict[str, Any], manager: str, *, subresource: str | None = None,
-                    force: bool = True) -> dict[str, Any]:
+    async def apply(
+        self, obj: dict[str, Any], manager: str, *, subresource: str | None = None, force: bool = True
+    ) -> dict[str, Any]:
         self.applied.append((obj, manager, force))
         return obj
 
@@ -43,7 +45,9 @@ def resource() -> SeedCoderDeployment:
 def pools(h100: int = 1, a100: int = 1, serving_a100: bool = True) -> list[hooks.PoolObservation]:
     return [
         hooks.PoolObservation("h100", "H100", "ml", "completions-triton-h100", h100, h100, 1, 4, True),
-        hooks.PoolObservation("a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100),
+        hooks.PoolObservation(
+            "a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100
+        ),
     ]
 
 
@@ -53,9 +57,18 @@ NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 async def test_scales_up_and_writes_replicas_as_the_autoscaler() -> None:
     kube = FakeKube()
     t = NOW.timestamp()
-    sig = Signals({"h100": PoolSignals(t - 5, 40.0, 450.0, 10.0, 0.0), "a100": PoolSignals(t - 5, 2.0, 150.0)})
-    out = await autoscale(kube, resource(), pools(), NOW, OperatorSettings(), signals=sig,  # type: ignore[arg-type]
-                          store=PolicyStore())
+    sig = Signals(
+        {"h100": PoolSignals(t - 5, 40.0, 450.0, 10.0, 0.0), "a100": PoolSignals(t - 5, 2.0, 150.0)}
+    )
+    out = await autoscale(
+        kube,
+        resource(),
+        pools(),
+        NOW,
+        OperatorSettings(),
+        signals=sig,  # type: ignore[arg-type]
+        store=PolicyStore(),
+    )
     assert out.desired["h100"] > 1
     assert [d.pool for d in out.decisions] == ["h100"]
     d = out.decisions[0]
@@ -73,8 +86,15 @@ async def test_scales_up_and_writes_replicas_as_the_autoscaler() -> None:
 
 async def test_missing_signals_hold_and_write_nothing() -> None:
     kube = FakeKube()
-    out = await autoscale(kube, resource(), pools(h100=3), NOW, OperatorSettings(),  # type: ignore[arg-type]
-                          signals=Signals({}), store=PolicyStore())
+    out = await autoscale(
+        kube,
+        resource(),
+        pools(h100=3),
+        NOW,
+        OperatorSettings(),  # type: ignore[arg-type]
+        signals=Signals({}),
+        store=PolicyStore(),
+    )
     assert out.desired == {"h100": 3, "a100": 1}
     assert out.decisions == []
     assert kube.applied == []
@@ -85,8 +105,15 @@ async def test_state_is_kept_between_rounds_and_pools_not_serving_are_skipped() 
     kube, store = FakeKube(), PolicyStore()
     t = NOW.timestamp()
     sig = Signals({"h100": PoolSignals(t - 5, 5.0, 200.0)})
-    await autoscale(kube, resource(), pools(serving_a100=False), NOW, OperatorSettings(),  # type: ignore[arg-type]
-                    signals=sig, store=store)
+    await autoscale(
+        kube,
+        resource(),
+        pools(serving_a100=False),
+        NOW,
+        OperatorSettings(),  # type: ignore[arg-type]
+        signals=sig,
+        store=store,
+    )
     assert "uid-1" in store.states
     assert set(store.states["uid-1"].pools) == {"h100"}
     specs = policy_pools(resource(), pools())

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
 from seedcoder import metricnames as mn
 from seedcoder.operator.signals import (
     GatewayScrapeSignals,
@@ -28,10 +27,12 @@ class Gateway:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.ttft = Histogram(mn.GATEWAY_TTFT_SECONDS, "ttft", ["pool", "model"], buckets=BUCKETS,
-                              registry=self.registry)
-        self.requests = Counter(mn.GATEWAY_REQUESTS_TOTAL, "req", ["pool", "model", "endpoint", "code"],
-                                registry=self.registry)
+        self.ttft = Histogram(
+            mn.GATEWAY_TTFT_SECONDS, "ttft", ["pool", "model"], buckets=BUCKETS, registry=self.registry
+        )
+        self.requests = Counter(
+            mn.GATEWAY_REQUESTS_TOTAL, "req", ["pool", "model", "endpoint", "code"], registry=self.registry
+        )
         self.inflight = Gauge(mn.GATEWAY_INFLIGHT, "inflight", ["pool"], registry=self.registry)
 
     def serve(self, pool: str, ttfts: list[float]) -> None:
@@ -92,8 +93,9 @@ async def test_gateway_scrape_signals_need_two_scrapes_and_hold_on_a_failed_pod(
         assert first["h100"].request_rate is None
         second = await src.read(["h100"], 1030.0)
         assert second["h100"].request_rate == pytest.approx(1.0)
-        broken = GatewayScrapeSignals(client, ["http://10.0.0.1:8000/metrics", "http://10.0.0.9:8000/metrics"],
-                                      window_s=60.0)
+        broken = GatewayScrapeSignals(
+            client, ["http://10.0.0.1:8000/metrics", "http://10.0.0.9:8000/metrics"], window_s=60.0
+        )
         assert (await broken.read(["h100"], 1060.0))["h100"].request_rate is None
 
 
@@ -105,8 +107,13 @@ def test_promql_uses_the_gateway_histogram_per_pool() -> None:
 
 
 def _vector(values: dict[str, float]) -> dict[str, Any]:
-    return {"status": "success", "data": {"resultType": "vector",
-            "result": [{"metric": {"pool": p}, "value": [1000.0, repr(v)]} for p, v in values.items()]}}
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [{"metric": {"pool": p}, "value": [1000.0, repr(v)]} for p, v in values.items()],
+        },
+    }
 
 
 async def test_prometheus_signals_parse_answers_and_report_missing_as_none() -> None:

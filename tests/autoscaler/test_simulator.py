@@ -21,8 +21,13 @@ def poisson(rate: float, seconds: float, seed: int = 0) -> Workload:
     rng = np.random.default_rng(seed)
     t = np.cumsum(rng.exponential(1.0 / rate, int(rate * seconds)))
     n = len(t)
-    return Workload("poisson", t.tolist(), rng.integers(100, 4000, n).tolist(), rng.integers(1, 60, n).tolist(),
-                    float(t[-1]))
+    return Workload(
+        "poisson",
+        t.tolist(),
+        rng.integers(100, 4000, n).tolist(),
+        rng.integers(1, 60, n).tolist(),
+        float(t[-1]),
+    )
 
 
 def test_calibration_matches_the_design_notes() -> None:
@@ -60,8 +65,18 @@ def test_short_run_of_every_policy_keeps_the_invariants() -> None:
     w = rate_scaled(trace, 4.0, 3, 1, "synthetic x4")
     pool = PoolConfig("h100", PROFILES["h100-fp8"], 1, 12, 6.88)
     out = run_scenario(Scenario(w, pool, 60.0, 300.0, seed=0))
-    assert {"seedcoder", "oracle", "static-peak", "static-mean-x1.5", "hpa-gpu-util", "keda-queue",
-            "hpa-inflight", "knative-kpa", "dynamo-180s", "dynamo-60s"} <= set(out["policies"])
+    assert {
+        "seedcoder",
+        "oracle",
+        "static-peak",
+        "static-mean-x1.5",
+        "hpa-gpu-util",
+        "keda-queue",
+        "hpa-inflight",
+        "knative-kpa",
+        "dynamo-180s",
+        "dynamo-60s",
+    } <= set(out["policies"])
     for name, m in out["policies"].items():
         assert 0 <= m["attainment_pct"] <= 100, name
         assert m["gpu_hours"] > 0, name
@@ -69,7 +84,9 @@ def test_short_run_of_every_policy_keeps_the_invariants() -> None:
     for name, tl in out["timelines"].items():
         assert all(1 <= active <= 12 and 0 <= ready <= active for _, active, ready in tl), name
     oracle = out["policies"]["oracle"]
-    assert oracle["windows_violated_pct"] <= out["policies"]["static-mean-x1.5"]["windows_violated_pct"] + 1e-9
+    assert (
+        oracle["windows_violated_pct"] <= out["policies"]["static-mean-x1.5"]["windows_violated_pct"] + 1e-9
+    )
     assert oracle["gpu_hours"] <= out["policies"]["static-peak"]["gpu_hours"] * 1.05
 
 

@@ -22,7 +22,7 @@ from seedcoder.gateway.errors import (
     map_backend,
 )
 from seedcoder.gateway.feedback import FeedbackStore
-from seedcoder.gateway.jobs import from_completion
+from seedcoder.gateway.jobs import Job, from_completion
 from seedcoder.gateway.protocol import CompletionRequest
 from seedcoder.gateway.tensors import Tensor, build_request, decode_bytes, decode_outputs, encode_bytes
 from tritonclient.grpc import service_pb2
@@ -46,7 +46,7 @@ def test_validation_errors_name_the_field() -> None:
 
 
 def test_semantic_checks() -> None:
-    def job(**kw: object) -> object:
+    def job(**kw: object) -> Job:
         return from_completion(CompletionRequest.model_validate({"model": "seed", "prompt": "x", **kw}), CFG)
 
     with pytest.raises(NotFound):

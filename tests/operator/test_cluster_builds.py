@@ -142,3 +142,46 @@ def test_what_cel_cannot_judge_becomes_invalid_spec(
     assert ready["status"] == "False"
     assert "spec.gateway.maxContextTokens" in ready["message"]
     assert build_jobs(cluster, namespace) == []
+
+
+def test_slo_mode_never_fights_the_autoscaler_over_replicas(
+    cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    start_operator(resync="2")
+    body = one_pool(namespace)
+    body["spec"]["autoscaling"] = {"mode": "slo"}
+    apply(cluster, body)
+    wait_ready(cluster, namespace, "solo")
+    dep = "solo-triton-h100"
+    assert kubectl_json(cluster, "get", "deployment", dep, "-n", namespace)["spec"]["replicas"] == 1
+    # what the autoscaler does: write replicas through the scale subresource as its own field manager
+    cluster.kubectl(
+        "patch",
+        "deployment",
+        dep,
+        "-n",
+        namespace,
+        "--subresource=scale",
+        "--type=merge",
+        "-p",
+        '{"spec":{"replicas":2}}',
+        "--field-manager=seedcoder-autoscaler",
+    )
+    # a spec change the operator must apply to the Deployment (new resources), then several resyncs
+    body["spec"]["pools"][0]["resources"] = {"requests": {"cpu": "6", "memory": "40Gi"}}
+    apply(cluster, body)
+
+    def applied() -> bool:
+        d = kubectl_json(cluster, "get", "deployment", dep, "-n", namespace)
+        return d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "6"
+
+    wait_for("the operator to apply the new resources", applied, timeout=60)
+    time.sleep(5)
+    d = kubectl_json(cluster, "get", "deployment", dep, "-n", namespace, "--show-managed-fields")
+    assert d["spec"]["replicas"] == 2, "the operator reset replicas the autoscaler owns"
+    managers = {
+        m["manager"]
+        for m in d["metadata"]["managedFields"]
+        if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})
+    }
+    assert managers == {"seedcoder-autoscaler"}

@@ -67,7 +67,7 @@ class PolicyConfig(_Frozen):
         default=0.9, gt=0, le=1, description="Share of learned capacity to plan for."
     )
     scale_down_hysteresis: float = Field(
-        default=0.15, ge=0, lt=1, description="Extra slack before a scale-down."
+        default=0.05, ge=0, lt=1, description="Extra slack before a scale-down."
     )
     scale_down_stabilisation_s: float = Field(
         default=300.0, ge=0, description="Scale down to the window's max."

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
 from seedcoder.autoscaler.forecast import forecast, is_rising
+from seedcoder.autoscaler.learning import learn, usable_capacity
 from seedcoder.autoscaler.models import (
     Action,
     Cause,
@@ -44,53 +44,6 @@ def _problem(obs: PoolObservation | None, now: float, cfg: PolicyConfig) -> tupl
     if age > cfg.stale_after_s:
         return "StaleMetrics", f"metrics are {age:.0f}s old (limit {cfg.stale_after_s:.0f}s)"
     return None
-
-
-def _learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
-    prior = prior_for(pool.gpu, pool.precision)
-    prior_rps = prior.rps_for_slo(cfg.slo_ttft_p95_ms)
-    if ps.capacity_rps is None:
-        ps.capacity_rps = prior_rps
-    if ps.last_ready != obs.ready:
-        ps.ready_since, ps.last_ready = now, obs.ready
-    settled = ps.ready_since is not None and now - ps.ready_since >= cfg.interval_s * 4
-    if ps.observing_since is None:
-        ps.observing_since = now
-    ps.breaches = [b for b in ps.breaches if b[0] > now - cfg.breach_memory_s]
-    assert obs.observed_at is not None
-    assert obs.request_rate is not None
-    if ps.load and ps.load[-1][0] >= obs.observed_at:
-        ps.load[-1] = (obs.observed_at, obs.request_rate)
-    else:
-        ps.load.append((obs.observed_at, obs.request_rate))
-    ps.load = [s for s in ps.load if s[0] >= obs.observed_at - cfg.forecast_window_s]
-    if obs.ready > 0 and obs.ttft_p95_ms is not None and obs.request_rate and settled:
-        # The window's latency may come from a busier minute just before it: charge it to that one.
-        busiest = max(r for t, r in ps.load if t >= obs.observed_at - cfg.window_s)
-        x = busiest / obs.ready
-        ps.capacity_rps = update_capacity(
-            ps.capacity_rps,
-            prior,
-            prior_rps,
-            x,
-            obs.ttft_p95_ms,
-            cfg.slo_ttft_p95_ms,
-            cfg.learning_rate_down,
-            cfg.learning_rate_up,
-        )
-        if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms:
-            implied = implied_capacity(
-                x, obs.ttft_p95_ms, cfg.slo_ttft_p95_ms, prior.base_p95_ms, prior.utilisation_at_slo
-            )
-            if implied is not None:
-                ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
-
-
-def usable_capacity(ps: PoolState, cfg: PolicyConfig) -> float:
-    """Requests/s per replica to plan with: the learned capacity at the target utilisation,
-    capped by the lowest capacity that broke the SLO within the breach memory (already a worst case)."""
-    cap = (ps.capacity_rps or 1.0) * cfg.target_utilisation
-    return min([cap] + [b[1] for b in ps.breaches])
 
 
 def _pool_loads(
@@ -166,6 +119,7 @@ def _decide_fresh(
                 why = f"p95 TTFT {p95:.0f}ms > SLO {slo:.0f}ms at {load_now:.1f} req/s"
     target = _clamp(target, pool)
     if target > current:
+        ps.recommendations = [r for r in ps.recommendations if r[0] > now - cfg.scale_down_stabilisation_s]
         ps.recommendations.append((now, target))
         ps.last_up_at = now
         return PoolDecision(
@@ -305,7 +259,7 @@ def decide(
         if problem is not None or obs is None:
             problems[pool.name] = problem or ("MissingMetrics", "no observation")
         else:
-            _learn(ps, pool, obs, now, cfg)
+            learn(ps, pool, obs, now, cfg)
             fresh[pool.name] = obs
     loads_f, loads_now = _pool_loads(pools, fresh, new.pools, cfg)
     decisions: list[PoolDecision] = []

@@ -62,6 +62,7 @@ def down(dev: Path) -> int:
         return 0
     cluster.stop()
     (dev / "kubeconfig").unlink(missing_ok=True)
+    shutil.rmtree(cluster.layout.etcd_data, ignore_errors=True)  # every `up` starts from empty state
     log.info("Stopped the local control plane (logs kept in %s)", cluster.logs)
     return 0
 

@@ -26,7 +26,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Transition:
-    """A condition whose status changed (or appeared)."""
+    """A condition whose status or reason changed, or that appeared (``old`` is None)."""
 
     type: str
     old: str | None

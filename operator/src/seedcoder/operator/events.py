@@ -19,10 +19,21 @@ REPORTING_CONTROLLER = "seedcoder.dev/operator"
 _WARNING_REASONS = {"BuildFailed", "InvalidSpec", "NoReadyPool", "GatewayUnavailable", "ObjectiveMissed"}
 
 
+def _warning(t: Transition) -> bool:
+    return t.new == "False" and t.reason in _WARNING_REASONS
+
+
+def worth_an_event(t: Transition) -> bool:
+    """Changes (except the routine Progressing flips), and first appearances only when bad news."""
+    if t.type == "Progressing":
+        return False
+    return t.old is not None or _warning(t)
+
+
 def event_manifest(
     scd: SeedCoderDeployment, t: Transition, now: datetime, instance: str
 ) -> dict[str, object]:
-    warning = t.new == "False" and t.reason in _WARNING_REASONS
+    warning = _warning(t)
     note = f"{t.type} is {t.new} ({t.reason})" + (f": {t.message}" if t.message else "")
     return {
         "apiVersion": "events.k8s.io/v1",
@@ -55,7 +66,7 @@ async def post(
     kube: Kube, scd: SeedCoderDeployment, transitions: list[Transition], now: datetime, instance: str
 ) -> None:
     """Best effort: the status already tells the truth, so a lost event is only logged."""
-    for t in transitions:
+    for t in filter(worth_an_event, transitions):
         try:
             await kube.create(event_manifest(scd, t, now, instance), FIELD_MANAGER)
         except ApiError as exc:

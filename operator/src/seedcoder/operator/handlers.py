@@ -3,15 +3,22 @@
 Why thin: create, update, resume, the resync timer, and changes of the build
 Jobs and Deployments a resource uses all mean "make it so again"; none of them
 looks at the event's diff. Handlers are registered on a registry passed in (never
-at import time), so importing this package registers nothing. One lock per
-resource keeps two triggers of the same resource from reconciling at once.
+at import time), so importing this package registers nothing.
+
+Bursts are coalesced: one lock per resource keeps two reconciles of it apart,
+a trigger that arrives while another is already queued is dropped (the queued
+one reads the newest state anyway, and takes the newest body from the index),
+and child events whose status did not change (e.g. the operator's own
+ownerReference edits of a shared Job) trigger nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -24,40 +31,61 @@ from seedcoder.operator.reconcile import Deps, Result, reconcile
 
 log = logging.getLogger(__name__)
 INDEX = "scd_by_name"
-_WAIT_SECONDS = 5.0
+Index = Mapping[tuple[str | None, str], Any]
 
 
 class Runtime:
-    """Per-operator state kept in Kopf's memo: dependencies, metrics, per-resource locks."""
+    """Per-operator state kept in Kopf's memo: dependencies, metrics, locks, coalescing."""
 
     def __init__(self, deps: Deps, metrics: OperatorMetrics) -> None:
         self.deps = deps
         self.metrics = metrics
         self.locks: dict[str, asyncio.Lock] = {}
+        self.queued: set[str] = set()
+        self.child_state: dict[str, str] = {}
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
 
+    def child_changed(self, body: kopf.Body) -> bool:
+        """Whether a child's generation or status differs from the last event seen for it."""
+        uid = body.metadata.uid or ""
+        state = json.dumps([body.metadata.get("generation"), body.get("status")], sort_keys=True)
+        if self.child_state.get(uid) == state:
+            return False
+        self.child_state[uid] = state
+        return True
 
-async def run(rt: Runtime, body: kopf.Body, *, timer: bool = False) -> Result:
-    """Reconcile one resource under its lock, with metrics; API conflicts become a retry."""
+
+def _latest(index: Index, body: kopf.Body) -> Any:
+    """The newest body of this resource the index holds (the given one if none)."""
+    for candidate in index.get((body.metadata.namespace, body.metadata.name), []):
+        if candidate.metadata.uid == body.metadata.uid:
+            return candidate
+    return body
+
+
+async def run(rt: Runtime, body: kopf.Body, index: Index, *, timer: bool = False) -> Result | None:
+    """Reconcile one resource under its lock; ``None`` when coalesced into a queued run."""
     uid = body.metadata.uid or ""
+    if uid in rt.queued and not timer:
+        return None
+    rt.queued.add(uid)
     async with rt.lock(uid):
+        rt.queued.discard(uid)
         started = time.perf_counter()
         try:
-            result = await reconcile(body, rt.deps, timer=timer)
+            result = await reconcile(_latest(index, body), rt.deps, timer=timer)
         except ApiError as exc:
             rt.metrics.reconcile_errors.labels(reason=exc.reason or str(exc.status)).inc()
             if exc.status in (409, 422, 429) or exc.status >= 500:
-                raise kopf.TemporaryError(f"API answered {exc}; retrying", delay=2) from exc
+                raise kopf.TemporaryError(f"API answered {exc}; retrying", delay=1) from exc
             raise
         except Exception as exc:
             rt.metrics.reconcile_errors.labels(reason=type(exc).__name__).inc()
             raise
         finally:
             rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
-    if result.invalid is not None:
-        raise kopf.PermanentError(f"Invalid spec: {result.invalid}")
     return result
 
 
@@ -81,30 +109,30 @@ def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
     @kopf.on.create(*resource, registry=registry, id="reconcile-on-create")
     @kopf.on.update(*resource, registry=registry, id="reconcile-on-update", field="spec")
     @kopf.on.resume(*resource, registry=registry, id="reconcile-on-resume")
-    async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        rt: Runtime = memo["runtime"]
-        result = await run(rt, body)
-        if result.waiting:
-            log.debug("Reconciled SeedCoderDeployment; still converging")
+    async def on_change(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        result = await run(memo["runtime"], body, kwargs[INDEX])
+        if result is not None and result.invalid is not None:
+            raise kopf.PermanentError(f"Invalid spec: {result.invalid}")
 
     @kopf.timer(
         *resource, registry=registry, id="resync", interval=resync_seconds, initial_delay=resync_seconds
     )
-    async def resync(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        rt: Runtime = memo["runtime"]
-        await run(rt, body, timer=True)
+    async def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        await run(memo["runtime"], body, kwargs[INDEX], timer=True)
 
     async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **kwargs: Any) -> None:
         rt: Runtime = memo["runtime"]
-        scd_by_name: kopf.Index[tuple[str | None, str], kopf.Body] = kwargs[INDEX]
+        if not rt.child_changed(body):
+            return
+        index: Index = kwargs[INDEX]
         for ref in body.metadata.get("ownerReferences") or []:
             if ref.get("kind") != "SeedCoderDeployment":
                 continue
-            for owner in scd_by_name.get((namespace, ref.get("name")), []):
+            for owner in index.get((namespace, ref.get("name")), []):
                 if owner.metadata.uid == ref.get("uid"):
                     try:
-                        await run(rt, owner)
-                    except (kopf.TemporaryError, kopf.PermanentError) as exc:
+                        await run(rt, owner, index)
+                    except (kopf.TemporaryError, ApiError) as exc:
                         log.info(
                             "Reconcile of SeedCoderDeployment %s/%s deferred: %s", namespace, ref["name"], exc
                         )

@@ -3,9 +3,10 @@
 Why its own step: a build Job may serve several resources, so it carries one
 ownerReference per resource that needs its engine, and the garbage collector
 deletes it only when the last of them is gone ("deleting a resource never deletes
-an engine another resource uses"). Ownership changes are JSON patches guarded by
-the Job's resourceVersion, so two resources adopting the same Job at once cannot
-lose each other's reference (the loser retries). A Job that failed for good is
+an engine another resource uses"). Ownership changes are JSON patches that the
+API server applies to the newest version (an append, or a remove guarded by a
+``test`` of the uid at that position), so resources adopting or releasing the same
+Job at once never lose each other's reference. A Job that failed for good is
 deleted after a pause so the next reconcile starts a fresh attempt.
 """
 
@@ -73,19 +74,22 @@ async def sync_jobs(
         if live is None:
             continue
         refs = _refs(live)
-        mine = any(r.get("uid") == uid for r in refs)
-        guard: dict[str, Any] = {
-            "op": "test",
-            "path": "/metadata/resourceVersion",
-            "value": view.resource_version,
-        }
-        if key in plan.keys_in_use and not mine:
-            ops = [guard, {"op": "add", "path": "/metadata/ownerReferences", "value": [*refs, me]}]
+        positions = [i for i, r in enumerate(refs) if r.get("uid") == uid]
+        if key in plan.keys_in_use and not positions:
+            # Appending is applied by the API server to the newest version: many resources
+            # adopting one shared Job at once do not conflict with each other.
+            ops: list[dict[str, Any]] = [{"op": "add", "path": "/metadata/ownerReferences/-", "value": me}]
             await kube.patch_json("Job", ns, view.name, ops, FIELD_MANAGER)
-        elif key not in plan.keys_in_use and mine:
-            rest = [r for r in refs if r.get("uid") != uid]
-            if rest:
-                ops = [guard, {"op": "replace", "path": "/metadata/ownerReferences", "value": rest}]
-                await kube.patch_json("Job", ns, view.name, ops, FIELD_MANAGER)
-            else:
+        elif key not in plan.keys_in_use and positions:
+            if len(refs) == len(positions):
                 await kube.delete("Job", ns, view.name, uid=view.uid)
+                continue
+            ops = []
+            for i in reversed(
+                positions
+            ):  # "test" makes a concurrent reorder fail instead of removing another owner
+                ops += [
+                    {"op": "test", "path": f"/metadata/ownerReferences/{i}/uid", "value": uid},
+                    {"op": "remove", "path": f"/metadata/ownerReferences/{i}"},
+                ]
+            await kube.patch_json("Job", ns, view.name, ops, FIELD_MANAGER)

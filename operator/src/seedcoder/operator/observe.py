@@ -7,6 +7,7 @@ from the diff of the event that woke it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,11 +40,14 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
     ns, uid = scd.metadata.namespace, scd.metadata.uid
     selector = names.instance_selector(scd.metadata.name)
     live: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind in (*OWNED_KINDS, *extra_kinds):
-        for obj in await kube.list(kind, ns, selector):
+    kinds = (*OWNED_KINDS, *extra_kinds)
+    *listed, jobs = await asyncio.gather(
+        *(kube.list(kind, ns, selector) for kind in kinds), kube.list("Job", ns, names.BUILD_SELECTOR)
+    )
+    for kind, objs in zip(kinds, listed, strict=True):
+        for obj in objs:
             if _owned_by(obj, uid):
                 live[(kind, obj["metadata"]["name"])] = obj
-    jobs = await kube.list("Job", ns, names.BUILD_SELECTOR)
     pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if any(not _finished(j) for j in jobs):
         for pod in await kube.list("Pod", ns, f"{names.LABEL_COMPONENT}={names.COMPONENT_BUILD}"):

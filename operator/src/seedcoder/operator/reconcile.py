@@ -9,6 +9,7 @@ the desired manifest, so a resync of a settled resource writes nothing at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
     ref = scd.owner_reference(controller=True)
     wanted: set[tuple[str, str]] = {("Deployment", name) for name in p.kept}
+    changed = []
     for manifest in desired:
         key = (manifest["kind"], manifest["metadata"]["name"])
         wanted.add(key)
@@ -86,7 +88,9 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
         ):
             continue
         manifest["metadata"]["ownerReferences"] = [ref]
-        await deps.kube.apply(manifest, FIELD_MANAGER)
+        changed.append(manifest)
+    # independent objects: send the applies together (the API server orders nothing between them)
+    await asyncio.gather(*(deps.kube.apply(m, FIELD_MANAGER) for m in changed))
     for (kind, name), obj in snap.live.items():
         if (kind, name) not in wanted:
             await deps.kube.delete(kind, scd.metadata.namespace, name, uid=obj["metadata"].get("uid"))
@@ -113,7 +117,11 @@ async def _autoscale(
                 serving=dep is not None,
             )
         )
-    outcome = await deps.autoscale(deps.kube, scd, obs, now, deps.settings)
+    try:
+        outcome = await deps.autoscale(deps.kube, scd, obs, now, deps.settings)
+    except Exception:  # the autoscaler must never stop the resource from being reconciled
+        log.exception("Autoscaling SeedCoderDeployment %s failed", scd.metadata.name)
+        return None
     slo = None
     if outcome.slo is not None:
         slo = SloStatus(

@@ -1,0 +1,61 @@
+"""What the policy learns from each fresh observation of a pool.
+
+Why its own module: learning (the capacity estimate, the memory of SLO breaches,
+the load history for the forecast) is state bookkeeping, separate from deciding;
+the policy calls ``learn`` once per fresh observation, then plans with
+``usable_capacity``.
+"""
+
+from __future__ import annotations
+
+from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
+from seedcoder.autoscaler.models import PolicyConfig, PoolObservation, PoolSpec, PoolState
+from seedcoder.autoscaler.priors import prior_for
+
+
+def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
+    """Update ``ps`` (a copy owned by this call) from one fresh observation."""
+    prior = prior_for(pool.gpu, pool.precision)
+    prior_rps = prior.rps_for_slo(cfg.slo_ttft_p95_ms)
+    if ps.capacity_rps is None:
+        ps.capacity_rps = prior_rps
+    if ps.last_ready != obs.ready:
+        ps.ready_since, ps.last_ready = now, obs.ready
+    settled = ps.ready_since is not None and now - ps.ready_since >= cfg.interval_s * 4
+    if ps.observing_since is None:
+        ps.observing_since = now
+    ps.breaches = [b for b in ps.breaches if b[0] > now - cfg.breach_memory_s]
+    assert obs.observed_at is not None
+    assert obs.request_rate is not None
+    if ps.load and ps.load[-1][0] >= obs.observed_at:
+        ps.load[-1] = (obs.observed_at, obs.request_rate)
+    else:
+        ps.load.append((obs.observed_at, obs.request_rate))
+    ps.load = [s for s in ps.load if s[0] >= obs.observed_at - cfg.forecast_window_s]
+    if obs.ready > 0 and obs.ttft_p95_ms is not None and obs.request_rate and settled:
+        # The window's latency may come from a busier minute just before it: charge it to that one.
+        busiest = max(r for t, r in ps.load if t >= obs.observed_at - cfg.window_s)
+        x = busiest / obs.ready
+        ps.capacity_rps = update_capacity(
+            ps.capacity_rps,
+            prior,
+            prior_rps,
+            x,
+            obs.ttft_p95_ms,
+            cfg.slo_ttft_p95_ms,
+            cfg.learning_rate_down,
+            cfg.learning_rate_up,
+        )
+        if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms:
+            implied = implied_capacity(
+                x, obs.ttft_p95_ms, cfg.slo_ttft_p95_ms, prior.base_p95_ms, prior.utilisation_at_slo
+            )
+            if implied is not None:
+                ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
+
+
+def usable_capacity(ps: PoolState, cfg: PolicyConfig) -> float:
+    """Requests/s per replica to plan with: the learned capacity at the target utilisation,
+    capped by the lowest capacity that broke the SLO within the breach memory (already a worst case)."""
+    cap = (ps.capacity_rps or 1.0) * cfg.target_utilisation
+    return min([cap] + [b[1] for b in ps.breaches])

@@ -1,0 +1,134 @@
+"""PrometheusSignals against a real Prometheus scraping a real prometheus_client exposition on loopback.
+
+Why: PromQL that parses is not PromQL that answers; this runs the actual
+``histogram_quantile`` over the gateway's TTFT histogram and the rate query,
+the way the operator reads them in a cluster. Skipped when no ``prometheus``
+binary is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from seedcoder import metricnames as mn
+from seedcoder.operator.signals import PrometheusSignals
+
+PROMETHEUS = shutil.which("prometheus")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMETHEUS is None, reason="no prometheus binary")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def gateway_metrics() -> Iterator[tuple[int, CollectorRegistry]]:
+    reg = CollectorRegistry()
+    port = _free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=reg)
+    yield port, reg
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, gateway_metrics: tuple[int, CollectorRegistry]) -> Iterator[str]:
+    target_port, _ = gateway_metrics
+    port = _free_port()
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: gateway\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}'], labels: {{namespace: ml}}}}]\n",
+        encoding="utf-8",
+    )
+    assert PROMETHEUS is not None
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_real_prometheus_answers_p95_rate_and_freshness(
+    prometheus: str, gateway_metrics: tuple[int, CollectorRegistry]
+) -> None:
+    _, reg = gateway_metrics
+    ttft = Histogram(
+        mn.GATEWAY_TTFT_SECONDS,
+        "ttft",
+        ["pool", "model"],
+        buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
+        registry=reg,
+    )
+    reqs = Counter(mn.GATEWAY_REQUESTS_TOTAL, "req", ["pool", "model", "endpoint", "code"], registry=reg)
+    inflight = Gauge(mn.GATEWAY_INFLIGHT, "inflight", ["pool"], registry=reg)
+    inflight.labels("h100").set(3)
+    stop = threading.Event()
+
+    def load() -> None:  # 20 requests/s, 90 % at 80 ms, 10 % at 400 ms
+        i = 0
+        while not stop.is_set():
+            ttft.labels("h100", "seedcoder").observe(0.4 if i % 10 == 0 else 0.08)
+            reqs.labels("h100", "seedcoder", "completions", "200").inc()
+            i += 1
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            src = PrometheusSignals(client, prometheus, window_s=10.0, labels={"namespace": "ml"})
+            got = None
+            for _ in range(60):
+                await asyncio.sleep(0.5)
+                got = await src.read(["h100", "a100"], time.time())
+                rate = got["h100"].request_rate
+                if got["h100"].ttft_p95_ms is not None and rate is not None and rate >= 8.0:
+                    break
+            assert got is not None
+            h = got["h100"]
+            assert h.ttft_p95_ms is not None
+            assert 300.0 <= h.ttft_p95_ms <= 500.0
+            assert h.request_rate is not None
+            assert 8.0 <= h.request_rate <= 25.0
+            assert h.inflight == 3.0
+            assert h.observed_at is not None
+            assert time.time() - h.observed_at < 10.0
+            assert got["a100"].request_rate is None
+    finally:
+        stop.set()
+        worker.join(timeout=5)
