@@ -198,6 +198,7 @@ async def measure(grpc_url: str, port: int, pid: int, key: str) -> list[dict[str
     await run_phase(lambda: direct_one(backend), 2, 4)
     await run_phase(lambda: gateway_one(port, key), 2, 4)
     for c, n in PLAN.items():
+        load = os.getloadavg()[0]  # other work on the machine shows up here, not as gateway overhead
         own0 = cpu_seconds(os.getpid())
         d_ttft, d_wall = await run_phase(lambda: direct_one(backend), c, n)
         own1 = cpu_seconds(os.getpid())
@@ -218,6 +219,7 @@ async def measure(grpc_url: str, port: int, pid: int, key: str) -> list[dict[str
             "throughput_ratio": round((n / g_wall) / (n / d_wall), 3),
             "gateway_cpu_ms_per_request": round((cpu1 - cpu0) / n * 1e3, 3),
             "grpc_client_cpu_ms_per_request": round((own1 - own0) / n * 1e3, 3),
+            "loadavg_1m_at_start": round(load, 2),
             "direct_ttft_ms_mean": round(statistics.fmean(d_ttft) * 1e3, 2),
             "gateway_ttft_ms_mean": round(statistics.fmean(g_ttft) * 1e3, 2),
         }
@@ -269,6 +271,8 @@ def run_all(grpc_url: str, work: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """``--grpc-url HOST:PORT`` benchmarks an already running Triton instead of starting one."""
     args = sys.argv[1:] if argv is None else argv
+    # A timeout's SIGTERM must still run the finally blocks that stop Triton and the gateway.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gwbench-") as tmp:
         work = Path(tmp)

@@ -28,7 +28,22 @@ REQUIRED = (
     "gpu_hours_vs_oracle",
     "scale_events",
 )
-SHORTFALLS: dict[tuple[float, str], str] = {}
+SHORTFALLS: dict[tuple[float, str], str] = {
+    (
+        10.0,
+        "oracle",
+    ): "x10: 1.95x the oracle's GPU-hours (target 1.15): bursts that change the needed fleet every "
+    "minute cannot be foreseen one cold start ahead, so seedcoder holds its burst-sized fleet",
+    (
+        10.0,
+        "baselines",
+    ): "x10: static-peak (sized in hindsight from the oracle) holds 0 % violated windows with "
+    "9.02 GPU-h; seedcoder needs 12.77",
+    (
+        40.0,
+        "baselines",
+    ): "x40: static-peak (sized in hindsight) holds 0 % with 15.97 GPU-h; seedcoder needs 16.60 (+4 %)",
+}
 """(rate scale, target) -> why the committed run misses it (filled from the committed results)."""
 
 

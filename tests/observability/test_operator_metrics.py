@@ -65,11 +65,6 @@ def operator_exporter() -> Iterator[int]:
         thread.join(5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the operator does not export the autoscaler gauges, decisions, engine builds and build "
-    "durations yet (seedcoder.operator.metrics); remove this marker when it does",
-)
 def test_operator_metric_names_used_by_dashboards_and_rules_are_scraped(
     operator_exporter: int, tmp_path: Path
 ) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.devcluster.tools import promtool_path
-from seedcoder.observability import rules, slo
+from seedcoder.observability import monitors, rules, slo
 from seedcoder.observability.yamltext import dump
 
 HERE = Path(__file__).parent
@@ -155,6 +156,44 @@ def test_prometheus_rule_object() -> None:
         },
     }
     assert obj["spec"] == rules.recording_and_alert_rules("ml", "completions", 300)
+
+
+def _resource(ttft_ms: int) -> SeedCoderDeployment:
+    return SeedCoderDeployment.parse(
+        {
+            "apiVersion": "seedcoder.dev/v1alpha1",
+            "kind": "SeedCoderDeployment",
+            "metadata": {"name": "completions", "namespace": "team-a", "uid": "u-1"},
+            "spec": {
+                "model": {"name": "org/model", "revision": "r", "source": {"pvc": {"claimName": "models"}}},
+                "engine": {"cache": {"pvc": {"claimName": "engine-cache"}}},
+                "pools": [{"name": "h100", "gpu": "H100"}],
+                "slo": {"ttftP95Ms": ttft_ms},
+                "gateway": {"apiKeySecretRef": {"name": "keys"}},
+            },
+        }
+    )
+
+
+def test_monitoring_objects_of_a_resource() -> None:
+    objs = rules.monitoring_objects(_resource(400))
+    assert [(o["kind"], o["metadata"]["namespace"]) for o in objs] == [
+        ("PrometheusRule", "team-a"),
+        ("PodMonitor", "team-a"),
+    ]
+    assert objs[0] == rules.prometheus_rule("team-a", "completions", 400)
+    assert objs[1] == monitors.pod_monitor("team-a", "completions")
+    thresholds = [
+        r["expr"]
+        for g in objs[0]["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("record") == rules.SLO_TTFT_THRESHOLD
+    ]
+    assert thresholds == ["vector(0.4)"]
+
+
+def test_monitoring_objects_without_a_measurable_objective_only_scrape() -> None:
+    assert [o["kind"] for o in rules.monitoring_objects(_resource(20))] == ["PodMonitor"]
 
 
 def test_every_rule_is_scoped_to_its_deployment() -> None:

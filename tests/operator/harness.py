@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from seedcoder.devcluster import Cluster
 REPO = Path(__file__).resolve().parents[2]
 RBAC_RULES = REPO / "charts" / "seedcoder-operator" / "files" / "rbac-rules.yaml"
 SA = "seedcoder-operator"
+FORBIDDEN = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -113,23 +115,38 @@ def free_port() -> int:
 
 
 class OperatorProcess:
-    """``seedcoder operator --namespace NS`` with the ServiceAccount's token."""
+    """``seedcoder operator --namespace NS`` with the ServiceAccount's token.
 
-    def __init__(self, cluster: Cluster, namespace: str, workdir: Path, **settings: str) -> None:
+    ``service_account`` (in ``sa_namespace``, default: the watched namespace) is whose
+    token it runs with: the harness' own (:func:`install_rbac`) or, e.g., the Helm chart's.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        workdir: Path,
+        *,
+        service_account: str = SA,
+        sa_namespace: str | None = None,
+        **settings: str,
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
+        self.service_account = service_account
+        self.sa_namespace = sa_namespace or namespace
         self.workdir = workdir
         self.log = workdir / "operator.log"
         self.metrics_port = free_port()
         self.probe_port = free_port()
         self.settings = settings
         self.proc: subprocess.Popen[bytes] | None = None
-        token = cluster.mint_token(namespace, SA)
+        token = cluster.mint_token(self.sa_namespace, service_account)
         self.kubeconfig = cluster.kubeconfig_for_token(token, workdir / "operator.kubeconfig", namespace)
 
     @property
     def user(self) -> str:
-        return f"system:serviceaccount:{self.namespace}:{SA}"
+        return f"system:serviceaccount:{self.sa_namespace}:{self.service_account}"
 
     def start(self) -> OperatorProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDCODER_")}
@@ -188,6 +205,11 @@ class OperatorProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def forbidden(self) -> list[str]:
+        """Log lines that report a refusal by the API server (403 / Forbidden): a missing RBAC rule."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [line for line in text.splitlines() if FORBIDDEN.search(line)]
 
     def log_tail(self, lines: int = 80) -> str:
         return (

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from seedcoder.demo.console import Console, StepRecord
-from seedcoder.demo.stack import DEMO_NAMESPACE, DemoError, Stack
+from seedcoder.demo.stack import DEMO_NAMESPACE, DemoError, Stack, wait_for
 
 FIM_PREFIX = '''def mean(values: list[float]) -> float:
     """Return the arithmetic mean of values."""
@@ -138,8 +138,14 @@ def load_burst(stack: Stack, model: str, requests: int, concurrency: int) -> dic
 def autoscaling_decision(
     console: Console, stack: Stack, name: str, model: str, record: StepRecord, timeout: float
 ) -> None:
-    before = {p["name"]: p.get("replicas", 0) for p in _status(stack, name).get("pools", [])}
-    console.detail(f"replicas before: {before}")
+    obj = stack.kubectl_json("-n", DEMO_NAMESPACE, "get", "scd", name)
+    before = {p["name"]: int(p.get("minReplicas", 0)) for p in obj["spec"]["pools"]}
+    console.detail(
+        f"replicas at start (minReplicas): {before}; the SLO is p95 TTFT {obj['spec']['slo']['ttftP95Ms']} ms"
+    )
+    console.detail(
+        "a 270M model on two shared CPU cores is far slower than that, so the policy adds H100 replicas"
+    )
     deadline = time.monotonic() + timeout
     bursts = 0
     history: list[dict[str, Any]] = []
@@ -153,7 +159,14 @@ def autoscaling_decision(
             break
     else:
         raise DemoError(f"the autoscaler made no scale-up decision within {timeout:.0f}s")
-    after = {p["name"]: p.get("replicas", 0) for p in _status(stack, name).get("pools", [])}
+    last = history[-1]
+    deployment = f"{name}-triton-{last['pool']}"
+    wait_for(
+        f"Deployment {deployment} to ask for {last['to']} replicas",
+        lambda: _deployment_replicas(stack, deployment) == last["to"],
+        timeout=60,
+    )
+    after = {p: _deployment_replicas(stack, f"{name}-triton-{p}") for p in before}
     for h in history:
         console.detail(f"{h['time']}  pool {h['pool']}: {h['from']} -> {h['to']}  ({h['reason']})")
     slo = _status(stack, name).get("slo") or {}
@@ -161,6 +174,11 @@ def autoscaling_decision(
         f"replicas after: {after}; measured p95 TTFT {slo.get('ttftP95Ms')} ms (met: {slo.get('met')})"
     )
     record.facts.update(before=before, after=after, decisions=history, slo=slo, bursts=bursts)
+
+
+def _deployment_replicas(stack: Stack, deployment: str) -> int:
+    obj = stack.kubectl_json("-n", DEMO_NAMESPACE, "get", "deployment", deployment)
+    return int(obj["spec"].get("replicas", 0))
 
 
 def _status(stack: Stack, name: str) -> dict[str, Any]:

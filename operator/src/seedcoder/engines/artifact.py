@@ -6,13 +6,7 @@ temporary directory and published with one ``rename``; ``manifest.json`` is its
 last file, so a directory at the final path with a manifest whose key matches is
 complete and is never rebuilt, and anything else is debris that is cleaned away.
 
-Layout::
-
-    <cache>/engines/<key>/manifest.json   written last: marks the artifact complete
-    <cache>/engines/<key>/engine/         TensorRT-LLM engine (or the GGUF file)
-    <cache>/engines/<key>/tokenizer/      tokenizer files (TensorRT-LLM only)
-    <cache>/engines/<key>/triton/         Triton model repository
-    <cache>/engines/.tmp-<key>-<random>/  a build in progress (or an abandoned one)
+The layout and its names are defined once in :mod:`seedcoder.engines.layout`.
 """
 
 from __future__ import annotations
@@ -27,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-MANIFEST = "manifest.json"
+from seedcoder.engines import layout
+from seedcoder.engines.layout import MANIFEST
+
 LOCK = ".lock"
 
 
@@ -38,11 +34,11 @@ class Artifact:
 
     @property
     def engines_dir(self) -> Path:
-        return self.cache_dir / "engines"
+        return Path(layout.engines_root(self.cache_dir))
 
     @property
     def final_dir(self) -> Path:
-        return self.engines_dir / self.key
+        return Path(layout.artifact_dir(self.cache_dir, self.key))
 
     def is_complete(self) -> bool:
         """A published artifact whose manifest names this key."""

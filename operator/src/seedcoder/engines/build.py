@@ -24,9 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from seedcoder.engines.artifact import MANIFEST, Artifact, tree_size
+from seedcoder.engines import layout
+from seedcoder.engines.artifact import Artifact, tree_size
 from seedcoder.engines.buildcmd import BuildPlan, parse_build_args
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
+from seedcoder.engines.layout import MANIFEST
 from seedcoder.engines.llamacpp_repo import llamacpp_repository_files, write_files
 from seedcoder.engines.manifest import Manifest
 from seedcoder.engines.profiles import get_profile, resolve_precision
@@ -101,12 +103,13 @@ def check_plan(plan: BuildPlan) -> None:
     resolve_precision(profile, plan.inputs.precision)
 
 
-def _repository(plan: BuildPlan, final_dir: Path) -> dict[str, str]:
+def _repository(plan: BuildPlan) -> dict[str, str]:
+    """The repository's files; they name the engine at its published path (``layout``)."""
     if plan.inputs.runtime == "tensorrt-llm":
         return repository_files_for(plan)
     limits = plan.inputs.limits
     return llamacpp_repository_files(
-        str(final_dir / "engine" / GGUF_FILE),
+        f"{layout.engine_dir(plan.cache_dir, plan.key)}/{GGUF_FILE}",
         n_ctx=limits.max_seq_len,
         n_threads=4,
         max_tokens_limit=limits.max_output_len,
@@ -150,20 +153,20 @@ def run_build(plan: BuildPlan, reporter: Reporter, builder: EngineBuilder) -> in
                 reporter.progress(
                     "fetch", 5, f"Fetching weights from {plan.source.kind}:{plan.source.location}."
                 )
-                model_dir = fetch(plan.source, plan.inputs.revision, Path(plan.cache_dir) / "downloads")
+                model_dir = fetch(plan.source, plan.inputs.revision, Path(plan.cache_dir) / layout.DOWNLOADS)
             with timer.stage("verify"):
                 reporter.progress("verify", 15, "Verifying checksums.")
                 required = ("config.json",) if plan.inputs.runtime == "tensorrt-llm" else ()
                 weights = verify(model_dir, required=required)
             with timer.stage("build"):
-                (workdir / "engine").mkdir()
-                builder.build(BuildJob(plan, model_dir, workdir / "engine", reporter.progress))
+                (workdir / layout.ENGINE).mkdir()
+                builder.build(BuildJob(plan, model_dir, workdir / layout.ENGINE, reporter.progress))
             with timer.stage("repository"):
                 reporter.progress("repository", 90, "Writing the Triton model repository.")
                 if plan.inputs.runtime == "tensorrt-llm":
-                    _copy_tokenizer(model_dir, workdir / "tokenizer")
-                files = _repository(plan, artifact.final_dir)
-                write_files(workdir / "triton", files)
+                    _copy_tokenizer(model_dir, workdir / layout.TOKENIZER)
+                files = _repository(plan)
+                write_files(workdir / layout.REPOSITORY, files)
             reporter.progress("manifest", 95, "Writing the manifest.")
             manifest = Manifest(
                 key=plan.key,
@@ -171,7 +174,7 @@ def run_build(plan: BuildPlan, reporter: Reporter, builder: EngineBuilder) -> in
                 inputs=plan.inputs,
                 source=f"{plan.source.kind}:{plan.source.location}",
                 weights=weights,
-                engine_bytes=tree_size(workdir / "engine"),
+                engine_bytes=tree_size(workdir / layout.ENGINE),
                 repository_models=sorted({rel.split("/", 1)[0] for rel in files}),
                 stage_seconds=timer.seconds,
                 build_seconds=round(time.monotonic() - started, 3),

@@ -9,11 +9,11 @@ engine key from the inputs and refuses a key that does not match them.
 from __future__ import annotations
 
 import argparse
-from pathlib import PurePosixPath
 from typing import Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedcoder.engines import layout
 from seedcoder.engines.key import EngineInputs, engine_inputs_for, engine_key
 from seedcoder.engines.profiles import BuildLimits, GpuProfile
 from seedcoder.engines.report import BuildReport, parse_termination_message
@@ -65,7 +65,9 @@ class BuildPlan(BaseModel):
     gpu: str = Field(description="GPU kind of the target pool (selects the profile; not part of the key).")
     inputs: EngineInputs
     source: ModelSource
-    cache_dir: str = Field(description="Mount path of the engine cache in the build pod.")
+    cache_dir: str = Field(
+        description="Mount path of the engine cache in the build pod (the operator uses layout.CACHE_MOUNT)."
+    )
     termination_log: str = DEFAULT_TERMINATION_LOG
 
     @model_validator(mode="after")
@@ -77,8 +79,8 @@ class BuildPlan(BaseModel):
 
     @property
     def output_dir(self) -> str:
-        """``<cache>/engines/<key>``: the published artifact."""
-        return str(PurePosixPath(self.cache_dir) / "engines" / self.key)
+        """``<cache>/engines/<key>``: the published artifact (:mod:`seedcoder.engines.layout`)."""
+        return layout.artifact_dir(self.cache_dir, self.key)
 
 
 def make_plan(

@@ -13,12 +13,13 @@ not offer. So the repository has three models:
 - ``seedcoder_tokenize``: token counts for the gateway's context budget.
 
 Pure: returns file contents; the build program writes them. Paths are absolute
-paths in the serving pod, which mounts the engine cache where the build Job did.
+paths in the serving pod, which mounts the engine cache where the build Job did
+(``seedcoder.engines.layout``).
 """
 
 from __future__ import annotations
 
-from seedcoder.engines import pbtxt
+from seedcoder.engines import layout, pbtxt
 from seedcoder.engines.buildcmd import BuildPlan
 from seedcoder.engines.contract import GENERATE_INPUTS, GENERATE_OUTPUTS, MODEL_NAME, TOKENIZE_MODEL_NAME
 from seedcoder.engines.llamacpp_repo import model_source, tokenize_config
@@ -169,5 +170,7 @@ def trtllm_repository_files(plan: BuildPlan, *, engine_dir: str, tokenizer_dir: 
 def repository_files_for(plan: BuildPlan) -> dict[str, str]:
     """The repository as published at ``<cache>/engines/<key>/triton`` (engine and tokenizer beside it)."""
     return trtllm_repository_files(
-        plan, engine_dir=f"{plan.output_dir}/engine", tokenizer_dir=f"{plan.output_dir}/tokenizer"
+        plan,
+        engine_dir=layout.engine_dir(plan.cache_dir, plan.key),
+        tokenizer_dir=layout.tokenizer_dir(plan.cache_dir, plan.key),
     )

@@ -3,7 +3,7 @@
 Why: the SLO (time to first token, availability) is judged from the gateway's
 histograms. Recording the per-window ratios once keeps the alerts cheap and gives
 the dashboards the same numbers the alerts use. The operator calls
-:func:`prometheus_rule` for each resource when the Prometheus Operator is present;
+:func:`monitoring_objects` for each resource when the Prometheus Operator is present;
 the same groups are rendered as a plain rule file for Prometheus without it.
 
 Series are matched on the ``namespace`` and ``deployment`` labels that the scrape
@@ -15,7 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from seedcoder import metricnames as m
-from seedcoder.observability.slo import BURN_WINDOWS, BurnWindow, le_matcher, sli_windows, threshold_bucket
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.observability import monitors
+from seedcoder.observability.slo import (
+    BURN_WINDOWS,
+    TTFT_SLO_BUCKETS_SECONDS,
+    BurnWindow,
+    le_matcher,
+    sli_windows,
+    threshold_bucket,
+)
 
 POOL = "namespace_deployment_pool"
 DEP = "namespace_deployment"
@@ -253,6 +262,24 @@ def prometheus_rule(
             namespace, name, ttft_slo_ms, availability_target, ttft_target_ratio
         ),
     }
+
+
+def monitoring_objects(resource: SeedCoderDeployment) -> list[dict[str, Any]]:
+    """What the operator writes for one resource when the Prometheus Operator is installed.
+
+    The PrometheusRule (recording rules and burn-rate alerts for the resource's TTFT
+    objective, ``spec.slo.ttftP95Ms``) and the PodMonitor that scrapes its gateway
+    and Triton pods, both in the resource's namespace. The operator adds its labels
+    and the ownerReference (``seedcoder.operator.hooks``). An objective below the
+    gateway's smallest TTFT bucket cannot be measured; the resource then gets the
+    PodMonitor only, rather than alerts that would judge the wrong threshold.
+    """
+    namespace, name = resource.metadata.namespace, resource.metadata.name
+    out = [monitors.pod_monitor(namespace, name)]
+    ttft_ms = resource.spec.slo.ttft_p95_ms
+    if ttft_ms >= TTFT_SLO_BUCKETS_SECONDS[0] * 1000:
+        out.insert(0, prometheus_rule(namespace, name, ttft_ms))
+    return out
 
 
 def operator_rules() -> dict[str, Any]:

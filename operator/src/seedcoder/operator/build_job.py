@@ -3,7 +3,9 @@
 Why this shape: the Job's name is the engine key, so a second resource (or pool)
 needing the same engine finds the Job instead of starting another build; it runs
 on a node of the target GPU product (an engine only runs on the architecture that
-built it), mounts the engine cache read-write and runs the one command line
+built it), mounts the engine cache read-write at ``seedcoder.engines.layout.CACHE_MOUNT``
+(where Triton pods mount it read-only: the generated model repository names the
+engine by absolute path) and runs the one command line
 ``seedcoder.engines.buildcmd.build_command`` writes. Failed pods are retried by
 the Job controller with its exponential back-off (``backoffLimit``); the build
 program's JSON report reaches the operator through the termination message.
@@ -17,8 +19,9 @@ import json
 
 from seedcoder.api.spec import SeedCoderDeploymentSpec
 from seedcoder.engines.buildcmd import build_command
+from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.operator import names, podsec
-from seedcoder.operator.engineplan import CACHE_MOUNT, MODELS_MOUNT, PoolEngine
+from seedcoder.operator.engineplan import MODELS_MOUNT, PoolEngine
 from seedcoder.operator.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 

@@ -16,10 +16,9 @@ from pydantic import ValidationError
 
 from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
+from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
 
-CACHE_MOUNT = "/cache"
-"""Where the engine cache volume is mounted, in build pods and (read-only) in Triton."""
 MODELS_MOUNT = "/models"
 """Where a pvc model source is mounted in build pods (read-only)."""
 
@@ -87,7 +86,7 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
             precision=precision,
             limits=limits,
             source=model_source(spec),
-            cache_dir=CACHE_MOUNT,
+            cache_dir=CACHE_MOUNT,  # where build_job mounts the cache (and triton, read-only)
         )
     except ValueError as exc:
         field = f"{where}.precision" if pool.precision else "spec.engine.precision"

@@ -2,8 +2,9 @@
 
 Why thin: create, update, resume, the resync timer, and changes of the build
 Jobs and Deployments a resource uses all mean "make it so again"; none of them
-looks at the event's diff. Handlers are registered on a registry passed in (never
-at import time), so importing this package registers nothing.
+looks at the event's diff. (One more handler only drops a deleted resource's
+series from the operator's metrics.) Handlers are registered on a registry passed
+in (never at import time), so importing this package registers nothing.
 
 Bursts are coalesced: one lock per resource keeps two reconciles of it apart,
 a trigger that arrives while another is already queued is dropped (the queued
@@ -86,6 +87,8 @@ async def run(rt: Runtime, body: kopf.Body, index: Index, *, timer: bool = False
             raise
         finally:
             rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
+    if result.sample is not None:
+        rt.metrics.record(result.sample)
     return result
 
 
@@ -119,6 +122,12 @@ def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
     )
     async def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         await run(memo["runtime"], body, kwargs[INDEX], timer=True)
+
+    @kopf.on.event(*resource, registry=registry, id="forget-deleted")
+    def forget_deleted(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        if type == "DELETED":  # its children go with it (garbage collection); only metrics remain
+            rt: Runtime = memo["runtime"]
+            rt.metrics.forget(body.metadata.uid or "")
 
     async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **kwargs: Any) -> None:
         rt: Runtime = memo["runtime"]

@@ -97,6 +97,12 @@ class JobView:
     active: int
     failed_pods: int
     pods: tuple[PodReport, ...] = field(default=())
+    arch: str = ""
+    """GPU architecture the Job builds for (its label)."""
+    started_at: str = ""
+    """``status.startTime`` (RFC 3339), '' before the Job controller started it."""
+    finished_at: str = ""
+    """When it completed (``status.completionTime``) or failed (its ``Failed`` condition), else ''."""
 
     @property
     def latest_report(self) -> BuildReport | None:
@@ -129,13 +135,19 @@ def parse_job(job: Obj, pods: Sequence[Obj] = ()) -> JobView:
     meta = _meta(job)
     status = job.get("status") or {}
     failed = _condition(job, "Failed")
+    complete = _condition(job, "Complete") is not None
+    labels = meta.get("labels") or {}
+    if complete:
+        finished_at = status.get("completionTime") or ""
+    else:
+        finished_at = (failed or {}).get("lastTransitionTime", "")
     return JobView(
         name=meta["name"],
-        key=(meta.get("labels") or {}).get(names.LABEL_ENGINE_KEY, ""),
+        key=labels.get(names.LABEL_ENGINE_KEY, ""),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", ""),
         owners=owner_refs(job),
-        complete=_condition(job, "Complete") is not None,
+        complete=complete,
         failed=failed is not None,
         failed_reason=(failed or {}).get("reason", ""),
         failed_message=(failed or {}).get("message", ""),
@@ -143,6 +155,9 @@ def parse_job(job: Obj, pods: Sequence[Obj] = ()) -> JobView:
         active=int(status.get("active") or 0),
         failed_pods=int(status.get("failed") or 0),
         pods=tuple(parse_pod(p) for p in pods),
+        arch=labels.get(names.LABEL_ARCH, ""),
+        started_at=status.get("startTime") or "",
+        finished_at=finished_at,
     )
 
 

@@ -18,11 +18,12 @@ from typing import Any
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
-from seedcoder.operator import events, gateway_objects, jobsync, names
+from seedcoder.operator import events, gateway_objects, jobsync, metrics_sample, names
 from seedcoder.operator.desired import Plan, plan
 from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, plan_engines
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
 from seedcoder.operator.kube import Kube
+from seedcoder.operator.metrics_sample import ResourceSample
 from seedcoder.operator.observe import Snapshot, observe
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 from seedcoder.operator.status_calc import ScalingView, compute, invalid
@@ -52,6 +53,8 @@ class Result:
     ready: bool = False
     waiting: bool = False
     """Something is still converging (a build, a rollout): worth looking again soon."""
+    sample: ResourceSample | None = None
+    """What this reconcile saw, for the operator's metrics (None: the resource is going away)."""
 
 
 def _rfc3339(t: datetime) -> str:
@@ -169,7 +172,7 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         status, transitions = invalid(scd, exc.field, exc.message, stamp_now)
         await _write_status(deps, scd, status)
         await events.post(deps.kube, scd, transitions, now, deps.instance)
-        return Result(invalid=str(exc))
+        return Result(invalid=str(exc), sample=metrics_sample.invalid_sample(scd))
     extra = MONITORING_KINDS if deps.monitoring is not None and deps.monitoring_api else ()
     snap = await observe(deps.kube, scd, extra)
     needed = {pe.key for pe in pools}
@@ -196,4 +199,7 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     await events.post(deps.kube, scd, transitions, now, deps.instance)
     ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
     progressing = any(c.type == "Progressing" and c.status == "True" for c in status.conditions)
-    return Result(ready=ready, waiting=progressing or bool(p.new_jobs))
+    sample = metrics_sample.sample(
+        scd, pools, status, snap.observed.jobs.values(), scaling.events if scaling else ()
+    )
+    return Result(ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample)

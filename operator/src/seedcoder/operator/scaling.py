@@ -67,10 +67,17 @@ class PolicyStore:
 
     states: dict[str, PolicyState] = field(default_factory=dict)
     scrapes: dict[str, deque[Snapshot]] = field(default_factory=dict)
+    last_run: dict[str, float] = field(default_factory=dict)
+    """When the policy last ran for a resource: it runs every ``intervalSeconds``, not every tick."""
+    last_scale_up: dict[tuple[str, str], float] = field(default_factory=dict)
+    """When each (resource, pool) last scaled up, for ``scaleUpCooldownSeconds``."""
 
     def forget(self, uid: str) -> None:
         self.states.pop(uid, None)
         self.scrapes.pop(uid, None)
+        self.last_run.pop(uid, None)
+        for key in [k for k in self.last_scale_up if k[0] == uid]:
+            del self.last_scale_up[key]
 
 
 DEFAULT_STORE = PolicyStore()
@@ -116,7 +123,7 @@ def policy_config(resource: SeedCoderDeployment, settings: OperatorSettings) -> 
         slo_ttft_p95_ms=float(spec.slo.ttft_p95_ms),
         window_s=60.0 * spec.slo.window_minutes,
         interval_s=float(max(settings.resync_seconds, spec.autoscaling.interval_seconds)),
-        scale_down_stabilisation_s=max(300.0, float(spec.autoscaling.scale_down_cooldown_seconds)),
+        scale_down_stabilisation_s=float(spec.autoscaling.scale_down_cooldown_seconds),
     )
 
 
@@ -187,12 +194,13 @@ def _slo(signals: dict[str, PoolSignals], target_ms: float) -> hooks.SloMeasurem
 async def _read(
     kube: Kube,
     resource: SeedCoderDeployment,
+    settings: OperatorSettings,
     pool_names: list[str],
     now: float,
     window_s: float,
     store: PolicyStore,
 ) -> dict[str, PoolSignals]:
-    url = resource.spec.autoscaling.prometheus_url
+    url = resource.spec.autoscaling.prometheus_url or settings.prometheus_url
     async with httpx.AsyncClient() as client:
         source: SignalSource
         if url:
@@ -229,19 +237,37 @@ async def autoscale(
     if not specs:
         return hooks.ScalingOutcome()
     cfg = policy_config(resource, settings)
+    uid = resource.metadata.uid
+    if t - store.last_run.get(uid, float("-inf")) < cfg.interval_s:
+        return hooks.ScalingOutcome()
+    store.last_run[uid] = t
     pool_names = [s.name for s in specs]
     if signals is not None:
         sig = await signals.read(pool_names, t)
     else:
-        sig = await _read(kube, resource, pool_names, t, cfg.window_s, store)
-    uid = resource.metadata.uid
+        sig = await _read(kube, resource, settings, pool_names, t, cfg.window_s, store)
     result = decide(specs, observations(pools, sig), store.states.get(uid, PolicyState()), t, cfg)
     store.states[uid] = result.state
     by_name = {p.name: p for p in pools}
     decisions = []
     for d in result.decisions:
         p = by_name[d.pool]
+        cooldown = resource.spec.autoscaling.scale_up_cooldown_seconds
+        since_up = t - store.last_scale_up.get((uid, d.pool), float("-inf"))
+        if d.to_replicas > p.replicas and since_up < cooldown:
+            log.info(
+                "Held Deployment %s/%s at %d replicas: scale-up cooldown, %.0fs left (policy wanted %d: %s)",
+                p.namespace,
+                p.deployment,
+                p.replicas,
+                cooldown - since_up,
+                d.to_replicas,
+                d.reason,
+            )
+            continue
         if d.to_replicas != p.replicas:
+            if d.to_replicas > p.replicas:
+                store.last_scale_up[(uid, d.pool)] = t
             await apply_replicas(kube, p.namespace, p.deployment, d.to_replicas)
             decisions.append(
                 hooks.ScaleDecision(

@@ -46,6 +46,13 @@ class OperatorSettings(BaseModel):
     build_deadline_seconds: int = Field(
         default=4 * 3600, ge=60, description="activeDeadlineSeconds of a build."
     )
+    prometheus_url: str | None = Field(
+        default=None,
+        description=(
+            "Prometheus HTTP API the SLO autoscaler reads the gateway's metrics from; "
+            "a resource's spec.autoscaling.prometheusUrl overrides it; unset: scrape the gateway pods."
+        ),
+    )
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
     probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus /metrics port (0: off).")

@@ -1,7 +1,8 @@
 """A pool's Triton Deployment, Service and PodDisruptionBudget.
 
-Why this shape: Triton reads the engine's model repository from the cache volume
-(read-only: only build Jobs write it); pods land only on nodes of the pool's GPU
+Why this shape: Triton reads the engine's model repository from the cache volume,
+mounted read-only (only build Jobs write it) at the build Job's path
+(``seedcoder.engines.layout``); pods land only on nodes of the pool's GPU
 product; rolling updates add a pod before removing one (``maxUnavailable: 0``),
 so rolling a pool onto a new engine never leaves it without a ready replica.
 ``replicas`` is left out when the autoscaler owns it (``slo`` mode), so the
@@ -11,17 +12,22 @@ operator's server-side apply never fights the scaler.
 from __future__ import annotations
 
 from seedcoder.api.spec import PoolSpec, ResourceList
+from seedcoder.engines import layout
+from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator import names, podsec
-from seedcoder.operator.engineplan import CACHE_MOUNT
 from seedcoder.operator.podsec import Manifest
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 
 
 def model_repository(key: str) -> str:
-    """The Triton model repository inside a published engine: ``<cache>/engines/<key>/repository``."""
-    return f"{CACHE_MOUNT}/engines/{key}/repository"
+    """The Triton model repository of a published engine, where the build Job wrote it.
+
+    The cache is mounted at the same path as in the build Job, because the
+    repository names the engine and tokenizer by absolute path.
+    """
+    return layout.repository_dir(CACHE_MOUNT, key)
 
 
 def selector_labels(instance: str, pool: str) -> dict[str, str]:

@@ -1,0 +1,76 @@
+"""``make demo`` end to end: every step runs for real and reports what it found.
+
+The test runs the same entry point as ``make demo`` (``python -m seedcoder.demo run``)
+in a subprocess, then asserts on the JSON record the demo writes of each step:
+the control plane came up with its GPU pools, the operator (with the chart's
+ServiceAccount) brought the mixed H100 + A100 example to Ready with one engine per
+architecture, the real model answered through the gateway, a streamed completion
+arrived in several chunks, and the autoscaler recorded a scale-up decision in the
+resource's status. It also checks that teardown left no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+
+def _processes_under(path: Path) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if str(path) in line and "pytest" not in line]
+
+
+def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    summary_path = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seedcoder.demo",
+            "run",
+            "--workdir",
+            str(workdir),
+            "--summary",
+            str(summary_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, f"the demo failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    summary = json.loads(summary_path.read_text())
+    assert summary["ok"] is True
+    steps = {s["number"]: s for s in summary["steps"]}
+    assert [s["ok"] for s in summary["steps"]] == [True] * len(summary["steps"])
+    assert len(steps) == 8
+
+    assert steps[1]["facts"]["server"].startswith("https://127.0.0.1:")
+    ready = steps[3]["facts"]
+    assert ready["phase"] == "Ready"
+    assert ready["engines"] == {"sm90": "Ready", "sm80": "Ready"}
+    assert len(set(ready["build_jobs"].values())) == 2, "one build Job per GPU architecture"
+    assert ready["pools"]["h100"] >= 1
+    assert ready["endpoint"].startswith("http://")
+
+    assert steps[4]["facts"]["pools"] == ["h100", "a100"]
+    fim = steps[5]["facts"]
+    assert fim["completion"].strip(), "the model returned an empty completion"
+    assert fim["ttft_ms"] > 0
+    assert steps[6]["facts"]["chunks"] >= 2
+
+    scaling = steps[7]["facts"]
+    ups = [d for d in scaling["decisions"] if d["to"] > d["from"]]
+    assert ups, f"no scale-up decision recorded in status: {scaling['decisions']}"
+    assert all(d["reason"] for d in ups)
+    assert scaling["after"] != scaling["before"]
+
+    assert "Demo finished" in proc.stdout
+    assert _processes_under(workdir) == [], "the demo left processes running"
