@@ -121,6 +121,12 @@ class AutoscalingSpec(ApiModel):
     scale_down_cooldown_seconds: int = Field(
         default=300, ge=0, le=86400, description="Pause after any scaling before scaling down."
     )
+    breach_memory_seconds: int = Field(
+        default=1800,
+        ge=0,
+        le=86400,
+        description="How long the fleet that an SLO breach needed is kept before it may shrink.",
+    )
     max_step_up: int = Field(default=2, ge=1, le=16, description="Most replicas added at once per pool.")
     prometheus_url: str | None = Field(
         default=None,

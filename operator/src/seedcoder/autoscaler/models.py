@@ -82,23 +82,10 @@ class PolicyConfig(_Frozen):
         default=4.0, gt=0, description="Waiting requests per ready replica."
     )
     queue_drain_s: float = Field(default=30.0, gt=0, description="Time to drain a surprise backlog.")
-    learning_rate_down: float = Field(
-        default=0.1,
-        gt=0,
-        le=1,
-        description="Gain of a downward capacity step: slow, because the need memory reacts at once.",
-    )
+    learning_rate_down: float = Field(default=0.5, gt=0, le=1)
     learning_rate_up: float = Field(default=0.05, gt=0, le=1)
     breach_memory_s: float = Field(
-        default=1800.0,
-        ge=0,
-        description="How long a window that broke (or came near) the SLO keeps the fleet it needed.",
-    )
-    near_slo_share: float = Field(
-        default=0.6,
-        gt=0,
-        le=1,
-        description="A window whose p95 is above this share of the SLO needed at least its ready replicas.",
+        default=1800.0, ge=0, description="How long a capacity that broke the SLO caps the estimate."
     )
     long_prompt_share: float = Field(
         default=0.3,
@@ -134,10 +121,6 @@ class PoolState(BaseModel):
     ready_since: float | None = Field(default=None, description="When the ready count last changed.")
     breaches: list[tuple[float, float]] = Field(
         default_factory=list, description="(time, capacity implied by an SLO breach), within the memory."
-    )
-    needs: list[tuple[float, float, float]] = Field(
-        default_factory=list,
-        description="(time, replicas a window near or over the SLO needed, its requests/s), within the memory.",
     )
     observing_since: float | None = Field(
         default=None, description="First fresh observation: no scale-down before a full stabilisation window."

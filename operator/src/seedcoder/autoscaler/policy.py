@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from seedcoder.autoscaler.forecast import forecast, is_rising
-from seedcoder.autoscaler.learning import learn, need_floor, recent_load, usable_capacity
+from seedcoder.autoscaler.learning import learn, usable_capacity
 from seedcoder.autoscaler.models import (
     Action,
     Cause,
@@ -46,12 +46,6 @@ def _problem(obs: PoolObservation | None, now: float, cfg: PolicyConfig) -> tupl
     return None
 
 
-def _trend_window(ps: PoolState, cfg: PolicyConfig) -> list[tuple[float, float]]:
-    if not ps.load:
-        return []
-    return recent_load(ps, ps.load[-1][0] - cfg.forecast_window_s)
-
-
 def _pool_loads(
     pools: Sequence[PoolSpec],
     fresh: Mapping[str, PoolObservation],
@@ -60,9 +54,7 @@ def _pool_loads(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(forecast load, current load) per fresh pool; across pools by cost when all are fresh."""
     horizon = cfg.cold_start_s + cfg.interval_s
-    own_f = {
-        p.name: forecast(_trend_window(states[p.name], cfg), horizon) or 0.0 for p in pools if p.name in fresh
-    }
+    own_f = {p.name: forecast(states[p.name].load, horizon) or 0.0 for p in pools if p.name in fresh}
     own_now = {n: fresh[n].request_rate or 0.0 for n in own_f}
     if len(pools) < 2 or len(fresh) < len(pools):
         return own_f, own_now
@@ -103,10 +95,6 @@ def _decide_fresh(
         f"load {load_now:.1f} req/s (forecast {load_f:.1f}), capacity {cap:.2f} req/s per replica at the SLO"
     )
     target = up_need
-    floor = need_floor(ps, cfg)
-    if floor > target:
-        target = floor
-        why += f"; recent windows near the SLO needed {floor} replicas"
     p95 = obs.ttft_p95_ms
     queue_over = obs.queue_depth is not None and obs.queue_depth > cfg.queue_per_replica_limit * max(
         obs.ready, 1
@@ -176,7 +164,7 @@ def _decide_fresh(
             f"Holding {current}: {rec} would do, but the last "
             f"{cfg.scale_down_stabilisation_s:.0f}s asked for up to {stabilised}.",
         )
-    if is_rising(_trend_window(ps, cfg)):
+    if is_rising(ps.load):
         return hold("RisingLoad", f"Holding {current}: the load is rising ({why}).")
     if p95 is None and load_now > 0:
         return hold("MissingMetrics", f"Holding {current}: p95 TTFT is missing while requests arrive.")

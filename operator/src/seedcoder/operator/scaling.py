@@ -124,6 +124,7 @@ def policy_config(resource: SeedCoderDeployment, settings: OperatorSettings) -> 
         window_s=60.0 * spec.slo.window_minutes,
         interval_s=float(max(settings.resync_seconds, spec.autoscaling.interval_seconds)),
         scale_down_stabilisation_s=float(spec.autoscaling.scale_down_cooldown_seconds),
+        breach_memory_s=float(spec.autoscaling.breach_memory_seconds),
     )
 
 
@@ -265,6 +266,14 @@ async def autoscale(
                 d.reason,
             )
             continue
+        step_cap = p.replicas + resource.spec.autoscaling.max_step_up
+        if d.to_replicas > step_cap:
+            d = d.model_copy(
+                update={
+                    "to_replicas": step_cap,
+                    "reason": f"{d.reason} (step bounded by maxStepUp to {step_cap})",
+                }
+            )
         if d.to_replicas != p.replicas:
             if d.to_replicas > p.replicas:
                 store.last_scale_up[(uid, d.pool)] = t
