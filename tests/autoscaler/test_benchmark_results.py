@@ -29,7 +29,8 @@ REQUIRED = (
 
 
 def _doc() -> dict[str, Any]:
-    return json.loads(RESULTS.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(RESULTS.read_text(encoding="utf-8"))
+    return doc
 
 
 def _headline(scale: float) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _headline(scale: float) -> dict[str, Any]:
             and not s.get("sweep")
             and "code" in s["trace"]
         ):
-            return s
+            return dict(s)
     raise AssertionError(f"no code-trace x{scale:g} H100 FP8 120 s scenario in {RESULTS.name}")
 
 

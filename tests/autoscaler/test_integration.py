@@ -151,7 +151,8 @@ def test_load_burst_scales_up_and_the_stabilisation_window_delays_scale_down(
         assert first_down_seen is not None, f"replicas never came down: {_history(cluster, namespace)}"
         assert (first_down_seen - last_up).total_seconds() >= STABILISATION_S
         downs = [h for h in _history(cluster, namespace) if h["to"] < h["from"]]
-        assert downs and downs[-1]["reason"]
+        assert downs, _history(cluster, namespace)
+        assert downs[-1]["reason"]
         assert _replicas(cluster, namespace) >= 1
         assert "403" not in operator.log_tail(400)
     finally:
