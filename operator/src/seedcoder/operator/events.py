@@ -1,4 +1,4 @@
-"""Kubernetes Events for condition transitions (``kubectl describe scd`` shows them).
+"""Kubernetes Events for condition transitions and scaling decisions (``kubectl describe scd``).
 
 Why only transitions: an event per reconcile would flood the API and hide the
 signal; one per change of a condition's status or reason tells the story.
@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
+from seedcoder.api.status import ScaleEvent
 from seedcoder.operator.conditions import Transition
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.settings import FIELD_MANAGER
@@ -30,11 +31,16 @@ def worth_an_event(t: Transition) -> bool:
     return t.old is not None or _warning(t)
 
 
-def event_manifest(
-    scd: SeedCoderDeployment, t: Transition, now: datetime, instance: str
+def _manifest(
+    scd: SeedCoderDeployment,
+    *,
+    reason: str,
+    note: str,
+    warning: bool,
+    action: str,
+    now: datetime,
+    instance: str,
 ) -> dict[str, object]:
-    warning = _warning(t)
-    note = f"{t.type} is {t.new} ({t.reason})" + (f": {t.message}" if t.message else "")
     return {
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
@@ -45,8 +51,8 @@ def event_manifest(
         "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "reportingController": REPORTING_CONTROLLER,
         "reportingInstance": instance,
-        "action": "Reconcile",
-        "reason": t.reason,
+        "action": action,
+        "reason": reason,
         "note": note[:1024],
         "type": "Warning" if warning else "Normal",
         "regarding": {
@@ -57,6 +63,32 @@ def event_manifest(
             "uid": scd.metadata.uid,
         },
     }
+
+
+def event_manifest(
+    scd: SeedCoderDeployment, t: Transition, now: datetime, instance: str
+) -> dict[str, object]:
+    note = f"{t.type} is {t.new} ({t.reason})" + (f": {t.message}" if t.message else "")
+    return _manifest(
+        scd, reason=t.reason, note=note, warning=_warning(t), action="Reconcile", now=now, instance=instance
+    )
+
+
+def scale_event_manifest(
+    scd: SeedCoderDeployment, decision: ScaleEvent, now: datetime, instance: str
+) -> dict[str, object]:
+    """One autoscaling decision: ``ScaledUp`` or ``ScaledDown``, with the policy's reason."""
+    up = decision.to > decision.from_
+    note = f"pool {decision.pool}: {decision.from_} -> {decision.to} replicas: {decision.reason}"
+    return _manifest(
+        scd,
+        reason="ScaledUp" if up else "ScaledDown",
+        note=note,
+        warning=False,
+        action="Scale",
+        now=now,
+        instance=instance,
+    )
 
 
 log = logging.getLogger(__name__)
@@ -71,3 +103,16 @@ async def post(
             await kube.create(event_manifest(scd, t, now, instance), FIELD_MANAGER)
         except ApiError as exc:
             log.warning("Posting an event for SeedCoderDeployment %s failed: %s", scd.metadata.name, exc)
+
+
+async def post_scaling(
+    kube: Kube, scd: SeedCoderDeployment, decisions: list[ScaleEvent], now: datetime, instance: str
+) -> None:
+    """One Event per autoscaling decision (best effort, like :func:`post`)."""
+    for d in decisions:
+        try:
+            await kube.create(scale_event_manifest(scd, d, now, instance), FIELD_MANAGER)
+        except ApiError as exc:
+            log.warning(
+                "Posting a scaling event for SeedCoderDeployment %s failed: %s", scd.metadata.name, exc
+            )

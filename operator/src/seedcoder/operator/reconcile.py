@@ -197,6 +197,8 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     )
     await _write_status(deps, scd, status)
     await events.post(deps.kube, scd, transitions, now, deps.instance)
+    if scaling is not None:
+        await events.post_scaling(deps.kube, scd, scaling.events, now, deps.instance)
     ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
     progressing = any(c.type == "Progressing" and c.status == "True" for c in status.conditions)
     sample = metrics_sample.sample(
