@@ -103,7 +103,12 @@ class SloSpec(ApiModel):
         )
     )
 
-    ttft_p95_ms: int = Field(default=300, ge=10, le=60000, description="p95 time to first token, ms.")
+    ttft_p95_ms: int = Field(
+        default=300,
+        ge=50,
+        le=60000,
+        description="p95 time to first token, ms (at least 50: the TTFT histogram's finest SLO bucket).",
+    )
     e2e_p95_ms: int = Field(
         alias="e2eP95Ms", default=1500, ge=10, le=600000, description="p95 whole-request latency, ms."
     )

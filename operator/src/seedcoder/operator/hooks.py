@@ -13,8 +13,8 @@ Autoscaler contract (``seedcoder.operator.scaling.autoscale``)::
                         settings: OperatorSettings) -> ScalingOutcome
 
 It runs on the operator's timer for resources with ``spec.autoscaling.mode: slo``,
-writes replicas itself through ``deployments/scale`` as field manager
-``seedcoder-autoscaler``, and returns what it decided; the reconcile records that
+writes replicas itself (server-side apply of the Deployment's ``spec.replicas``
+alone) as field manager ``seedcoder-autoscaler``, and returns what it decided; the reconcile records that
 in ``status.pools[].desiredReplicas``, ``status.autoscaling.history`` and
 ``status.slo`` (and the ``SLOMet`` condition).
 
@@ -48,7 +48,7 @@ class PoolObservation:
     gpu: str
     namespace: str
     deployment: str
-    """Name of the Triton Deployment (write replicas through its scale subresource)."""
+    """Name of the Triton Deployment whose ``spec.replicas`` the autoscaler owns."""
     replicas: int
     ready_replicas: int
     min_replicas: int
