@@ -47,7 +47,7 @@ def bring_up(console: Console, stack: Stack) -> tuple[str, str]:
                 "nodes",
                 "-o",
                 "custom-columns=NODE:.metadata.name,GPU:.metadata.labels.nvidia\\.com/gpu\\.product,"
-                "GPUS:.status.allocatable.nvidia\\.com/gpu,READY:.status.conditions[-1].status",
+                'GPUS:.status.allocatable.nvidia\\.com/gpu,READY:.status.conditions[?(@.type=="Ready")].status',
             ).stdout
         )
         rec.facts.update(server=cluster.server, kubeconfig=str(cluster.kubeconfig))

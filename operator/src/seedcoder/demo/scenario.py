@@ -91,6 +91,10 @@ def fim_completion(console: Console, stack: Stack, model: str, record: StepRecor
     console.detail("completion:")
     console.detail(completion if completion.strip() else "(empty)")
     console.detail(f"time to first token: {1000 * (ttft or 0):.0f} ms (a 270M model on this machine's CPU)")
+    console.detail(
+        "(the demo model, Gemma 3 270M, has no fill-in-the-middle tokens: Seed-Coder's template reaches it"
+    )
+    console.detail(" as plain text, so it continues rather than fills the hole; Seed-Coder-8B fills it)")
     record.facts.update(completion=completion, ttft_ms=round(1000 * (ttft or 0), 1))
     if not completion.strip():
         raise DemoError("the model returned an empty completion")
