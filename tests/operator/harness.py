@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 from seedcoder.devcluster import Cluster
+from seedcoder.devcluster.volumes import prebound_claim
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC_RULES = REPO / "charts" / "seedcoder-operator" / "files" / "rbac-rules.yaml"
@@ -77,34 +78,7 @@ def install_volumes(
 ) -> None:
     """Pre-bound PersistentVolumes and claims, so pods that mount them can be scheduled."""
     for claim in claims:
-        pv = f"{namespace}-{claim}"[:63]
-        apply(
-            cluster,
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "100Gi"},
-                    "accessModes": ["ReadWriteMany"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "storageClassName": "",
-                    "hostPath": {"path": f"/srv/{pv}"},
-                    "claimRef": {"namespace": namespace, "name": claim},
-                },
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": claim, "namespace": namespace},
-                "spec": {
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": "",
-                    "volumeName": pv,
-                    "resources": {"requests": {"storage": "100Gi"}},
-                },
-            },
-        )
+        apply(cluster, *prebound_claim(namespace, claim))
 
 
 def free_port() -> int:

@@ -29,6 +29,7 @@ import yaml
 
 from seedcoder.devcluster import Cluster, start_cluster
 from seedcoder.devcluster.tools import helm_path
+from seedcoder.devcluster.volumes import prebound_claim
 from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.localstack.triton import TritonServer, free_port, gguf_model_path, write_llamacpp_repository
 
@@ -136,33 +137,7 @@ class Stack:
     def prepare_namespace(self) -> None:
         """What a platform team provides: volumes for weights and engines, and an API key."""
         for claim in VOLUME_CLAIMS:
-            pv = f"{DEMO_NAMESPACE}-{claim}"
-            self.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolume",
-                    "metadata": {"name": pv},
-                    "spec": {
-                        "capacity": {"storage": "200Gi"},
-                        "accessModes": ["ReadWriteMany"],
-                        "persistentVolumeReclaimPolicy": "Retain",
-                        "storageClassName": "",
-                        "hostPath": {"path": f"/srv/{pv}"},
-                        "claimRef": {"namespace": DEMO_NAMESPACE, "name": claim},
-                    },
-                },
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": claim, "namespace": DEMO_NAMESPACE},
-                    "spec": {
-                        "accessModes": ["ReadWriteMany"],
-                        "storageClassName": "",
-                        "volumeName": pv,
-                        "resources": {"requests": {"storage": "200Gi"}},
-                    },
-                },
-            )
+            self.apply(*prebound_claim(DEMO_NAMESPACE, claim, size="200Gi"))
         self.apply(
             {
                 "apiVersion": "v1",
