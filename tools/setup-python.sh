@@ -16,6 +16,12 @@ WHEELS="$CACHE_ROOT/wheels/llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q -U "pip>=25.1"
 
+mkdir -p "$CACHE_ROOT"
+free_kib=$(df -Pk "$CACHE_ROOT" | awk 'NR==2 {print $4}')
+if [ "${free_kib:-0}" -lt $((3 * 1024 * 1024)) ]; then
+  echo "error: setting up needs about 3 GiB free under $CACHE_ROOT (Python packages, llama.cpp, the demo model); only $((free_kib / 1024)) MiB are free. Free some space and run again." >&2
+  exit 1
+fi
 if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   echo "[setup] building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION once (compiles llama.cpp: about 4 minutes on 2 cores)" >&2
   mkdir -p "$WHEELS.tmp"

@@ -12,6 +12,7 @@ resource's status. It also checks that teardown left no process behind.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,21 @@ def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
 
     assert "Demo finished" in proc.stdout
     assert _processes_under(workdir) == [], "the demo left processes running"
+
+
+def test_demo_without_the_control_plane_binaries_says_what_to_do(tmp_path: Path) -> None:
+    """A newcomer who skipped the set-up gets a message naming the fix, a non-zero exit, no traceback."""
+    empty = tmp_path / "no-binaries"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "seedcoder.demo", "run", "--workdir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TESTBINS_DIR": str(empty)},
+    )
+    assert proc.returncode == 1
+    assert "make testbins" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Demo FAILED" in proc.stdout

@@ -25,12 +25,32 @@ from seedcoder.demo import scenario
 from seedcoder.demo.console import Console
 from seedcoder.demo.ide import client_snippets
 from seedcoder.demo.stack import DEMO_NAMESPACE, DemoError, Stack, repo_root
+from seedcoder.devcluster import KubectlError, LowDiskError, MissingToolError, PortInUseError
+from seedcoder.devcluster.procs import StartupError
+from seedcoder.localstack.prometheus import PrometheusError
+from seedcoder.localstack.triton import TritonStartError
 
 EXAMPLE = "manifests/examples/h100-a100.yaml"
+
+# Failures a newcomer may meet; each message says what to do (a port in use, low
+# disk, a missing binary, a component that did not start and the tail of its log).
+_EXPECTED: tuple[type[Exception], ...] = (
+    DemoError,
+    MissingToolError,
+    PortInUseError,
+    LowDiskError,
+    StartupError,
+    TritonStartError,
+    PrometheusError,
+    KubectlError,
+)
 
 
 class _Interrupted(Exception):
     pass
+
+
+_STOPS: tuple[type[BaseException], ...] = (*_EXPECTED, _Interrupted, KeyboardInterrupt)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -95,7 +115,7 @@ def run(workdir: Path, summary: Path) -> int:
         with console.step("Where to look next"):
             _where_next(console, stack, name)
         ok = True
-    except (DemoError, _Interrupted, KeyboardInterrupt) as exc:
+    except _STOPS as exc:
         console.say(f"\nThe demo stopped: {exc}")
         for part in ("operator", "gateway"):
             tail = stack.log_tail(part)
@@ -143,7 +163,7 @@ def serve(workdir: Path, ready_file: Path) -> int:
         while True:
             time.sleep(1)
             stack.operator_alive()
-    except (DemoError, _Interrupted, KeyboardInterrupt) as exc:
+    except _STOPS as exc:
         console.say(f"stopping: {exc}")
     finally:
         stack.stop()
