@@ -420,7 +420,8 @@ def profile_report(session_path: Path) -> str:
     for where, t in sorted(flat.items(), key=lambda kv: -kv[1])[:40]:
         lines.append(f"  {t:7.3f} s  {100 * t / busy:5.1f} %  {where}")
     lines += ["", "=" * 100, "Call tree, whole process (library frames collapsed)", "=" * 100]
-    lines += ConsoleRenderer(unicode=True, color=False).render(session).splitlines()
+    tree = ConsoleRenderer(unicode=True, color=False).render(session)
+    lines += tree.replace(str(session_path.parent), "<tmpdir>").splitlines()  # no machine paths in results
     return "\n".join(lines) + "\n"
 
 
