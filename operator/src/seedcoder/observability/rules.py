@@ -19,7 +19,6 @@ from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.observability import monitors
 from seedcoder.observability.slo import (
     BURN_WINDOWS,
-    TTFT_SLO_BUCKETS_SECONDS,
     BurnWindow,
     le_matcher,
     sli_windows,
@@ -270,16 +269,15 @@ def monitoring_objects(resource: SeedCoderDeployment) -> list[dict[str, Any]]:
     The PrometheusRule (recording rules and burn-rate alerts for the resource's TTFT
     objective, ``spec.slo.ttftP95Ms``) and the PodMonitor that scrapes its gateway
     and Triton pods, both in the resource's namespace. The operator adds its labels
-    and the ownerReference (``seedcoder.operator.hooks``). An objective below the
-    gateway's smallest TTFT bucket cannot be measured; the resource then gets the
-    PodMonitor only, rather than alerts that would judge the wrong threshold.
+    and the ownerReference (``seedcoder.operator.hooks``). The API admits no
+    objective below the gateway's smallest TTFT bucket, so every objective is
+    measurable.
     """
     namespace, name = resource.metadata.namespace, resource.metadata.name
-    out = [monitors.pod_monitor(namespace, name)]
-    ttft_ms = resource.spec.slo.ttft_p95_ms
-    if ttft_ms >= TTFT_SLO_BUCKETS_SECONDS[0] * 1000:
-        out.insert(0, prometheus_rule(namespace, name, ttft_ms))
-    return out
+    return [
+        prometheus_rule(namespace, name, resource.spec.slo.ttft_p95_ms),
+        monitors.pod_monitor(namespace, name),
+    ]
 
 
 def operator_rules() -> dict[str, Any]:
