@@ -110,4 +110,4 @@ PROFILES: dict[str, LatencyProfile] = {
         kv_capacity_tokens=_kv_capacity(80, 16.06 * _GB, 128 * _KIB),
     ),
 }
-"""The three calibrated profiles of AUTOSCALING.md (derived, not measured)."""
+"""The three calibrated profiles (roofline constants from published figures; derived, not measured)."""
