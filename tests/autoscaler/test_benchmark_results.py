@@ -75,9 +75,9 @@ def test_x40_gpu_hours_within_115_pct_of_the_oracle() -> None:
 
 
 def test_x10_gpu_hours_vs_oracle_does_not_regress() -> None:
-    # Target: <= 1.15x the oracle's GPU-hours. MISSED: the committed run uses 1.95x
-    # (12.77 GPU-h against 6.55). Guard: no worse than that.
-    assert _headline(10.0)["policies"]["seedcoder"]["gpu_hours_vs_oracle"] <= 1.96
+    # Target: <= 1.15x the oracle's GPU-hours. MISSED: the committed run uses 1.79x
+    # (11.73 GPU-h against 6.55). Guard: no worse than that.
+    assert _headline(10.0)["policies"]["seedcoder"]["gpu_hours_vs_oracle"] <= 1.80
 
 
 def test_cheaper_than_every_dynamic_baseline_as_good_on_the_slo() -> None:
@@ -96,9 +96,9 @@ def test_gpu_hours_over_static_peak_do_not_regress() -> None:
     # Target: fewer GPU-hours than every baseline with as few violated windows. MISSED
     # against static-peak (a fixed fleet at the oracle's busiest window, sized with
     # hindsight), which also holds 0 % of windows: at x10 it uses 9.02 GPU-h and
-    # seedcoder 12.77 (+42 %); at x40 15.97 against 16.60 (+4 %). Guard: the ratio
+    # seedcoder 11.73 (+30 %); at x40 15.97 against 16.60 (+4 %). Guard: the ratio
     # may not grow past the committed one.
-    for scale, committed in ((10.0, 1.42), (40.0, 1.04)):
+    for scale, committed in ((10.0, 1.30), (40.0, 1.04)):
         ours = _headline(scale)["policies"]["seedcoder"]
         peak = _static_peak(scale)
         assert peak["windows_violated_pct"] <= ours["windows_violated_pct"] + 1.0

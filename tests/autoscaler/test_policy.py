@@ -194,3 +194,33 @@ def test_converges_on_a_steady_load() -> None:
     tail = replicas[-60:]
     assert max(tail) == min(tail)
     assert 60.0 / tail[0] <= 10.0
+
+
+def test_capacity_cut_recovers_only_on_busy_comfortable_windows() -> None:
+    from seedcoder.autoscaler.learning import learn, usable_capacity
+    from seedcoder.autoscaler.models import PoolState
+
+    prior_rps = prior_for("H100", "fp8").rps_for_slo(CFG.slo_ttft_p95_ms)
+
+    def feed(rate: float, p95: float, n: int) -> PoolState:
+        ps = PoolState(capacity_rps=3.0, breaches=[(NOW, 2.5)], ready_since=0.0, last_ready=10)
+        for i in range(n):
+            t = NOW + i * CFG.interval_s
+            o = obs(replicas=10, ready=10, observed_at=t, request_rate=rate, ttft_p95_ms=p95)
+            learn(ps, H100, o, t, CFG)
+        return ps
+
+    busy_fast = feed(25.0, 120.0, 20)  # 2.5 req/s per replica, p95 under the unloaded base
+    assert busy_fast.capacity_rps is not None
+    assert 3.0 < busy_fast.capacity_rps <= prior_rps
+    assert usable_capacity(busy_fast, CFG) > 2.5
+    idle = feed(5.0, 120.0, 20)  # too little load to say anything
+    assert idle.capacity_rps == 3.0
+    assert usable_capacity(idle, CFG) == 2.5
+    mid = feed(25.0, 250.0, 20)  # p95 on the curve: ordinary learning, no recovery of the breach
+    assert usable_capacity(mid, CFG) == 2.5
+    long_run = feed(25.0, 120.0, 400)  # stops once the load no longer tests the estimate
+    assert long_run.capacity_rps is not None
+    assert long_run.capacity_rps < prior_rps / 2
+    assert feed(25.0, 120.0, 800).capacity_rps == long_run.capacity_rps
+    assert feed(80.0, 120.0, 400).capacity_rps == prior_rps  # and never beyond the prior

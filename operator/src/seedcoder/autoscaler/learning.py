@@ -12,6 +12,13 @@ from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
 from seedcoder.autoscaler.models import PolicyConfig, PoolObservation, PoolSpec, PoolState
 from seedcoder.autoscaler.priors import prior_for
 
+_RECOVER_BELOW_BASE = 0.9
+"""A p95 under this share of the prior's unloaded p95 is below anything the curve can learn from..."""
+_RECOVER_MIN_LOAD = 0.6
+"""...while each replica carries at least this share of the usable capacity (the fleet is busy)."""
+_RECOVER_STEP = 0.03
+"""Factor above 1 by which such an observation raises a capacity cut back toward the prior."""
+
 
 def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
     """Update ``ps`` (a copy owned by this call) from one fresh observation."""
@@ -52,6 +59,25 @@ def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: 
             )
             if implied is not None:
                 ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
+        elif obs.ttft_p95_ms < _RECOVER_BELOW_BASE * prior.base_p95_ms:
+            _recover(ps, x, prior_rps, cfg)
+
+
+def _recover(ps: PoolState, per_replica_rps: float, prior_rps: float, cfg: PolicyConfig) -> None:
+    """Let a capacity cut (learned or remembered from a breach) creep back toward the prior.
+
+    Why: once a breach has cut the estimate, the fleet sized from it runs so far below
+    its capacity that p95 sits under the latency curve's base, which says nothing, so
+    the cut would never be learned back. A p95 below the unloaded base while replicas
+    carry a real share of the usable capacity is evidence the cut is too pessimistic;
+    each such observation raises it a little. A new breach cuts it again.
+    """
+    if per_replica_rps < _RECOVER_MIN_LOAD * usable_capacity(ps, cfg):
+        return
+    step = 1.0 + _RECOVER_STEP
+    if ps.capacity_rps is not None and ps.capacity_rps < prior_rps:
+        ps.capacity_rps = min(prior_rps, ps.capacity_rps * step)
+    ps.breaches = [(t, min(prior_rps, c * step)) for t, c in ps.breaches]
 
 
 def usable_capacity(ps: PoolState, cfg: PolicyConfig) -> float:
