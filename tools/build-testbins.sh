@@ -44,7 +44,7 @@ if [ "${free_kib:-0}" -lt $((6 * 1024 * 1024)) ]; then
   echo "error: building the control plane needs about 6 GiB free for Go's caches ($(go env GOCACHE)); only $((free_kib / 1024)) MiB are free. Free some space and run again." >&2
   exit 1
 fi
-log "building ${need[*]} into $BIN (cold: about 15-20 minutes on 2 cores; warm Go cache: a few minutes)"
+log "building ${need[*]} into $BIN (cold: about 7 minutes on a quiet 2-core machine, longer under load; warm Go cache: a few minutes)"
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 ldf="-s -w"
