@@ -2,14 +2,13 @@
 
 Why: PromQL that parses is not PromQL that answers; this runs the actual
 ``histogram_quantile`` over the gateway's TTFT histogram and the rate query,
-the way the operator reads them in a cluster. Skipped when no ``prometheus``
-binary is installed.
+the way the operator reads them in a cluster. ``make test`` installs the
+``prometheus`` binary; without it the test fails with a message saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import threading
@@ -21,10 +20,11 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from seedcoder import metricnames as mn
+from seedcoder.devcluster.tools import prometheus_path
 from seedcoder.operator.signals import PrometheusSignals
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMETHEUS is None, reason="no prometheus binary")]
+PROMETHEUS = str(prometheus_path())
+pytestmark = [pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -56,7 +56,6 @@ def prometheus(tmp_path: Path, gateway_metrics: tuple[int, CollectorRegistry]) -
         f"    static_configs: [{{targets: ['127.0.0.1:{target_port}'], labels: {{namespace: ml}}}}]\n",
         encoding="utf-8",
     )
-    assert PROMETHEUS is not None
     proc = subprocess.Popen(
         [
             PROMETHEUS,
