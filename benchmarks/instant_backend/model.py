@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
+from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.request import RequestError, parse_request
 from seedcoder.engines.textstream import TextAssembler
 
@@ -32,10 +32,6 @@ FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 # Deterministic "tokens", cycled; plain ASCII so every token is a complete UTF-8 piece.
 TOKENS = (b"return", b" sorted", b"(items", b")", b"\n", b"    ", b"#", b" done")
 LOG_PROB_PER_TOKEN = -0.1
-
-
-def _tensor(name: str, value: Any, dtype: Any) -> Any:
-    return pb_utils.Tensor(name, np.array(value, dtype=dtype))
 
 
 class TritonPythonModel:
@@ -47,16 +43,8 @@ class TritonPythonModel:
         self.max_tokens_limit = int(limit)
 
     def _response(self, text: str, generated: int, prompt_tokens: int, finish: str | None, logp: Any) -> Any:
-        tensors = [
-            _tensor("text_output", [text.encode("utf-8")], np.object_),
-            _tensor("output_token_count", [generated], np.int32),
-            _tensor("input_token_count", [prompt_tokens], np.int32),
-        ]
-        if finish is not None:
-            tensors.append(_tensor("finish_reason", [finish.encode()], np.object_))
-        if logp is not None:
-            tensors.append(_tensor("cum_log_prob", [logp], np.float32))
-        return pb_utils.InferenceResponse(output_tensors=tensors)
+        arrays = output_arrays(text, generated, prompt_tokens, finish, logp)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(n, a) for n, a in arrays])
 
     def execute(self, requests: list[Any]) -> None:
         for request in requests:

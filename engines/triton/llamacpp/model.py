@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
 from seedcoder.engines.textstream import TextAssembler
 from seedcoder.metricnames import LLAMACPP_CANCELLED_TOTAL, LLAMACPP_GENERATED_TOKENS_TOTAL
@@ -36,10 +37,6 @@ def _param(config: dict[str, Any], name: str, default: str | None = None) -> str
     if value is None:
         raise pb_utils.TritonModelException(f"model parameter {name!r} is required")
     return str(value)
-
-
-def _tensor(name: str, value: Any, dtype: Any) -> Any:
-    return pb_utils.Tensor(name, np.array(value, dtype=dtype))
 
 
 class TritonPythonModel:
@@ -96,16 +93,8 @@ class TritonPythonModel:
         finish: str | None = None,
         cum_log_prob: float | None = None,
     ) -> Any:
-        tensors = [
-            _tensor("text_output", [text.encode("utf-8")], np.object_),
-            _tensor("output_token_count", [generated], np.int32),
-            _tensor("input_token_count", [prompt_tokens], np.int32),
-        ]
-        if finish is not None:
-            tensors.append(_tensor("finish_reason", [finish.encode()], np.object_))
-        if cum_log_prob is not None:
-            tensors.append(_tensor("cum_log_prob", [cum_log_prob], np.float32))
-        return pb_utils.InferenceResponse(output_tensors=tensors)
+        arrays = output_arrays(text, generated, prompt_tokens, finish, cum_log_prob)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(n, a) for n, a in arrays])
 
     @staticmethod
     def _error(message: str, code: Any) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
 from seedcoder.engines.textstream import StopMatcher
 
@@ -170,16 +171,8 @@ class TritonPythonModel:
     def _response(
         text: str, generated: int, prompt: int, finish: str | None = None, cum_log_prob: float | None = None
     ) -> Any:
-        tensors = [
-            _t("text_output", [text.encode("utf-8")], np.object_),
-            _t("output_token_count", [generated], np.int32),
-            _t("input_token_count", [prompt], np.int32),
-        ]
-        if finish is not None:
-            tensors.append(_t("finish_reason", [finish.encode()], np.object_))
-        if cum_log_prob is not None:
-            tensors.append(_t("cum_log_prob", [cum_log_prob], np.float32))
-        return pb_utils.InferenceResponse(output_tensors=tensors)
+        arrays = output_arrays(text, generated, prompt, finish, cum_log_prob)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(n, a) for n, a in arrays])
 
     def finalize(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -7,6 +7,11 @@ tensors from here, so the two runtimes cannot drift apart.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
 from seedcoder.engines.pbtxt import TensorSpec
 
 MODEL_NAME = "seedcoder"
@@ -42,3 +47,26 @@ TOKENIZE_INPUTS: tuple[TensorSpec, ...] = (
 TOKENIZE_OUTPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("token_count", "TYPE_INT32", (1,), why="Tokens the generating model would see."),
 )
+
+
+def output_arrays(
+    text: str,
+    generated: int,
+    prompt_tokens: int,
+    finish: str | None = None,
+    cum_log_prob: float | None = None,
+) -> list[tuple[str, npt.NDArray[Any]]]:
+    """The output tensors of one ``seedcoder`` response, by name, as every runtime's model sends them.
+
+    ``finish_reason`` only on the last response; ``cum_log_prob`` only when asked for.
+    """
+    arrays: list[tuple[str, npt.NDArray[Any]]] = [
+        ("text_output", np.array([text.encode("utf-8")], dtype=np.object_)),
+        ("output_token_count", np.array([generated], dtype=np.int32)),
+        ("input_token_count", np.array([prompt_tokens], dtype=np.int32)),
+    ]
+    if finish is not None:
+        arrays.append(("finish_reason", np.array([finish.encode()], dtype=np.object_)))
+    if cum_log_prob is not None:
+        arrays.append(("cum_log_prob", np.array([cum_log_prob], dtype=np.float32)))
+    return arrays
