@@ -15,6 +15,7 @@ help:
 	@echo "make demo          run the whole product end to end (local control plane, operator, Triton, gateway)"
 	@echo "make test          install everything, then lint, type-check and run the whole test suite"
 	@echo "make up / down     like demo, but leave the stack running for exploration / stop it"
+	@echo "make images        build the container images (podman; cached by a hash of their inputs)"
 	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
 	@echo "make cluster-down  stop it"
 	@echo "make bench-operator | bench-gateway | bench-autoscaling"
@@ -36,7 +37,14 @@ tools: venv testbins
 	bash tools/install-tools.sh
 
 .PHONY: deps
-deps: venv testbins tools
+deps: venv testbins tools images
+
+# The product's container images (seedcoder, seedcoder-triton-cpu, and the
+# TensorRT-LLM image against a local stand-in base), built with podman from
+# Debian's packages and a local wheelhouse; cached by a hash of their inputs.
+.PHONY: images
+images: venv tools
+	$(VPY) tools/build_images.py
 
 # ---------------------------------------------------------------- quality gates
 .PHONY: lint

@@ -58,6 +58,23 @@ if [ ! -x "$helm_dir/helm" ]; then
 fi
 ln -sfn "helm-layer-$LAYER_VERSION/helm" "$BIN_DIR/helm"
 
+# Container tooling from Debian: podman (with runc: crun refuses some cgroup
+# layouts) builds and runs the product's images; mmdebstrap makes their base from
+# Debian's packages when no container registry is reachable.
+need_pkgs=()
+command -v podman >/dev/null || need_pkgs+=(podman)
+command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)
+[ -x /usr/sbin/runc ] || need_pkgs+=(runc)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "error: ${need_pkgs[*]} missing; install Debian's packages (sudo apt-get install ${need_pkgs[*]})"
+    exit 1
+  fi
+  log "installing Debian's ${need_pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" uidmap containernetworking-plugins >/dev/null
+fi
+
 # Prometheus and promtool from Debian.
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   if [ "$(id -u)" -ne 0 ]; then

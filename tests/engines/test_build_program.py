@@ -27,6 +27,7 @@ from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.weights import sha256_file
 from seedcoder.localstack.triton import TritonServer
 
+from tests.engines.plans import build_image_for
 from tests.engines.tritonio import StreamingClient, make_inputs
 
 
@@ -74,6 +75,7 @@ def _plan(tmp_path: Path, gpu: str = "A100", precision: str = "bf16") -> BuildPl
         limits=profile.build_limits,
         source=ModelSource(kind="pvc", location=str(tmp_path / "models" / "seed-coder-8b-base")),
         cache_dir=str(tmp_path / "cache"),
+        build_image=build_image_for(profile),
         termination_log=str(tmp_path / "termination-log"),
     )
 

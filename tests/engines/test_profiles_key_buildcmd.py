@@ -22,6 +22,8 @@ from seedcoder.engines.profiles import (
     resolve_precision,
 )
 
+from tests.engines.plans import build_image_for
+
 MODEL = "ByteDance-Seed/Seed-Coder-8B-Base"
 REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -36,6 +38,7 @@ def _plan(gpu: str = "H100", precision: str = "auto", **limits: int) -> BuildPla
         limits=limits_for(profile, **limits),
         source=ModelSource(kind="pvc", location="/models/seed-coder-8b-base"),
         cache_dir="/cache",
+        build_image=build_image_for(profile),
     )
 
 
@@ -92,7 +95,6 @@ profiles:
     runtime: tensorrt-llm
     default_precision: fp8
     supported_precisions: [fp8]
-    runtime_image: x
     trtllm_version: "1"
     tensorrt_version: "1"
     gpu_memory_gib: 24
@@ -116,7 +118,7 @@ profiles:
 class TestEngineKey:
     def _inputs(self) -> EngineInputs:
         p = get_profile("H100")
-        return engine_inputs_for(p, MODEL, REV, "fp8", p.build_limits)
+        return engine_inputs_for(p, MODEL, REV, "fp8", p.build_limits, build_image=build_image_for(p))
 
     def test_same_inputs_same_key(self) -> None:
         assert engine_key(self._inputs()) == engine_key(self._inputs())
@@ -128,7 +130,7 @@ class TestEngineKey:
 
     def test_auto_and_the_explicit_default_share_one_engine(self) -> None:
         p = get_profile("H100")
-        auto = engine_inputs_for(p, MODEL, REV, "auto", p.build_limits)
+        auto = engine_inputs_for(p, MODEL, REV, "auto", p.build_limits, build_image=build_image_for(p))
         assert engine_key(auto) == engine_key(self._inputs())
 
     @pytest.mark.parametrize(
@@ -144,11 +146,28 @@ class TestEngineKey:
             {"limits": _limits(max_input_len=4096)},
             {"limits": _limits(max_output_len=256)},
             {"limits": _limits(max_num_tokens=4096)},
+            {"build_image": "registry.internal.example/seedcoder/seedcoder-triton-trtllm:0.1.1"},
+            {"build_image": "sha256:" + "a" * 64},
         ],
     )
     def test_any_changed_input_gives_a_new_key(self, change: dict[str, object]) -> None:
         base = self._inputs()
         assert engine_key(base.model_copy(update=change)) != engine_key(base)
+
+    def test_the_build_image_enters_the_key_by_digest_when_it_has_one(self) -> None:
+        p = get_profile("H100")
+        digest = "sha256:" + "b" * 64
+
+        def key(image: str) -> str:
+            return engine_key(engine_inputs_for(p, MODEL, REV, "fp8", p.build_limits, build_image=image))
+
+        by_tag = key("ghcr.io/seedcoder/seedcoder-triton-trtllm:0.1.0")
+        assert key("registry.internal.example/seedcoder/seedcoder-triton-trtllm:0.1.0") != by_tag
+        assert key("ghcr.io/seedcoder/seedcoder-triton-trtllm:0.2.0") != by_tag
+        # The same digest from a mirror is the same image: the engine is reused.
+        assert key(f"ghcr.io/seedcoder/seedcoder-triton-trtllm:0.1.0@{digest}") == key(
+            f"mirror.internal:5000/team/seedcoder-triton-trtllm@{digest}"
+        )
 
     def test_canonical_json_is_sorted_and_compact(self) -> None:
         text = canonical_json(self._inputs())
@@ -175,6 +194,7 @@ class TestBuildCommand:
             limits=p.build_limits,
             source=ModelSource(kind="s3", location="s3://models/seed", endpoint="https://s3.vpce.internal"),
             cache_dir="/cache",
+            build_image=build_image_for(p),
             termination_log="/tmp/term",
         )
         assert parse_build_args(build_command(plan)) == plan

@@ -17,6 +17,8 @@ from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_repo import repository_files_for
 
+from tests.engines.plans import build_image_for
+
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {"h100-fp8": ("H100", "fp8"), "a100-bf16": ("A100", "bf16")}
 
@@ -31,6 +33,7 @@ def _plan(gpu: str, precision: str) -> BuildPlan:
         limits=profile.build_limits,
         source=ModelSource(kind="pvc", location="/models/seed-coder-8b-base"),
         cache_dir="/var/cache/seedcoder",
+        build_image=build_image_for(profile),
     )
 
 

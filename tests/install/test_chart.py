@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from seedcoder.images import default_image
 from seedcoder.observability import dashboards, rules
 
 from tests.install.conftest import CHART, CI_VALUES, Render, by_kind, run_helm
@@ -94,7 +95,9 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SEEDCODER_NAMESPACES"] == ""
     assert env["SEEDCODER_MONITORING_NAMESPACE"] == "monitoring"
-    assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == "seedcoder/seedcoder:0.1.0"
+    assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == default_image("seedcoder").reference
+    assert env["SEEDCODER_TRITON_CPU_IMAGE"] == default_image("triton-cpu").reference
+    assert env["SEEDCODER_TRITON_TRTLLM_IMAGE"] == default_image("triton-trtllm").reference
     assert "tolerations" not in pod, "the operator must not land on the GPU pools"
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
@@ -110,7 +113,11 @@ def test_values_reach_the_operator(render: Render) -> None:
             "--set",
             "image.digest=sha256:" + "a" * 64,
             "--set",
-            "operator.gatewayImage=registry.local/gw:1",
+            "images.gateway.registry=registry.local",
+            "--set",
+            "images.gateway.repository=gw",
+            "--set",
+            "images.gateway.tag=1",
         ),
         "Deployment",
     )
@@ -119,7 +126,75 @@ def test_values_reach_the_operator(render: Render) -> None:
     assert env["SEEDCODER_NAMESPACES"] == "a,b"
     assert env["SEEDCODER_PROMETHEUS_URL"] == "http://prom.monitoring.svc:9090"
     assert env["SEEDCODER_GATEWAY_IMAGE"] == "registry.local/gw:1"
-    assert container["image"] == "seedcoder/seedcoder@sha256:" + "a" * 64
+    assert container["image"] == "ghcr.io/seedcoder/seedcoder@sha256:" + "a" * 64
+
+
+def _images_of(objects: list[dict[str, Any]]) -> set[str]:
+    """Every image reference in rendered objects: containers' images and the operator's image settings."""
+    found: set[str] = set()
+    for obj in objects:
+        pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            found.add(c["image"])
+            found |= {e["value"] for e in c.get("env", []) if e["name"].endswith("_IMAGE") and e.get("value")}
+    return found
+
+
+def test_the_default_images_are_the_products_one_set(render: Render) -> None:
+    images = _images_of(render())
+    assert images == {default_image(k).reference for k in ("seedcoder", "triton-cpu", "triton-trtllm")}
+
+
+def test_global_image_registry_rewrites_every_image(render: Render) -> None:
+    objects = render(
+        "--set",
+        "global.imageRegistry=registry.internal.example",
+        "--set",
+        "global.imagePullSecrets={regcred}",
+    )
+    images = _images_of(objects)
+    assert len(images) == 3
+    assert all(i.startswith("registry.internal.example/seedcoder/") for i in images), images
+    (deploy,) = by_kind(objects, "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["SEEDCODER_IMAGE_REGISTRY"] == "registry.internal.example"
+    assert env["SEEDCODER_IMAGE_PULL_SECRETS"] == "regcred"
+
+
+def test_a_digest_pins_each_image(render: Render) -> None:
+    digest = "sha256:" + "c" * 64
+    objects = render(
+        "--set",
+        f"image.digest={digest}",
+        "--set",
+        f"images.tritonCpu.digest={digest}",
+        "--set",
+        f"images.tritonTrtllm.digest={digest}",
+        "--set",
+        "global.imageRegistry=mirror.internal:5000/team",
+    )
+    images = _images_of(objects)
+    assert images == {
+        f"mirror.internal:5000/team/seedcoder/{r}@{digest}"
+        for r in ("seedcoder", "seedcoder-triton-cpu", "seedcoder-triton-trtllm")
+    }
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "global.imageRegistry=https://registry.example",
+        "images.tritonCpu.digest=sha256:xyz",
+        "images.tritonTrtllm.tag=bad tag",
+        "images.gateway.image=x",
+    ],
+)
+def test_bad_image_values_are_refused_by_the_schema(helm: Path, bad: str) -> None:
+    result = run_helm(helm, "template", "x", str(CHART), "--set", bad, check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr or "at '" in result.stderr
 
 
 def _rules_file() -> list[dict[str, Any]]:

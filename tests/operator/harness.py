@@ -122,21 +122,31 @@ class OperatorProcess:
     def user(self) -> str:
         return f"system:serviceaccount:{self.sa_namespace}:{self.service_account}"
 
+    def operator_env(self) -> dict[str, str]:
+        """The operator's ``SEEDCODER_*`` settings (extra ``SEEDCODER_*`` ones from ``settings``)."""
+        env = {
+            "SEEDCODER_METRICS_PORT": str(self.metrics_port),
+            "SEEDCODER_PROBE_PORT": str(self.probe_port),
+            "SEEDCODER_BIND_ADDRESS": "127.0.0.1",
+            "SEEDCODER_RESYNC_SECONDS": self.settings.get("resync", "5"),
+            "SEEDCODER_BUILD_RETRY_SECONDS": self.settings.get("build_retry", "600"),
+            "SEEDCODER_BUILD_BACKOFF_LIMIT": self.settings.get("backoff_limit", "3"),
+            "SEEDCODER_GATEWAY_IMAGE": "registry.example/seedcoder:test",
+        }
+        env.update({k: v for k, v in self.settings.items() if k.startswith("SEEDCODER_")})
+        return env
+
+    def command(self, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The process to start and its environment: ``seedcoder operator`` with this interpreter."""
+        full = {k: v for k, v in os.environ.items() if not k.startswith("SEEDCODER_")}
+        full.update(env, KUBECONFIG=str(self.kubeconfig))
+        return [sys.executable, "-m", "seedcoder.cli", "operator", "--namespace", self.namespace], full
+
     def start(self) -> OperatorProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDCODER_")}
-        env.update(
-            KUBECONFIG=str(self.kubeconfig),
-            SEEDCODER_METRICS_PORT=str(self.metrics_port),
-            SEEDCODER_PROBE_PORT=str(self.probe_port),
-            SEEDCODER_BIND_ADDRESS="127.0.0.1",
-            SEEDCODER_RESYNC_SECONDS=self.settings.get("resync", "5"),
-            SEEDCODER_BUILD_RETRY_SECONDS=self.settings.get("build_retry", "600"),
-            SEEDCODER_BUILD_BACKOFF_LIMIT=self.settings.get("backoff_limit", "3"),
-            SEEDCODER_GATEWAY_IMAGE="registry.example/seedcoder:test",
-        )
+        argv, env = self.command(self.operator_env())
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "seedcoder.cli", "operator", "--namespace", self.namespace],
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -17,7 +17,7 @@ SETTINGS = OperatorSettings(gateway_image="registry.example/seedcoder:0.1.0")
 
 def parsed(manifest: dict[str, Any] | None = None) -> tuple[SeedCoderDeployment, list[PoolEngine]]:
     scd = SeedCoderDeployment.parse(live(manifest or sample()))
-    return scd, plan_engines(scd.spec)
+    return scd, plan_engines(scd.spec, SETTINGS)
 
 
 def job(

@@ -49,17 +49,46 @@ app.kubernetes.io/part-of: seedcoder
 {{- end }}
 {{- end }}
 
-{{/* The image reference; a digest wins over the tag. */}}
-{{- define "seedcoder-operator.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
-{{- end }}
+{{/*
+One image reference from {registry, repository, tag, digest}: global.imageRegistry
+replaces the registry; a digest wins over the tag; an empty tag is the appVersion.
+The same rule as seedcoder.images (a test renders both and compares).
+Call with (dict "image" <values> "root" $).
+*/}}
+{{- define "seedcoder-operator.imageRef" -}}
+{{- $img := .image -}}
+{{- $registry := default $img.registry .root.Values.global.imageRegistry -}}
+{{- $repo := $img.repository -}}
+{{- if $registry }}{{ $repo = printf "%s/%s" $registry $img.repository }}{{ end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion $img.tag) -}}
+{{- end -}}
 {{- end }}
 
+{{/* The operator's own image (the seedcoder image). */}}
+{{- define "seedcoder-operator.image" -}}
+{{- include "seedcoder-operator.imageRef" (dict "image" .Values.image "root" .) -}}
+{{- end }}
+
+{{/* The gateway's image: images.gateway, each empty field taken from image. */}}
 {{- define "seedcoder-operator.gatewayImage" -}}
-{{- default (include "seedcoder-operator.image" .) .Values.operator.gatewayImage }}
+{{- $gw := .Values.images.gateway -}}
+{{- $sameRepo := or (not $gw.repository) (eq $gw.repository .Values.image.repository) -}}
+{{- $img := dict "registry" (default .Values.image.registry $gw.registry) "repository" (default .Values.image.repository $gw.repository) "tag" (default .Values.image.tag $gw.tag) "digest" (default (ternary .Values.image.digest "" $sameRepo) $gw.digest) -}}
+{{- include "seedcoder-operator.imageRef" (dict "image" $img "root" .) -}}
+{{- end }}
+
+{{/* imagePullSecrets of the operator pod: global names, then the chart's own. */}}
+{{- define "seedcoder-operator.imagePullSecrets" -}}
+{{- $out := list -}}
+{{- range .Values.global.imagePullSecrets }}{{ $out = append $out (dict "name" .) }}{{ end -}}
+{{- range .Values.imagePullSecrets }}{{ $out = append $out . }}{{ end -}}
+{{- if $out }}
+imagePullSecrets:
+{{- toYaml $out | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{- define "seedcoder-operator.dashboardsNamespace" -}}

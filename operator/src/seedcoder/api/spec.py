@@ -10,7 +10,7 @@ cannot (a Secret's contents, the live cluster) is reported by the operator.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -28,6 +28,7 @@ from seedcoder.api.fields import (
     rules,
 )
 from seedcoder.api.model import EngineSpec, ModelSpec, SecretRef
+from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
 __all__ = ["GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
 
@@ -215,6 +216,42 @@ class NetworkSpec(ApiModel):
     )
 
 
+ImageReference = Annotated[str, Field(max_length=512, pattern=IMAGE_REFERENCE_PATTERN)]
+
+
+class ImagesSpec(ApiModel):
+    """Images of this resource's pods, overriding the operator's (a team's mirror, a pinned digest).
+
+    Each is a full reference, ``registry/repository[:tag][@sha256:<digest>]``; a
+    digest pins the image. The build image is part of the engine key: changing
+    ``tritonTrtllm`` or ``tritonCpu`` builds new engines (the same digest from
+    another registry does not).
+    """
+
+    gateway: ImageReference | None = Field(
+        default=None, description="The gateway's image (the seedcoder image); default: the operator's."
+    )
+    triton_cpu: ImageReference | None = Field(
+        default=None,
+        description="Builds and serves llamacpp (CPU) pools (seedcoder-triton-cpu); default: the operator's.",
+    )
+    triton_trtllm: ImageReference | None = Field(
+        default=None,
+        description=(
+            "Builds and serves tensorrt-llm pools (seedcoder-triton-trtllm); default: the operator's. "
+            "Must carry the TensorRT-LLM version of the GPU profile."
+        ),
+    )
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        default=None, description="imagePullPolicy of every container; default: the operator's."
+    )
+    pull_secrets: list[SecretRef] = Field(
+        default_factory=list,
+        max_length=8,
+        description="imagePullSecrets added to every pod (Secrets in this namespace), after the operator's.",
+    )
+
+
 class SeedCoderDeploymentSpec(ApiModel):
     """A Seed-Coder completion service: engines, Triton pools, gateway, SLO and network rules."""
 
@@ -255,4 +292,9 @@ class SeedCoderDeploymentSpec(ApiModel):
     gateway: GatewaySpec = Field(description="The completion gateway (API keys or openMode must be set).")
     network: NetworkSpec = Field(
         default_factory=NetworkSpec, json_schema_extra={"default": {}}, description="Network isolation."
+    )
+    images: ImagesSpec = Field(
+        default_factory=ImagesSpec,
+        json_schema_extra={"default": {}},
+        description="Image overrides for this resource's gateway, build Jobs and Triton pods.",
     )

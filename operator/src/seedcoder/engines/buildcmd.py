@@ -92,10 +92,14 @@ def make_plan(
     limits: BuildLimits,
     source: ModelSource,
     cache_dir: str,
+    build_image: str,
     termination_log: str = DEFAULT_TERMINATION_LOG,
 ) -> BuildPlan:
-    """The plan for ``profile``'s GPU (``precision`` may be ``auto``; unsupported ones raise)."""
-    inputs = engine_inputs_for(profile, model_name, revision, precision, limits)
+    """The plan for ``profile``'s GPU (``precision`` may be ``auto``; unsupported ones raise).
+
+    ``build_image`` is the image the build Job runs (and the pool serves with).
+    """
+    inputs = engine_inputs_for(profile, model_name, revision, precision, limits, build_image=build_image)
     return BuildPlan(
         key=engine_key(inputs),
         gpu=profile.gpu,
@@ -111,7 +115,7 @@ def build_command(plan: BuildPlan) -> list[str]:
     i, lim = plan.inputs, plan.inputs.limits
     argv = ["seedcoder", "build-engine", "--key", plan.key, "--gpu", plan.gpu]
     argv += ["--model-name", i.model_name, "--revision", i.revision, "--precision", i.precision]
-    argv += ["--arch", i.arch, "--runtime", i.runtime]
+    argv += ["--arch", i.arch, "--runtime", i.runtime, "--build-image", i.build_image]
     for flag, value in (
         ("--trtllm-version", i.trtllm_version),
         ("--tensorrt-version", i.tensorrt_version),
@@ -137,7 +141,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seedcoder build-engine", exit_on_error=False, add_help=False)
-    for flag in ("--key", "--gpu", "--model-name", "--revision", "--precision", "--arch", "--runtime"):
+    for flag in (
+        "--key",
+        "--gpu",
+        "--model-name",
+        "--revision",
+        "--precision",
+        "--arch",
+        "--runtime",
+        "--build-image",
+    ):
         p.add_argument(flag, required=True)
     for flag in ("--trtllm-version", "--tensorrt-version", "--llamacpp-version", "--s3-endpoint"):
         p.add_argument(flag)
@@ -179,6 +192,7 @@ def parse_build_args(argv: list[str]) -> BuildPlan:
         trtllm_version=ns.trtllm_version,
         tensorrt_version=ns.tensorrt_version,
         llamacpp_version=ns.llamacpp_version,
+        build_image=ns.build_image,
     )
     source = ModelSource(kind=ns.source_kind, location=ns.source, endpoint=ns.s3_endpoint)
     return BuildPlan(

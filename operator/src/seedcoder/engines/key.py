@@ -15,8 +15,9 @@ import json
 from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder.engines.profiles import BuildLimits, GpuProfile, Runtime, resolve_precision
+from seedcoder.images import identity
 
-KEY_SCHEMA = 1
+KEY_SCHEMA = 2
 """Bump when the meaning of an input changes, so old cache entries are not reused."""
 KEY_LENGTH = 16
 """Hex characters kept from the sha256: 64 bits, lower-case, a valid DNS label."""
@@ -36,6 +37,13 @@ class EngineInputs(BaseModel):
     trtllm_version: str | None = None
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None
+    build_image: str = Field(
+        min_length=1,
+        description=(
+            "The image that builds (and serves) the engine: its digest when the reference has one, "
+            "else the reference (seedcoder.images.identity)."
+        ),
+    )
 
 
 def canonical_json(inputs: EngineInputs) -> str:
@@ -50,9 +58,19 @@ def engine_key(inputs: EngineInputs) -> str:
 
 
 def engine_inputs_for(
-    profile: GpuProfile, model_name: str, revision: str, precision: str, limits: BuildLimits
+    profile: GpuProfile,
+    model_name: str,
+    revision: str,
+    precision: str,
+    limits: BuildLimits,
+    *,
+    build_image: str,
 ) -> EngineInputs:
-    """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``."""
+    """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``.
+
+    ``build_image`` is the full reference of the build image; only its identity
+    (digest, else reference) enters the key.
+    """
     return EngineInputs(
         model_name=model_name,
         revision=revision,
@@ -63,4 +81,5 @@ def engine_inputs_for(
         trtllm_version=profile.trtllm_version,
         tensorrt_version=profile.tensorrt_version,
         llamacpp_version=profile.llamacpp_version,
+        build_image=identity(build_image),
     )

@@ -1,4 +1,4 @@
-"""GPU build profiles: which runtime, precision, image and limits each GPU kind gets.
+"""GPU build profiles: which runtime, precision and limits each GPU kind gets.
 
 Why: the operator decides which engine a pool needs and the build program decides
 what it may build; both must agree, and the engine key is derived from the same
@@ -60,7 +60,6 @@ class GpuProfile(BaseModel):
     runtime: Runtime
     default_precision: str
     supported_precisions: tuple[str, ...] = Field(min_length=1)
-    runtime_image: str = Field(description="Image that builds and serves (same tag: engines are tied to it).")
     trtllm_version: str | None = None
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None

@@ -22,6 +22,7 @@ from seedcoder.engines.buildcmd import build_command
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.operator import names, podsec
 from seedcoder.operator.engineplan import MODELS_MOUNT, PoolEngine
+from seedcoder.operator.image_choice import choose
 from seedcoder.operator.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
@@ -64,7 +65,8 @@ def _env_and_volumes(spec: SeedCoderDeploymentSpec) -> tuple[list[Manifest], lis
 def build_job(
     spec: SeedCoderDeploymentSpec, pe: PoolEngine, namespace: str, settings: OperatorSettings
 ) -> Manifest:
-    """The build Job of ``pe``'s engine (without ownerReferences)."""
+    """The build Job of ``pe``'s engine (without ownerReferences), run in ``pe.image``."""
+    images = choose(settings, spec.images)
     labels = build_labels(pe)
     env, mounts, volumes = _env_and_volumes(spec)
     gpus = podsec.gpu_count(pe.profile)
@@ -75,7 +77,8 @@ def build_job(
         resources["limits"] = {names.GPU_RESOURCE: gpus}
     container: Manifest = {
         "name": "build",
-        "image": pe.profile.runtime_image,
+        "image": pe.image,
+        "imagePullPolicy": images.pull_policy,
         "command": build_command(pe.plan),
         "resources": resources,
         "volumeMounts": mounts,
@@ -92,6 +95,7 @@ def build_job(
         "securityContext": podsec.pod_security(),
         "containers": [container],
         "volumes": volumes,
+        **images.pod_fields(),
     }
     if selector := podsec.gpu_node_selector(pe.profile):
         pod_spec["nodeSelector"] = selector

@@ -18,6 +18,7 @@ from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator import gateway_objects, names, netpol, triton
 from seedcoder.operator.build_job import build_job
 from seedcoder.operator.engineplan import PoolEngine, distinct_engines
+from seedcoder.operator.image_choice import choose
 from seedcoder.operator.observed import DeploymentView, JobView
 from seedcoder.operator.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
@@ -82,6 +83,7 @@ def plan(
 ) -> Plan:
     """Desired objects of ``scd`` given its pools' engines and the observed children."""
     ns, inst, spec = scd.metadata.namespace, scd.metadata.name, scd.spec
+    images = choose(settings, spec.images)
     slo_mode = spec.autoscaling.mode == "slo"
     owned: list[Manifest] = []
     serving: dict[str, str] = {}
@@ -100,6 +102,8 @@ def plan(
                 key=key,
                 cache_claim=spec.engine.cache.pvc.claim_name,
                 replicas=_replicas(scd, pe.pool.min_replicas, live),
+                image=pe.image,
+                images=images,
             )
             owned.append(stamp(dep, ignore_replicas=slo_mode))
         elif live is not None and live.engine_key:
@@ -131,13 +135,7 @@ def plan(
     if endpoints:
         config = gateway_objects.gateway_config(spec, endpoints)
         owned.append(stamp(gateway_objects.config_map(instance=inst, namespace=ns, config=config)))
-        owned.append(
-            stamp(
-                gateway_objects.deployment(
-                    instance=inst, namespace=ns, spec=spec, image=settings.gateway_image
-                )
-            )
-        )
+        owned.append(stamp(gateway_objects.deployment(instance=inst, namespace=ns, spec=spec, images=images)))
         owned.append(stamp(gateway_objects.service(instance=inst, namespace=ns, spec=spec)))
         gw_labels = names.instance_labels(inst, names.COMPONENT_GATEWAY)
         owned.append(

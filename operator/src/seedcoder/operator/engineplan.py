@@ -18,6 +18,8 @@ from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
+from seedcoder.operator.image_choice import ImageChoice, choose
+from seedcoder.operator.settings import OperatorSettings
 
 MODELS_MOUNT = "/models"
 """Where a pvc model source is mounted in build pods (read-only)."""
@@ -39,6 +41,8 @@ class PoolEngine:
     pool: PoolSpec
     profile: GpuProfile
     plan: BuildPlan
+    image: str
+    """The image that builds this engine and serves it (the same: engines are tied to it)."""
 
     @property
     def key(self) -> str:
@@ -58,8 +62,8 @@ def model_source(spec: SeedCoderDeploymentSpec) -> ModelSource:
     raise InvalidSpec("spec.model.source", "exactly one of pvc, s3 or huggingFace must be set")
 
 
-def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
-    """The engine of ``spec.pools[index]``; raises :class:`InvalidSpec`."""
+def plan_pool(spec: SeedCoderDeploymentSpec, index: int, images: ImageChoice) -> PoolEngine:
+    """The engine of ``spec.pools[index]``, built and served by ``images``; raises :class:`InvalidSpec`."""
     pool = spec.pools[index]
     where = f"spec.pools[{index}]"
     try:
@@ -78,6 +82,7 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
     except ValidationError as exc:
         raise InvalidSpec("spec.engine", f"limits invalid for {pool.gpu}: {exc.errors()[0]['msg']}") from None
     precision = pool.precision or eng.precision
+    image = images.for_runtime(profile.runtime)
     try:
         plan = make_plan(
             profile,
@@ -87,20 +92,24 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
             limits=limits,
             source=model_source(spec),
             cache_dir=CACHE_MOUNT,  # where build_job mounts the cache (and triton, read-only)
+            build_image=image,
         )
     except ValueError as exc:
         field = f"{where}.precision" if pool.precision else "spec.engine.precision"
         raise InvalidSpec(field, str(exc)) from None
-    return PoolEngine(pool=pool, profile=profile, plan=plan)
+    return PoolEngine(pool=pool, profile=profile, plan=plan, image=image)
 
 
-def plan_engines(spec: SeedCoderDeploymentSpec) -> list[PoolEngine]:
+def plan_engines(spec: SeedCoderDeploymentSpec, settings: OperatorSettings | None = None) -> list[PoolEngine]:
     """Every pool's engine, in pool order; raises :class:`InvalidSpec` for the first bad pool.
+
+    Images come from ``spec.images`` over ``settings`` (the defaults when omitted).
 
     A pool whose engine takes shorter prompts than the gateway's budget is fine (the
     gateway routes longer prompts elsewhere), but at least one pool must take them all.
     """
-    pools = [plan_pool(spec, i) for i in range(len(spec.pools))]
+    images = choose(settings or OperatorSettings(), spec.images)
+    pools = [plan_pool(spec, i, images) for i in range(len(spec.pools))]
     longest = max(pe.plan.inputs.limits.max_input_len for pe in pools)
     if spec.gateway.max_context_tokens > longest:
         raise InvalidSpec(

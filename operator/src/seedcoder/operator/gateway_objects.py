@@ -13,6 +13,7 @@ from __future__ import annotations
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, triton
+from seedcoder.operator.image_choice import ImageChoice
 from seedcoder.operator.podsec import Manifest
 
 CONFIG_DIR = "/etc/seedcoder/gateway"
@@ -77,7 +78,9 @@ def _resources(res: PoolResources | None) -> Manifest:
     return {"requests": requests, "limits": limits}
 
 
-def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, image: str) -> Manifest:
+def deployment(
+    *, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, images: ImageChoice
+) -> Manifest:
     gw = spec.gateway
     labels = names.instance_labels(instance, names.COMPONENT_GATEWAY)
     sel = selector_labels(instance)
@@ -96,7 +99,8 @@ def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, 
         volumes.append({"name": "api-keys", "secret": {"secretName": gw.api_key_secret_ref.name}})
     container: Manifest = {
         "name": "gateway",
-        "image": image,
+        "image": images.seedcoder,
+        "imagePullPolicy": images.pull_policy,
         "command": ["seedcoder", "gateway", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}"],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
@@ -119,6 +123,7 @@ def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, 
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": podsec.pod_security(),
+                    **images.pod_fields(),
                     "containers": [container],
                     "volumes": volumes,
                     "topologySpreadConstraints": [

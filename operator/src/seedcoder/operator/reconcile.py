@@ -167,7 +167,7 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     now = deps.clock()
     stamp_now = _rfc3339(now)
     try:
-        pools = plan_engines(scd.spec)
+        pools = plan_engines(scd.spec, deps.settings)
     except InvalidSpec as exc:
         status, transitions = invalid(scd, exc.field, exc.message, stamp_now)
         await _write_status(deps, scd, status)

@@ -10,8 +10,11 @@ name upper-cased with the ``SEEDCODER_`` prefix.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from seedcoder.images import check_reference
 
 ENV_PREFIX = "SEEDCODER_"
 FIELD_MANAGER = "seedcoder-operator"
@@ -30,9 +33,33 @@ class OperatorSettings(BaseModel):
         description="Namespaces to watch (comma-separated); empty with all_namespaces false is an error.",
     )
     all_namespaces: bool = Field(default=False, description="Watch every namespace (needs a ClusterRole).")
-    gateway_image: str = Field(
-        default="ghcr.io/seedcoder/seedcoder:0.1.0",
-        description="Image of the gateway (the seedcoder command).",
+    image_registry: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+        description=(
+            "Registry (host[:port], optionally with a path prefix) that replaces the registry of every "
+            "default image the operator writes, e.g. an internal mirror."
+        ),
+    )
+    gateway_image: str | None = Field(
+        default=None,
+        description="Full reference of the gateway's image (the seedcoder image); wins over image_registry.",
+    )
+    triton_cpu_image: str | None = Field(
+        default=None,
+        description="Full reference of the image that builds and serves CPU (llama.cpp) pools.",
+    )
+    triton_trtllm_image: str | None = Field(
+        default=None,
+        description="Full reference of the image that builds and serves TensorRT-LLM pools.",
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent", description="imagePullPolicy of every container the operator creates."
+    )
+    image_pull_secrets: tuple[str, ...] = Field(
+        default=(),
+        description="imagePullSecrets (comma-separated Secret names) for every pod the operator creates.",
     )
     resync_seconds: float = Field(
         default=30.0, gt=0, description="Timer interval: level-based resync and autoscaling hook."
@@ -59,6 +86,16 @@ class OperatorSettings(BaseModel):
     bind_address: str = Field(default="0.0.0.0", description="Address of the probe and metrics servers.")  # noqa: S104
     kubeconfig: str | None = Field(default=None, description="Kubeconfig path; in-cluster config when unset.")
 
+    @field_validator("image_registry", mode="before")
+    @classmethod
+    def _registry(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("gateway_image", "triton_cpu_image", "triton_trtllm_image")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        return None if not value else check_reference(value)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OperatorSettings:
         """Settings from ``SEEDCODER_*`` variables; unknown ``SEEDCODER_OPERATOR_*`` ones are ignored."""
@@ -67,7 +104,7 @@ class OperatorSettings(BaseModel):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is None:
                 continue
-            if name == "namespaces":
+            if name in {"namespaces", "image_pull_secrets"}:
                 values[name] = tuple(n.strip() for n in raw.split(",") if n.strip())
             elif name == "all_namespaces":
                 values[name] = raw.strip().lower() in {"1", "true", "yes"}

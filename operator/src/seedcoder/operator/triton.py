@@ -16,6 +16,7 @@ from seedcoder.engines import layout
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator import names, podsec
+from seedcoder.operator.image_choice import ImageChoice
 from seedcoder.operator.podsec import Manifest
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
@@ -86,10 +87,13 @@ def deployment(
     key: str,
     cache_claim: str,
     replicas: int | None,
+    image: str,
+    images: ImageChoice,
 ) -> Manifest:
-    """The pool's Triton Deployment serving engine ``key``.
+    """The pool's Triton Deployment serving engine ``key`` with ``image`` (the one that built it).
 
-    ``replicas=None`` leaves replicas out (the autoscaler owns them).
+    ``replicas=None`` leaves replicas out (the autoscaler owns them); ``images``
+    gives the pull policy and pull secrets.
     """
     sel = selector_labels(instance, pool.name)
     pod_labels = labels(instance, pool.name, key, profile.arch)
@@ -97,7 +101,8 @@ def deployment(
     tolerations = podsec.gpu_tolerations(profile) + [t.wire() for t in pool.tolerations or []]
     container: Manifest = {
         "name": "triton",
-        "image": profile.runtime_image,
+        "image": image,
+        "imagePullPolicy": images.pull_policy,
         "command": ["tritonserver"],
         "args": [
             f"--model-repository={model_repository(key)}",
@@ -129,6 +134,7 @@ def deployment(
         "enableServiceLinks": False,
         "securityContext": podsec.pod_security(),
         "terminationGracePeriodSeconds": 60,
+        **images.pod_fields(),
         "containers": [container],
         "volumes": [
             {"name": "engine-cache", "persistentVolumeClaim": {"claimName": cache_claim, "readOnly": True}},
