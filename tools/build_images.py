@@ -176,7 +176,8 @@ def dependency_wheels() -> Path:
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = json.dumps([project["dependencies"], project["optional-dependencies"]], sort_keys=True)
-    dest = CACHE / "wheelhouse" / f"py{py}-{sha(requirements, py, PYTRITON, LLAMA_CPP_PYTHON, LLAMA_CPP_FLAVOUR)}"
+    key = sha(requirements, py, PYTRITON, LLAMA_CPP_PYTHON, LLAMA_CPP_FLAVOUR)
+    dest = CACHE / "wheelhouse" / f"py{py}-{key}"
     if dest.is_dir():
         return dest
     log(

@@ -14,9 +14,12 @@ DIGEST = "sha256:" + "d" * 64
 
 
 def test_defaults_are_one_set_at_the_package_version() -> None:
-    assert default_image("seedcoder").reference == f"ghcr.io/seedcoder/seedcoder:{__version__}"
-    assert default_image("triton-cpu").reference == f"ghcr.io/seedcoder/seedcoder-triton-cpu:{__version__}"
-    assert default_image("triton-trtllm").reference == f"ghcr.io/seedcoder/seedcoder-triton-trtllm:{__version__}"
+    for kind, repository in (
+        ("seedcoder", "seedcoder"),
+        ("triton-cpu", "seedcoder-triton-cpu"),
+        ("triton-trtllm", "seedcoder-triton-trtllm"),
+    ):
+        assert default_image(kind).reference == f"ghcr.io/seedcoder/{repository}:{__version__}"
 
 
 @pytest.mark.parametrize(
@@ -70,7 +73,11 @@ def test_explicit_references_beat_the_registry_and_the_resource_beats_both() -> 
     assert base.triton_cpu == "ops.example/cpu:9"
     assert base.triton_trtllm.startswith("mirror.example/")
     spec = ImagesSpec.model_validate(
-        {"tritonCpu": "team.example/cpu@" + DIGEST, "pullPolicy": "IfNotPresent", "pullSecrets": [{"name": "t"}]}
+        {
+            "tritonCpu": "team.example/cpu@" + DIGEST,
+            "pullPolicy": "IfNotPresent",
+            "pullSecrets": [{"name": "t"}],
+        }
     )
     mine = choose(settings, spec)
     assert mine.triton_cpu == "team.example/cpu@" + DIGEST
@@ -99,7 +106,7 @@ def test_settings_from_the_environment() -> None:
 
 
 def test_a_resource_with_a_bad_image_is_refused_naming_the_field() -> None:
-    with pytest.raises(ValidationError, match="images.tritonTrtllm"):
+    with pytest.raises(ValidationError, match=r"images\.tritonTrtllm"):
         SeedCoderDeploymentSpec.model_validate(
             {
                 "model": {"name": "m", "revision": "r", "source": {"pvc": {"claimName": "models"}}},
