@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from seedcoder.engines.artifact import Artifact
 from seedcoder.engines.build import main
-from seedcoder.engines.buildcmd import BuildPlan, ModelSource, build_command, make_plan
+from seedcoder.engines.buildcmd import BuildPlan, ModelSource, build_command, make_plan, parse_build_args
 from seedcoder.engines.builders import BuildError, BuildJob, TrtllmEngineBuilder
 from seedcoder.engines.key import EngineInputs, engine_key
+from seedcoder.engines.llamacpp_repo import THREADS_ENV, resolve_threads
 from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.report import BuildReport, parse_termination_message
 from seedcoder.engines.trtllm_args import trtllm_build_args
+from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import sha256_file
 from seedcoder.localstack.triton import TritonServer
 
@@ -328,3 +330,54 @@ def test_builder_errors_are_build_errors() -> None:
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "build-engine" in capsys.readouterr().out
+
+
+def test_a_cpu_engine_repository_takes_threads_from_the_serving_pod(tmp_path: Path) -> None:
+    """One CPU engine may serve pools of different sizes: no thread count is baked in."""
+    src = tmp_path / "models" / "seed-coder-8b-base"
+    src.mkdir(parents=True)
+    (src / "seed-coder-q4_k_m.gguf").write_bytes(os.urandom(512))
+    gguf = src / "seed-coder-q4_k_m.gguf"
+    (src / "SHA256SUMS").write_text(f"{sha256_file(gguf)}  {gguf.name}\n")
+    plan = _plan(tmp_path, "CPU", "auto")
+    rc, reports = _run(plan, None)
+    assert rc == 0, reports[-1].message
+    config = (Path(plan.output_dir) / "triton" / "seedcoder" / "config.pbtxt").read_text()
+    assert 'key: "n_threads"\n  value: { string_value: "auto" }' in config
+    assert resolve_threads("auto", {THREADS_ENV: "3"}) == 3
+
+
+def test_refuses_a_plan_made_from_other_repository_sources(tmp_path: Path) -> None:
+    _model_dir(tmp_path)
+    good = _plan(tmp_path)
+    inputs = good.inputs.model_copy(update={"repository_source": "f" * 16})
+    plan = good.model_copy(update={"inputs": inputs, "key": engine_key(inputs)})
+    builder = FakeEngineBuilder()
+    rc, reports = _run(plan, builder)
+    assert rc == 1
+    assert "different seedcoder versions" in reports[-1].message
+    assert builder.jobs == []
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_kv_cache_reuse_reaches_the_llm_api_and_the_triton_repository(tmp_path: Path, reuse: bool) -> None:
+    """spec.engine.kvCacheReuse is the one switch: build (KvCacheConfig) and serving (Triton) follow it."""
+    p = get_profile("A100")
+    plan = make_plan(
+        p,
+        model_name="m/x",
+        revision="0123456789abcdef0123456789abcdef01234567",
+        precision="bf16",
+        limits=p.build_limits,
+        source=ModelSource(kind="pvc", location="/models"),
+        cache_dir="/cache",
+        kv_cache_reuse=reuse,
+    )
+    assert parse_build_args(build_command(plan)) == plan
+    args = trtllm_build_args(plan.inputs)
+    llmapi = SimpleNamespace(BuildConfig=_Recorder, KvCacheConfig=_Recorder)
+    kwargs = TrtllmEngineBuilder.llm_kwargs(args, llmapi, tmp_path)
+    assert kwargs["kv_cache_config"].kwargs == {"enable_block_reuse": reuse}
+    trt = repository_files_for(plan)["tensorrt_llm/config.pbtxt"]
+    flag = "true" if reuse else "false"
+    assert f'key: "enable_kv_cache_reuse"\n  value: {{ string_value: "{flag}" }}' in trt

@@ -144,6 +144,8 @@ class TestEngineKey:
             {"limits": _limits(max_input_len=4096)},
             {"limits": _limits(max_output_len=256)},
             {"limits": _limits(max_num_tokens=4096)},
+            {"kv_cache_reuse": False},
+            {"repository_source": "fedcba9876543210"},
         ],
     )
     def test_any_changed_input_gives_a_new_key(self, change: dict[str, object]) -> None:

@@ -18,6 +18,7 @@ from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_repo import repository_files_for
 
 GOLDEN = Path(__file__).parent / "golden"
+pytestmark = pytest.mark.usefixtures("pinned_repository_source")
 CASES = {"h100-fp8": ("H100", "fp8"), "a100-bf16": ("A100", "bf16")}
 
 
@@ -110,7 +111,8 @@ def test_gemm_plugin_and_quantisation_follow_the_precision() -> None:
     awq = trtllm_build_args(_plan("A100", "int4-awq").inputs)
     assert (awq.quant_algo, awq.gemm_plugin) == ("W4A16_AWQ", "auto")
     sq = trtllm_build_args(_plan("A100", "int8-sq").inputs)
-    assert (sq.quant_algo, sq.kv_cache_quant_algo) == ("W8A8_SQ_PER_CHANNEL", "INT8")
+    # FP16 KV cache: TensorRT-LLM refuses paged context FMHA with an INT8 KV cache.
+    assert (sq.quant_algo, sq.kv_cache_quant_algo) == ("W8A8_SQ_PER_CHANNEL", None)
     for args in (h100, a100, awq, sq):
         assert args.kv_cache_type == "paged"
         assert args.use_paged_context_fmha

@@ -175,7 +175,12 @@ class EngineSpec(ApiModel):
     max_num_tokens: int | None = Field(
         default=None, ge=1, le=262144, description="Tokens per engine step; default from the GPU profile."
     )
-    kv_cache_reuse: bool = Field(default=True, description="Reuse KV-cache blocks across requests.")
+    kv_cache_reuse: bool = Field(
+        default=True,
+        description="Reuse KV-cache blocks of shared prompt prefixes across requests (TensorRT-LLM pools: "
+        "the build's KvCacheConfig and Triton's enable_kv_cache_reuse; part of the engine key). "
+        "llama.cpp pools ignore it.",
+    )
     cache: EngineCacheSpec = Field(
         default_factory=EngineCacheSpec,
         json_schema_extra={"default": {}},

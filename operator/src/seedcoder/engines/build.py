@@ -29,9 +29,10 @@ from seedcoder.engines.artifact import Artifact, tree_size
 from seedcoder.engines.buildcmd import BuildPlan, parse_build_args
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
 from seedcoder.engines.layout import MANIFEST
-from seedcoder.engines.llamacpp_repo import llamacpp_repository_files, write_files
+from seedcoder.engines.llamacpp_repo import AUTO_THREADS, llamacpp_repository_files, write_files
 from seedcoder.engines.manifest import Manifest
 from seedcoder.engines.profiles import get_profile, resolve_precision
+from seedcoder.engines.repo_source import repository_source_digest
 from seedcoder.engines.report import BuildReport, Stage
 from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import FetchError, fetch, verify
@@ -101,6 +102,13 @@ def check_plan(plan: BuildPlan) -> None:
             f"{plan.inputs.arch}/{plan.inputs.runtime}"
         )
     resolve_precision(profile, plan.inputs.precision)
+    own = repository_source_digest()
+    if plan.inputs.repository_source != own:
+        raise BuildError(
+            f"the plan's repository source {plan.inputs.repository_source} is not this build program's "
+            f"({own}): the operator and the build image run different seedcoder versions, so the engine "
+            "key would not describe the repository built here; use the build image of the operator's version"
+        )
 
 
 def _repository(plan: BuildPlan) -> dict[str, str]:
@@ -111,7 +119,7 @@ def _repository(plan: BuildPlan) -> dict[str, str]:
     return llamacpp_repository_files(
         f"{layout.engine_dir(plan.cache_dir, plan.key)}/{GGUF_FILE}",
         n_ctx=limits.max_seq_len,
-        n_threads=4,
+        n_threads=AUTO_THREADS,  # one engine may serve pools of different sizes: each pod's CPUs decide
         max_tokens_limit=limits.max_output_len,
     )
 

@@ -17,6 +17,7 @@ from seedcoder.engines import layout
 from seedcoder.engines.key import EngineInputs, engine_inputs_for, engine_key
 from seedcoder.engines.profiles import BuildLimits, GpuProfile
 from seedcoder.engines.report import BuildReport, parse_termination_message
+from seedcoder.engines.trtllm_constraints import checked_trtllm_build_args
 
 __all__ = [
     "DEFAULT_TERMINATION_LOG",
@@ -93,9 +94,18 @@ def make_plan(
     source: ModelSource,
     cache_dir: str,
     termination_log: str = DEFAULT_TERMINATION_LOG,
+    kv_cache_reuse: bool = True,
 ) -> BuildPlan:
-    """The plan for ``profile``'s GPU (``precision`` may be ``auto``; unsupported ones raise)."""
-    inputs = engine_inputs_for(profile, model_name, revision, precision, limits)
+    """The plan for ``profile``'s GPU (``precision`` may be ``auto``).
+
+    Raises ``ValueError`` for a precision the GPU cannot run and for TensorRT-LLM
+    arguments that break one of TensorRT-LLM's own constraints (``trtllm_constraints``).
+    """
+    inputs = engine_inputs_for(
+        profile, model_name, revision, precision, limits, kv_cache_reuse=kv_cache_reuse
+    )
+    if inputs.runtime == "tensorrt-llm":
+        checked_trtllm_build_args(inputs)
     return BuildPlan(
         key=engine_key(inputs),
         gpu=profile.gpu,
@@ -121,6 +131,9 @@ def build_command(plan: BuildPlan) -> list[str]:
             argv += [flag, value]
     argv += ["--max-batch-size", str(lim.max_batch_size), "--max-input-len", str(lim.max_input_len)]
     argv += ["--max-output-len", str(lim.max_output_len), "--max-num-tokens", str(lim.max_num_tokens)]
+    if i.kv_cache_reuse is not None:
+        argv += ["--kv-cache-reuse", "true" if i.kv_cache_reuse else "false"]
+    argv += ["--repository-source", i.repository_source]
     argv += ["--source-kind", plan.source.kind, "--source", plan.source.location]
     if plan.source.endpoint is not None:
         argv += ["--s3-endpoint", plan.source.endpoint]
@@ -139,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seedcoder build-engine", exit_on_error=False, add_help=False)
     for flag in ("--key", "--gpu", "--model-name", "--revision", "--precision", "--arch", "--runtime"):
         p.add_argument(flag, required=True)
+    p.add_argument("--repository-source", required=True)
+    p.add_argument("--kv-cache-reuse", choices=["true", "false"])
     for flag in ("--trtllm-version", "--tensorrt-version", "--llamacpp-version", "--s3-endpoint"):
         p.add_argument(flag)
     for flag in ("--max-batch-size", "--max-input-len", "--max-output-len", "--max-num-tokens"):
@@ -179,6 +194,8 @@ def parse_build_args(argv: list[str]) -> BuildPlan:
         trtllm_version=ns.trtllm_version,
         tensorrt_version=ns.tensorrt_version,
         llamacpp_version=ns.llamacpp_version,
+        kv_cache_reuse=None if ns.kv_cache_reuse is None else ns.kv_cache_reuse == "true",
+        repository_source=ns.repository_source,
     )
     source = ModelSource(kind=ns.source_kind, location=ns.source, endpoint=ns.s3_endpoint)
     return BuildPlan(

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from seedcoder.engines.buildcmd import BuildPlan
 from seedcoder.engines.report import Stage
-from seedcoder.engines.trtllm_args import TrtllmBuildArgs, trtllm_build_args
+from seedcoder.engines.trtllm_args import TrtllmBuildArgs
+from seedcoder.engines.trtllm_constraints import checked_trtllm_build_args
 
 Progress = Callable[[Stage, int, str], None]
 """Reports a stage, its overall percent and a short message."""
@@ -54,7 +55,7 @@ class TrtllmEngineBuilder:
     """
 
     def build(self, job: BuildJob) -> None:
-        args = trtllm_build_args(job.plan.inputs)
+        args = checked_trtllm_build_args(job.plan.inputs)
         calib_dir = job.model_dir / CALIBRATION_DIR
         if args.needs_calibration and not calib_dir.exists():
             raise BuildError(
@@ -89,7 +90,7 @@ class TrtllmEngineBuilder:
         kwargs: dict[str, Any] = {
             "dtype": args.dtype,
             "build_config": build_config,
-            "kv_cache_config": llmapi.KvCacheConfig(enable_block_reuse=True),
+            "kv_cache_config": llmapi.KvCacheConfig(enable_block_reuse=args.kv_cache_reuse),
         }
         if args.needs_calibration:
             algo = llmapi.QuantAlgo

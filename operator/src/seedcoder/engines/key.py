@@ -1,7 +1,9 @@
 """The engine key: one short name for everything that makes two engines different.
 
 Why: an engine only runs on the GPU architecture and TensorRT version that built
-it, and is shaped by the model revision, precision and limits. Hashing the
+it, and is shaped by the model revision, precision and limits; the artifact also
+holds the Triton repository generated from the packaged sources
+(:mod:`seedcoder.engines.repo_source`). Hashing the
 canonical JSON of exactly those inputs gives a deterministic name for the cache
 directory and the build Job, so two resources (or two pools) that need the same
 engine share one build, and any change of input builds a new one.
@@ -14,9 +16,10 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedcoder.engines import repo_source
 from seedcoder.engines.profiles import BuildLimits, GpuProfile, Runtime, resolve_precision
 
-KEY_SCHEMA = 1
+KEY_SCHEMA = 2
 """Bump when the meaning of an input changes, so old cache entries are not reused."""
 KEY_LENGTH = 16
 """Hex characters kept from the sha256: 64 bits, lower-case, a valid DNS label."""
@@ -36,6 +39,16 @@ class EngineInputs(BaseModel):
     trtllm_version: str | None = None
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None
+    kv_cache_reuse: bool | None = Field(
+        default=None,
+        description="TensorRT-LLM only: KV-cache block reuse (build and repository); None for llama.cpp.",
+    )
+    repository_source: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9a-f]+$",
+        description="Digest of the packaged sources that generate the Triton repository (repo_source).",
+    )
 
 
 def canonical_json(inputs: EngineInputs) -> str:
@@ -50,9 +63,16 @@ def engine_key(inputs: EngineInputs) -> str:
 
 
 def engine_inputs_for(
-    profile: GpuProfile, model_name: str, revision: str, precision: str, limits: BuildLimits
+    profile: GpuProfile,
+    model_name: str,
+    revision: str,
+    precision: str,
+    limits: BuildLimits,
+    *,
+    kv_cache_reuse: bool = True,
 ) -> EngineInputs:
     """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``."""
+    trtllm = profile.runtime == "tensorrt-llm"
     return EngineInputs(
         model_name=model_name,
         revision=revision,
@@ -63,4 +83,6 @@ def engine_inputs_for(
         trtllm_version=profile.trtllm_version,
         tensorrt_version=profile.tensorrt_version,
         llamacpp_version=profile.llamacpp_version,
+        kv_cache_reuse=kv_cache_reuse if trtllm else None,
+        repository_source=repo_source.repository_source_digest(),
     )

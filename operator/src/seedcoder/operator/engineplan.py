@@ -18,6 +18,7 @@ from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
+from seedcoder.engines.trtllm_constraints import ConstraintError
 
 MODELS_MOUNT = "/models"
 """Where a pvc model source is mounted in build pods (read-only)."""
@@ -87,7 +88,15 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
             limits=limits,
             source=model_source(spec),
             cache_dir=CACHE_MOUNT,  # where build_job mounts the cache (and triton, read-only)
+            kv_cache_reuse=eng.kv_cache_reuse,
         )
+    except ConstraintError as exc:
+        first = exc.violations[0].spec_field
+        if first == "precision":
+            field = f"{where}.precision" if pool.precision else "spec.engine.precision"
+        else:
+            field = f"spec.engine.{first}"
+        raise InvalidSpec(field, str(exc)) from None
     except ValueError as exc:
         field = f"{where}.precision" if pool.precision else "spec.engine.precision"
         raise InvalidSpec(field, str(exc)) from None

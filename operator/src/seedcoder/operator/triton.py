@@ -14,6 +14,7 @@ from __future__ import annotations
 from seedcoder.api.spec import PoolSpec, ResourceList
 from seedcoder.engines import layout
 from seedcoder.engines.layout import CACHE_MOUNT
+from seedcoder.engines.llamacpp_repo import THREADS_ENV
 from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator import names, podsec
 from seedcoder.operator.podsec import Manifest
@@ -124,6 +125,21 @@ def deployment(
         ],
         "securityContext": podsec.container_security(),
     }
+    if profile.runtime == "llamacpp":
+        # llama.cpp threads follow this container's CPU request (rounded up), not a number
+        # baked into the shared engine's repository (n_threads: auto).
+        container["env"] = [
+            {
+                "name": THREADS_ENV,
+                "valueFrom": {
+                    "resourceFieldRef": {
+                        "containerName": "triton",
+                        "resource": "requests.cpu",
+                        "divisor": "1",
+                    }
+                },
+            }
+        ]
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
