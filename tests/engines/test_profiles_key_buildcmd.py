@@ -95,7 +95,11 @@ profiles:
     runtime_image: x
     trtllm_version: "1"
     tensorrt_version: "1"
+    compute_capability: "8.6"
+    products: [NVIDIA-A10]
     gpu_memory_gib: 24
+    build_shm_gib: 16
+    build_scratch_gib: 64
     cost_per_hour_usd: 1
     build_limits: {max_batch_size: 1, max_input_len: 1, max_output_len: 1, max_num_tokens: 1}
 """

@@ -46,6 +46,59 @@ class Toleration(ApiModel):
     )
 
 
+class NodeSelectorRequirement(ApiModel):
+    """A node label requirement (core/v1 NodeSelectorRequirement)."""
+
+    key: str = Field(max_length=316, description="Node label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="In, NotIn, Exists, DoesNotExist, Gt or Lt."
+    )
+    values: list[LabelValue] | None = Field(default=None, max_length=64, description="Values to compare.")
+
+
+class NodeSelectorTerm(ApiModel):
+    """Requirements that must all hold (core/v1 NodeSelectorTerm)."""
+
+    match_expressions: list[NodeSelectorRequirement] | None = Field(
+        default=None, max_length=16, description="Requirements on node labels."
+    )
+    match_fields: list[NodeSelectorRequirement] | None = Field(
+        default=None, max_length=16, description="Requirements on node fields."
+    )
+
+
+class RequiredNodeSelector(ApiModel):
+    """Terms of which at least one must hold (core/v1 NodeSelector)."""
+
+    node_selector_terms: list[NodeSelectorTerm] = Field(
+        min_length=1, max_length=8, description="A node must match one of these terms."
+    )
+
+
+class PreferredSchedulingTerm(ApiModel):
+    """A weighted preference (core/v1 PreferredSchedulingTerm)."""
+
+    weight: int = Field(ge=1, le=100, description="Weight, 1-100.")
+    preference: NodeSelectorTerm = Field(description="The preferred node requirements.")
+
+
+class NodeAffinity(ApiModel):
+    """Node affinity (core/v1 NodeAffinity)."""
+
+    required_during_scheduling_ignored_during_execution: RequiredNodeSelector | None = Field(
+        default=None, description="Hard requirement; ANDed with the operator's GPU architecture match."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] | None = Field(
+        default=None, max_length=16, description="Soft preferences, kept as given."
+    )
+
+
+class Affinity(ApiModel):
+    """Scheduling affinity of a pool's pods (node affinity; merged with the GPU match)."""
+
+    node_affinity: NodeAffinity | None = Field(default=None, description="Node affinity.")
+
+
 class ResourceList(ApiModel):
     """Container resource quantities (requests or limits)."""
 
@@ -84,7 +137,19 @@ class PoolSpec(ApiModel):
         default=None,
         max_length=16,
         json_schema_extra=rules(LABEL_KEYS_RULE),
-        description="Extra node labels to select on (added to the GPU product label).",
+        description="Node labels the pool's pods (and its engine's build) must also match; the GPU "
+        "architecture is matched by node affinity, never by overriding these.",
+    )
+    gpu_product: LabelValue | None = Field(
+        default=None,
+        description="Run only on nodes whose nvidia.com/gpu.product is this value (one variant, or nodes "
+        "labelled otherwise). Unset: any node of the GPU kind's architecture, by GPU Feature Discovery's "
+        "nvidia.com/gpu.compute.major/minor or any known product name of that architecture.",
+    )
+    affinity: Affinity | None = Field(
+        default=None,
+        description="Node affinity: required terms are ANDed with the GPU architecture match, "
+        "preferences kept as given.",
     )
     tolerations: list[Toleration] | None = Field(
         default=None, max_length=16, description="Extra tolerations (the nvidia.com/gpu taint is tolerated)."

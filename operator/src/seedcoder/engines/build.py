@@ -27,6 +27,7 @@ from typing import TextIO
 from seedcoder.engines import layout
 from seedcoder.engines.artifact import Artifact, tree_size
 from seedcoder.engines.buildcmd import BuildPlan, parse_build_args
+from seedcoder.engines.buildenv import SCRATCH_MOUNT, unwritable
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
 from seedcoder.engines.layout import MANIFEST
 from seedcoder.engines.llamacpp_repo import AUTO_THREADS, llamacpp_repository_files, write_files
@@ -137,6 +138,11 @@ def run_build(plan: BuildPlan, reporter: Reporter, builder: EngineBuilder) -> in
     started = time.monotonic()
     reporter.progress("plan", 0, f"Planning engine {plan.key} for {plan.gpu} ({plan.inputs.precision}).")
     check_plan(plan)
+    if bad := unwritable():
+        raise BuildError(
+            "cannot write the build's cache directories: " + "; ".join(bad) + f". Mount a writable "
+            f"volume there (the operator's build Job mounts one at {SCRATCH_MOUNT})"
+        )
     artifact = Artifact(Path(plan.cache_dir), plan.key)
     if artifact.is_complete():
         manifest = Manifest.model_validate_json((artifact.final_dir / MANIFEST).read_text(encoding="utf-8"))
