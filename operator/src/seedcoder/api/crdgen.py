@@ -88,7 +88,7 @@ def _fill_defaults(node: Any) -> Any:
 
     The API server checks a default against the node's CEL rules as written, without
     applying the nested defaults first, so ``{}`` would fail rules like
-    ``self.ttftP95Ms <= self.e2eP95Ms``; the expanded default is what defaulting
+    ``self.minReplicas <= self.maxReplicas``; the expanded default is what defaulting
     would produce anyway.
     """
     if isinstance(node, list):

@@ -10,7 +10,7 @@ cannot (a Secret's contents, the live cluster) is reported by the operator.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -29,7 +29,7 @@ from seedcoder.api.fields import (
 )
 from seedcoder.api.model import EngineSpec, ModelSpec, SecretRef
 
-__all__ = ["GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
+__all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
 
 
 class Toleration(ApiModel):
@@ -159,23 +159,26 @@ class PoolSpec(ApiModel):
     )
 
 
+TTFT_OBJECTIVE_QUANTILE: Final = 0.95
+"""What ``slo.ttftP95Ms: X`` means, everywhere: 95% of requests get their first token within X ms.
+
+The autoscaler holds the measured p95 at or under X, SLOMet and ``status.slo`` report
+it, the recording rules and burn-rate alerts use 0.95 as the objective (a 5% error
+budget) and the dashboards draw X as the p95's threshold. One constant, so no layer
+can mean p99 where another means p95.
+"""
+
+
 class SloSpec(ApiModel):
     """The latency objective the autoscaler holds."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(
-            {"rule": "self.ttftP95Ms <= self.e2eP95Ms", "message": "ttftP95Ms must be <= e2eP95Ms"}
-        )
-    )
 
     ttft_p95_ms: int = Field(
         default=300,
         ge=50,
         le=60000,
-        description="p95 time to first token, ms (at least 50: the TTFT histogram's finest SLO bucket).",
-    )
-    e2e_p95_ms: int = Field(
-        alias="e2eP95Ms", default=1500, ge=10, le=600000, description="p95 whole-request latency, ms."
+        description="Time to first token objective, ms: 95% of requests (p95) get their first token within "
+        "it. The autoscaler holds it, status.slo and SLOMet report it, burn-rate alerts page on its 5% "
+        "error budget (at least 50: the TTFT histogram's finest SLO bucket).",
     )
     window_minutes: int = Field(
         default=1,
