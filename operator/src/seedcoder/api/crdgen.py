@@ -183,6 +183,12 @@ PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
     {"name": "Engines", "type": "string", "jsonPath": ".status.enginesSummary"},
+    {
+        "name": "Build",
+        "type": "string",
+        "jsonPath": ".status.buildProgress",
+        "description": "Stage and percent of running builds",
+    },
     {"name": "TTFT-P95", "type": "integer", "jsonPath": ".status.slo.ttftP95Ms", "description": "p95 ms"},
     {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

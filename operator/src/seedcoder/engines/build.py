@@ -5,8 +5,11 @@ stage by stage (plan, fetch, verify, quantize/build, repository, manifest,
 publish), reporting progress where the operator can read it (see ``report``).
 It is idempotent: a complete artifact for the key is never rebuilt, debris of an
 interrupted build is removed first, and the result appears atomically (see
-``artifact``). Exit codes: 0 succeeded (or already complete), 1 failed, 2 bad
-arguments.
+``artifact``). Exit codes: 0 succeeded (or already complete); 10 failed for a
+reason the same inputs meet again (bad plan, missing or corrupt weights or
+calibration data, a refused flag combination): the build Job's pod failure
+policy fails the Job at once instead of retrying for hours on a GPU; 1 failed
+unexpectedly (may be transient: retried); 2 bad arguments (not retried either).
 
 The TensorRT-LLM step is behind ``builders.EngineBuilder``; the real one needs a
 GPU and is not executed in this project's tests.
@@ -37,6 +40,11 @@ from seedcoder.engines.repo_source import repository_source_digest
 from seedcoder.engines.report import BuildReport, Stage
 from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import FetchError, fetch, verify
+
+EXIT_PERMANENT = 10
+"""The same inputs would fail again: the operator's build Job fails at once (podFailurePolicy)."""
+EXIT_BAD_ARGUMENTS = 2
+PERMANENT_EXIT_CODES = (EXIT_BAD_ARGUMENTS, EXIT_PERMANENT)
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -227,13 +235,13 @@ def main(
         plan = parse_build_args(args)
     except ValueError as exc:
         print(f"seedcoder build-engine: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_ARGUMENTS
     reporter = Reporter(plan, out or sys.stdout)
     try:
         return run_build(plan, reporter, builder or builder_for(plan))
     except (BuildError, FetchError, ValueError, KeyError) as exc:
         reporter.failed(str(exc).strip("'\""))
-        return 1
+        return EXIT_PERMANENT
     except Exception as exc:  # the operator must always get a result
         reporter.failed(f"unexpected error: {exc!r}")
         return 1

@@ -7,9 +7,11 @@ that built it) within the placement rules of the first pool that needs it, mount
 the engine cache read-write at ``seedcoder.engines.layout.CACHE_MOUNT``
 (where Triton pods mount it read-only: the generated model repository names the
 engine by absolute path) and runs the one command line
-``seedcoder.engines.buildcmd.build_command`` writes. Failed pods are retried by
-the Job controller with its exponential back-off (``backoffLimit``); the build
-program's JSON report reaches the operator through the termination message.
+``seedcoder.engines.buildcmd.build_command`` writes. A failure the build
+program knows to be permanent fails the Job at once (``podFailurePolicy``);
+other failed pods are retried by the Job controller with its exponential
+back-off (``backoffLimit``). The build program's JSON reports reach the operator
+through the running pod's log (progress) and the termination message (result).
 The Job's ownerReferences (one per resource that uses it) are set by the
 reconcile, not here: they depend on who else uses the engine.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 
 from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.engines.build import PERMANENT_EXIT_CODES
 from seedcoder.engines.buildcmd import build_command
 from seedcoder.engines.buildenv import SCRATCH_MOUNT, SHM_MOUNT, build_environment
 from seedcoder.engines.layout import CACHE_MOUNT
@@ -122,6 +125,22 @@ def build_job(
         "spec": {
             "backoffLimit": settings.build_backoff_limit,
             "activeDeadlineSeconds": settings.build_deadline_seconds,
+            # A failure the same inputs meet again (the build program's exit codes 2 and 10)
+            # fails the Job at once, with the build's own error in the pod's termination
+            # message; an unexpected one is retried; an evicted or preempted pod is not counted.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": "build",
+                            "operator": "In",
+                            "values": list(PERMANENT_EXIT_CODES),
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
             "template": {
                 "metadata": {
                     "labels": {**spec.engine.build_pod.labels, **labels},
