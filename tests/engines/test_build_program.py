@@ -244,13 +244,15 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "bad build-engine arguments" in capsys.readouterr().err
 
 
-def test_fp8_without_calibration_data_is_refused_with_a_remedy(tmp_path: Path) -> None:
+def test_fp8_with_a_missing_model_source_calibration_set_is_refused_with_the_format(tmp_path: Path) -> None:
     _model_dir(tmp_path)
-    plan = _plan(tmp_path, "H100", "fp8")
+    good = _plan(tmp_path, "H100", "fp8")
+    inputs = good.inputs.model_copy(update={"calibration": "modelSource"})
+    plan = good.model_copy(update={"inputs": inputs, "key": engine_key(inputs)})
     rc, reports = _run(plan, TrtllmEngineBuilder())
     assert rc == EXIT_PERMANENT
     assert "needs calibration data" in reports[-1].message
-    assert "calibration" in reports[-1].message
+    assert "load_dataset(dir, split='train')['text']" in reports[-1].message
 
 
 def test_the_real_builder_says_tensorrt_llm_is_missing_here(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ a rebuild.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from seedcoder.api._base import ApiModel
@@ -180,6 +182,14 @@ class EngineSpec(ApiModel):
         description="Reuse KV-cache blocks of shared prompt prefixes across requests (TensorRT-LLM pools: "
         "the build's KvCacheConfig and Triton's enable_kv_cache_reuse; part of the engine key). "
         "llama.cpp pools ignore it.",
+    )
+    calibration: Literal["builtin", "modelSource"] = Field(
+        default="builtin",
+        description="Calibration data of the quantised precisions (fp8, int8-sq, int4-awq): builtin, a "
+        "small set of permissively licensed source code shipped with the operator; modelSource, the "
+        "directory calibration/ of the model source, holding data files (.jsonl, .json, .parquet, .csv, "
+        ".txt) with a text column, as datasets.load_dataset(dir, split='train') reads them (not a "
+        "save_to_disk dataset). Part of the engine key.",
     )
     cache: EngineCacheSpec = Field(
         default_factory=EngineCacheSpec,

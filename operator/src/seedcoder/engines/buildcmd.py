@@ -14,6 +14,7 @@ from typing import Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seedcoder.engines import layout
+from seedcoder.engines.calibration import CalibrationSource
 from seedcoder.engines.key import EngineInputs, engine_inputs_for, engine_key
 from seedcoder.engines.profiles import BuildLimits, GpuProfile
 from seedcoder.engines.report import BuildReport, parse_termination_message
@@ -95,6 +96,7 @@ def make_plan(
     cache_dir: str,
     termination_log: str = DEFAULT_TERMINATION_LOG,
     kv_cache_reuse: bool = True,
+    calibration_source: CalibrationSource = "builtin",
 ) -> BuildPlan:
     """The plan for ``profile``'s GPU (``precision`` may be ``auto``).
 
@@ -102,7 +104,13 @@ def make_plan(
     arguments that break one of TensorRT-LLM's own constraints (``trtllm_constraints``).
     """
     inputs = engine_inputs_for(
-        profile, model_name, revision, precision, limits, kv_cache_reuse=kv_cache_reuse
+        profile,
+        model_name,
+        revision,
+        precision,
+        limits,
+        kv_cache_reuse=kv_cache_reuse,
+        calibration_source=calibration_source,
     )
     if inputs.runtime == "tensorrt-llm":
         checked_trtllm_build_args(inputs)
@@ -133,6 +141,8 @@ def build_command(plan: BuildPlan) -> list[str]:
     argv += ["--max-output-len", str(lim.max_output_len), "--max-num-tokens", str(lim.max_num_tokens)]
     if i.kv_cache_reuse is not None:
         argv += ["--kv-cache-reuse", "true" if i.kv_cache_reuse else "false"]
+    if i.calibration is not None:
+        argv += ["--calibration", i.calibration]
     argv += ["--repository-source", i.repository_source]
     argv += ["--source-kind", plan.source.kind, "--source", plan.source.location]
     if plan.source.endpoint is not None:
@@ -154,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(flag, required=True)
     p.add_argument("--repository-source", required=True)
     p.add_argument("--kv-cache-reuse", choices=["true", "false"])
+    p.add_argument("--calibration")
     for flag in ("--trtllm-version", "--tensorrt-version", "--llamacpp-version", "--s3-endpoint"):
         p.add_argument(flag)
     for flag in ("--max-batch-size", "--max-input-len", "--max-output-len", "--max-num-tokens"):
@@ -196,6 +207,7 @@ def parse_build_args(argv: list[str]) -> BuildPlan:
         llamacpp_version=ns.llamacpp_version,
         kv_cache_reuse=None if ns.kv_cache_reuse is None else ns.kv_cache_reuse == "true",
         repository_source=ns.repository_source,
+        calibration=ns.calibration,
     )
     source = ModelSource(kind=ns.source_kind, location=ns.source, endpoint=ns.s3_endpoint)
     return BuildPlan(

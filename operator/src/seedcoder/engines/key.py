@@ -16,8 +16,14 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedcoder.engines import repo_source
-from seedcoder.engines.profiles import BuildLimits, GpuProfile, Runtime, resolve_precision
+from seedcoder.engines import calibration, repo_source
+from seedcoder.engines.profiles import (
+    CALIBRATED_PRECISIONS,
+    BuildLimits,
+    GpuProfile,
+    Runtime,
+    resolve_precision,
+)
 
 KEY_SCHEMA = 2
 """Bump when the meaning of an input changes, so old cache entries are not reused."""
@@ -42,6 +48,11 @@ class EngineInputs(BaseModel):
     kv_cache_reuse: bool | None = Field(
         default=None,
         description="TensorRT-LLM only: KV-cache block reuse (build and repository); None for llama.cpp.",
+    )
+    calibration: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Calibration set of a quantised precision: builtin-<digest> or modelSource (else None).",
     )
     repository_source: str = Field(
         min_length=1,
@@ -70,13 +81,17 @@ def engine_inputs_for(
     limits: BuildLimits,
     *,
     kv_cache_reuse: bool = True,
+    calibration_source: calibration.CalibrationSource = "builtin",
 ) -> EngineInputs:
     """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``."""
     trtllm = profile.runtime == "tensorrt-llm"
+    resolved = resolve_precision(profile, precision)
+    calibrated = trtllm and resolved in CALIBRATED_PRECISIONS
     return EngineInputs(
         model_name=model_name,
         revision=revision,
-        precision=resolve_precision(profile, precision),
+        precision=resolved,
+        calibration=calibration.key_value(calibration_source) if calibrated else None,
         limits=limits,
         arch=profile.arch,
         runtime=profile.runtime,

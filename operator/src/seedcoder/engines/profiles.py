@@ -21,6 +21,8 @@ TRTLLM_PRECISIONS: frozenset[str] = frozenset({"bf16", "fp16", "fp8", "int8-sq",
 """Precisions the TensorRT-LLM build program knows how to produce."""
 LLAMACPP_PRECISIONS: frozenset[str] = frozenset({"gguf-q4_k_m", "gguf-q8_0", "gguf-f16"})
 """GGUF quantisations the llama.cpp runtime serves."""
+CALIBRATED_PRECISIONS: frozenset[str] = frozenset({"fp8", "int8-sq", "int4-awq"})
+"""Precisions ModelOpt quantises with calibration data (activation, KV or AWQ weight scales)."""
 FP8_ARCHS: frozenset[str] = frozenset({"sm89", "sm90"})
 """FP8 needs Ada (sm89) or Hopper (sm90)."""
 

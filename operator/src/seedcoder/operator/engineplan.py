@@ -89,6 +89,7 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int) -> PoolEngine:
             source=model_source(spec),
             cache_dir=CACHE_MOUNT,  # where build_job mounts the cache (and triton, read-only)
             kv_cache_reuse=eng.kv_cache_reuse,
+            calibration_source=eng.calibration,
         )
     except ConstraintError as exc:
         first = exc.violations[0].spec_field
