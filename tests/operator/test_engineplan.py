@@ -12,7 +12,7 @@ from seedcoder.api.spec import SeedCoderDeploymentSpec
 from seedcoder.engines import trtllm_args
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_constraints import violations
-from seedcoder.operator.engineplan import InvalidSpec, distinct_engines, plan_engines
+from seedcoder.operator.engineplan import InvalidSpec, cache_problem, distinct_engines, plan_engines
 
 from tests.operator.helpers import parsed
 from tests.operator.sample import live, sample, with_path
@@ -110,3 +110,31 @@ def test_a_broken_constraint_is_an_invalid_spec_naming_the_field(monkeypatch: py
     with pytest.raises(InvalidSpec) as exc:
         plan_engines(SeedCoderDeployment.parse(live(with_path(sample(), "engine.maxNumTokens", 16))).spec)
     assert exc.value.field == "spec.engine.maxNumTokens"
+
+
+@pytest.mark.parametrize(
+    ("modes", "shared"),
+    [(["ReadWriteMany"], True), (["ReadWriteOnce"], False), (["ReadWriteOncePod"], False), ([], False)],
+)
+def test_an_engine_cache_that_cannot_be_shared_is_an_invalid_spec(modes: list[str], shared: bool) -> None:
+    spec = SeedCoderDeployment.parse(live(sample())).spec
+    problem = cache_problem(spec, {"spec": {"accessModes": modes}})
+    if shared:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert problem.field == "spec.engine.cache.pvc.claimName"
+        assert "must be ReadWriteMany" in problem.message
+    assert cache_problem(spec, None) is None  # not there yet: its pods wait for it
+
+
+def test_kubectl_explain_says_the_cache_is_readwritemany_and_shared_per_namespace() -> None:
+    from seedcoder.api.crdgen import crd
+
+    engine = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "engine"
+    ]
+    cache = engine["properties"]["cache"]
+    text = cache["description"] + cache["properties"]["pvc"]["description"]
+    assert "ReadWriteMany" in text
+    assert "per namespace" in text or "namespace's resources only" in text

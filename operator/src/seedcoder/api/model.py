@@ -121,12 +121,16 @@ class ClaimRef(ApiModel):
 
 
 class EngineCacheSpec(ApiModel):
-    """Where built engines are kept (ReadWriteMany, shared by every resource in the namespace)."""
+    """Where built engines are kept. Shared per namespace: every resource of the namespace that names
+    the same claim shares its engines and builds (one build per engine key); resources in other
+    namespaces build their own. The claim must be ReadWriteMany (build Jobs write it, Triton pods on
+    every node of a pool read it); another access mode is reported as Ready=False, InvalidSpec."""
 
     pvc: ClaimRef = Field(
         default=ClaimRef(claim_name="seedcoder-engine-cache"),
         json_schema_extra={"default": {"claimName": "seedcoder-engine-cache"}},
-        description="Claim mounted read-write by engine builds and read-only by Triton.",
+        description="ReadWriteMany claim in the resource's namespace, mounted read-write by engine builds "
+        "and read-only by Triton; engines are shared by the namespace's resources only.",
     )
 
 
@@ -194,7 +198,8 @@ class EngineSpec(ApiModel):
     cache: EngineCacheSpec = Field(
         default_factory=EngineCacheSpec,
         json_schema_extra={"default": {}},
-        description="Engine cache volume.",
+        description="Engine cache volume: a ReadWriteMany claim whose engines and builds are shared per "
+        "namespace (resources in other namespaces build their own).",
     )
     build_pod: BuildPodSpec = Field(
         default_factory=BuildPodSpec,

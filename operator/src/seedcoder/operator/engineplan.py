@@ -10,7 +10,9 @@ exceed a profile, a gateway budget larger than an engine's input) become
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -119,6 +121,26 @@ def plan_engines(spec: SeedCoderDeploymentSpec) -> list[PoolEngine]:
             "lower it or raise spec.engine.maxInputLen",
         )
     return pools
+
+
+SHARED_ACCESS_MODE = "ReadWriteMany"
+
+
+def cache_problem(spec: SeedCoderDeploymentSpec, pvc: Mapping[str, Any] | None) -> InvalidSpec | None:
+    """Why the engine cache claim cannot be shared (build Jobs write it, Triton pods on many nodes
+    read it), or None. A claim not found (yet) is not judged: its pods wait for it."""
+    if pvc is None:
+        return None
+    claim = spec.engine.cache.pvc.claim_name
+    modes = list((pvc.get("spec") or {}).get("accessModes") or [])
+    if SHARED_ACCESS_MODE in modes:
+        return None
+    return InvalidSpec(
+        "spec.engine.cache.pvc.claimName",
+        f"PersistentVolumeClaim {claim} has accessModes {modes or '[]'}; the engine cache must be "
+        f"{SHARED_ACCESS_MODE}: build Jobs write it and Triton pods on every node of a pool mount it "
+        "(use a ReadWriteMany storage class: NFS, CephFS, EFS, Filestore, Azure Files)",
+    )
 
 
 def distinct_engines(pools: list[PoolEngine]) -> dict[str, list[PoolEngine]]:

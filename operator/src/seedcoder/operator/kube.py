@@ -50,6 +50,7 @@ KINDS: dict[str, Kind] = {
     "SeedCoderDeployment": Kind(API_VERSION, PLURAL),
     "Job": Kind("batch/v1", "jobs"),
     "Pod": Kind("v1", "pods"),
+    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
     "Deployment": Kind("apps/v1", "deployments"),
     "Service": Kind("v1", "services"),
     "ConfigMap": Kind("v1", "configmaps"),
