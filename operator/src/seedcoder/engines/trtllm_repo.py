@@ -41,7 +41,7 @@ _TRTLLM_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("temperature", "TYPE_FP32", SCALAR, True, "Sampling temperature.", reshape=FLAT),
     TensorSpec("runtime_top_k", "TYPE_INT32", SCALAR, True, "Top-k.", reshape=FLAT),
     TensorSpec("runtime_top_p", "TYPE_FP32", SCALAR, True, "Top-p.", reshape=FLAT),
-    TensorSpec("random_seed", "TYPE_UINT64", SCALAR, True, "Seed for reproducible candidates.", reshape=FLAT),
+    TensorSpec("seed", "TYPE_UINT64", SCALAR, True, "Seed for reproducible candidates.", reshape=FLAT),
     TensorSpec("return_log_probs", "TYPE_BOOL", SCALAR, True, "Candidate ranking.", reshape=FLAT),
 )
 _TRTLLM_OUTPUTS: tuple[TensorSpec, ...] = (
