@@ -24,6 +24,7 @@ from seedcoder.operator.build_job import build_job
 from seedcoder.operator.engineplan import plan_engines
 from seedcoder.operator.triton import deployment
 
+from tests.operator.harness import install_volumes
 from tests.operator.helpers import SETTINGS
 from tests.operator.sample import live
 
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.cluster
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "examples").glob("*.yaml"))
 HOSTNAME = "kubernetes.io/hostname"
+WHY: dict[str, str] = {}
+"""Why the scheduler refused a pod (its PodScheduled message), for failure messages."""
 
 
 def _nodes(cluster: Cluster) -> dict[str, str]:
@@ -71,6 +74,7 @@ def _wait(cluster: Cluster, namespace: str, expected: dict[str, str | None]) -> 
                 for c in pod.get("status", {}).get("conditions", [])
             ):
                 decided[name] = None
+                WHY[name] = str(pod["status"]["conditions"])
         if set(decided) >= set(expected):
             return decided
         time.sleep(1)
@@ -80,6 +84,7 @@ def _wait(cluster: Cluster, namespace: str, expected: dict[str, str | None]) -> 
 def test_every_example_pool_lands_on_its_architecture_on_every_variant(
     cluster: Cluster, namespace: str
 ) -> None:
+    install_volumes(cluster, namespace, ("models", "seedcoder-engine-cache"))  # what the examples name
     variants = variant_manifests()
     for node in variants:
         cluster.kubectl("delete", "node", node["metadata"]["name"], "--ignore-not-found", check=False)
@@ -108,7 +113,7 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
                         pool=pinned,
                         profile=pe.profile,
                         key=pe.key,
-                        cache_claim="cache",
+                        cache_claim=scd.spec.engine.cache.pvc.claim_name,
                         replicas=1,
                     )
                     name = f"e{i}-{pe.pool.name}-{node}"
@@ -130,7 +135,7 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
                 assert bound is not None, name
                 assert arch_of[bound] == want, (name, bound)
             else:
-                assert got[name] == want, (name, got[name])
+                assert got[name] == want, (name, got[name], WHY.get(name))
         # every variant node took the pods of its architecture
         assert any(got[n] == "h100nvl-0" for n in expected)
         assert any(got[n] == "a100-40g-0" for n in expected)
