@@ -77,7 +77,7 @@ def test_printer_columns_and_names() -> None:
     assert names["shortNames"] == ["scd"]
     assert "seedcoder" in names["categories"]
     columns = [c["name"] for c in doc["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Ready", "Engines", "TTFT-P95", "Endpoint", "Age"]
+    assert columns == ["Phase", "Ready", "Engines", "Build", "TTFT-P95", "Endpoint", "Age"]
     assert doc["spec"]["versions"][0]["subresources"] == {"status": {}}
 
 

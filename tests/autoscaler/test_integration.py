@@ -42,7 +42,7 @@ def _resource(namespace: str, prometheus_url: str) -> dict[str, Any]:
         name="scaled",
         namespace=namespace,
         pools=[{"name": "h100", "gpu": "H100", "minReplicas": 1, "maxReplicas": 4}],
-        slo={"ttftP95Ms": 300, "e2eP95Ms": 60000, "windowMinutes": 1},
+        slo={"ttftP95Ms": 300, "windowMinutes": 1},
         autoscaling={
             "mode": "slo",
             "intervalSeconds": 5,

@@ -17,13 +17,15 @@ from typing import Any
 
 import pytest
 from seedcoder.engines.artifact import Artifact
-from seedcoder.engines.build import main
-from seedcoder.engines.buildcmd import BuildPlan, ModelSource, build_command, make_plan
+from seedcoder.engines.build import EXIT_PERMANENT, main
+from seedcoder.engines.buildcmd import BuildPlan, ModelSource, build_command, make_plan, parse_build_args
 from seedcoder.engines.builders import BuildError, BuildJob, TrtllmEngineBuilder
 from seedcoder.engines.key import EngineInputs, engine_key
+from seedcoder.engines.llamacpp_repo import THREADS_ENV, resolve_threads
 from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.report import BuildReport, parse_termination_message
 from seedcoder.engines.trtllm_args import trtllm_build_args
+from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import sha256_file
 from seedcoder.localstack.triton import TritonServer
 
@@ -201,7 +203,7 @@ def test_refuses_a_precision_the_gpu_cannot_run(tmp_path: Path) -> None:
     plan = good.model_copy(update={"inputs": inputs, "key": engine_key(inputs)})
     builder = FakeEngineBuilder()
     rc, reports = _run(plan, builder)
-    assert rc == 1
+    assert rc == EXIT_PERMANENT
     assert reports[-1].state == "Failed"
     assert "'fp8' cannot run on A100 (sm80)" in reports[-1].message
     assert builder.jobs == []
@@ -213,7 +215,7 @@ def test_refuses_a_plan_for_another_architecture(tmp_path: Path) -> None:
     good = _plan(tmp_path, "H100", "fp8")
     plan = BuildPlan.model_validate({**good.model_dump(), "gpu": "A100"})
     rc, reports = _run(plan, FakeEngineBuilder())
-    assert rc == 1
+    assert rc == EXIT_PERMANENT
     assert "A100 is sm80/tensorrt-llm, but the plan is for sm90/tensorrt-llm" in reports[-1].message
 
 
@@ -222,9 +224,21 @@ def test_a_checksum_mismatch_fails_verification(tmp_path: Path) -> None:
     (src / "model-00002-of-00002.safetensors").write_bytes(b"corrupted")
     plan = _plan(tmp_path)
     rc, reports = _run(plan, FakeEngineBuilder())
-    assert rc == 1
+    assert rc == EXIT_PERMANENT
     assert reports[-1].stage == "verify"
     assert "checksum mismatch for model-00002-of-00002.safetensors" in reports[-1].message
+
+
+def test_an_unexpected_failure_may_be_retried_a_known_one_is_not(tmp_path: Path) -> None:
+    """Exit 1 (unexpected, perhaps transient) is retried; exit 10 (same inputs fail again) is not."""
+    _model_dir(tmp_path)
+    rc, reports = _run(_plan(tmp_path), FakeEngineBuilder(fail=True))
+    assert rc == 1
+    assert "GPU fell off the bus" in reports[-1].message
+    (tmp_path / "models" / "seed-coder-8b-base" / "config.json").unlink()
+    rc, reports = _run(_plan(tmp_path), FakeEngineBuilder())
+    assert rc == EXIT_PERMANENT
+    assert "config.json" in reports[-1].message
 
 
 def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,19 +246,21 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "bad build-engine arguments" in capsys.readouterr().err
 
 
-def test_fp8_without_calibration_data_is_refused_with_a_remedy(tmp_path: Path) -> None:
+def test_fp8_with_a_missing_model_source_calibration_set_is_refused_with_the_format(tmp_path: Path) -> None:
     _model_dir(tmp_path)
-    plan = _plan(tmp_path, "H100", "fp8")
+    good = _plan(tmp_path, "H100", "fp8")
+    inputs = good.inputs.model_copy(update={"calibration": "modelSource"})
+    plan = good.model_copy(update={"inputs": inputs, "key": engine_key(inputs)})
     rc, reports = _run(plan, TrtllmEngineBuilder())
-    assert rc == 1
+    assert rc == EXIT_PERMANENT
     assert "needs calibration data" in reports[-1].message
-    assert "calibration" in reports[-1].message
+    assert "load_dataset(dir, split='train')['text']" in reports[-1].message
 
 
 def test_the_real_builder_says_tensorrt_llm_is_missing_here(tmp_path: Path) -> None:
     _model_dir(tmp_path)
     rc, reports = _run(_plan(tmp_path, "A100", "bf16"), TrtllmEngineBuilder())
-    assert rc == 1
+    assert rc == EXIT_PERMANENT
     assert "TensorRT-LLM is not importable" in reports[-1].message
 
 
@@ -330,3 +346,69 @@ def test_builder_errors_are_build_errors() -> None:
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "build-engine" in capsys.readouterr().out
+
+
+def test_a_cpu_engine_repository_takes_threads_from_the_serving_pod(tmp_path: Path) -> None:
+    """One CPU engine may serve pools of different sizes: no thread count is baked in."""
+    src = tmp_path / "models" / "seed-coder-8b-base"
+    src.mkdir(parents=True)
+    (src / "seed-coder-q4_k_m.gguf").write_bytes(os.urandom(512))
+    gguf = src / "seed-coder-q4_k_m.gguf"
+    (src / "SHA256SUMS").write_text(f"{sha256_file(gguf)}  {gguf.name}\n")
+    plan = _plan(tmp_path, "CPU", "auto")
+    rc, reports = _run(plan, None)
+    assert rc == 0, reports[-1].message
+    config = (Path(plan.output_dir) / "triton" / "seedcoder" / "config.pbtxt").read_text()
+    assert 'key: "n_threads"\n  value: { string_value: "auto" }' in config
+    assert resolve_threads("auto", {THREADS_ENV: "3"}) == 3
+
+
+def test_refuses_a_plan_made_from_other_repository_sources(tmp_path: Path) -> None:
+    _model_dir(tmp_path)
+    good = _plan(tmp_path)
+    inputs = good.inputs.model_copy(update={"repository_source": "f" * 16})
+    plan = good.model_copy(update={"inputs": inputs, "key": engine_key(inputs)})
+    builder = FakeEngineBuilder()
+    rc, reports = _run(plan, builder)
+    assert rc == EXIT_PERMANENT
+    assert "different seedcoder versions" in reports[-1].message
+    assert builder.jobs == []
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_kv_cache_reuse_reaches_the_llm_api_and_the_triton_repository(tmp_path: Path, reuse: bool) -> None:
+    """spec.engine.kvCacheReuse is the one switch: build (KvCacheConfig) and serving (Triton) follow it."""
+    p = get_profile("A100")
+    plan = make_plan(
+        p,
+        model_name="m/x",
+        revision="0123456789abcdef0123456789abcdef01234567",
+        precision="bf16",
+        limits=p.build_limits,
+        source=ModelSource(kind="pvc", location="/models"),
+        cache_dir="/cache",
+        kv_cache_reuse=reuse,
+    )
+    assert parse_build_args(build_command(plan)) == plan
+    args = trtllm_build_args(plan.inputs)
+    llmapi = SimpleNamespace(BuildConfig=_Recorder, KvCacheConfig=_Recorder)
+    kwargs = TrtllmEngineBuilder.llm_kwargs(args, llmapi, tmp_path)
+    assert kwargs["kv_cache_config"].kwargs == {"enable_block_reuse": reuse}
+    trt = repository_files_for(plan)["tensorrt_llm/config.pbtxt"]
+    flag = "true" if reuse else "false"
+    assert f'key: "enable_kv_cache_reuse"\n  value: {{ string_value: "{flag}" }}' in trt
+
+
+def test_an_unwritable_cache_directory_fails_before_any_work_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only root filesystem: HF_HOME (datasets, Hub) would fail mid-calibration; fail first."""
+    _model_dir(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("HF_HOME", str(blocker / "huggingface"))
+    builder = FakeEngineBuilder()
+    rc, reports = _run(_plan(tmp_path), builder)
+    assert rc == EXIT_PERMANENT
+    assert f"HF_HOME={blocker / 'huggingface'}" in reports[-1].message
+    assert builder.jobs == []

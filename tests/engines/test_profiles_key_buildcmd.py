@@ -97,7 +97,11 @@ profiles:
     supported_precisions: [fp8]
     trtllm_version: "1"
     tensorrt_version: "1"
+    compute_capability: "8.6"
+    products: [NVIDIA-A10]
     gpu_memory_gib: 24
+    build_shm_gib: 16
+    build_scratch_gib: 64
     cost_per_hour_usd: 1
     build_limits: {max_batch_size: 1, max_input_len: 1, max_output_len: 1, max_num_tokens: 1}
 """
@@ -148,6 +152,8 @@ class TestEngineKey:
             {"limits": _limits(max_num_tokens=4096)},
             {"build_image": "registry.internal.example/seedcoder/seedcoder-triton-trtllm:0.1.1"},
             {"build_image": "sha256:" + "a" * 64},
+            {"kv_cache_reuse": False},
+            {"repository_source": "fedcba9876543210"},
         ],
     )
     def test_any_changed_input_gives_a_new_key(self, change: dict[str, object]) -> None:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.trtllm_args import trtllm_build_args
@@ -20,6 +21,7 @@ from seedcoder.engines.trtllm_repo import repository_files_for
 from tests.engines.plans import build_image_for
 
 GOLDEN = Path(__file__).parent / "golden"
+pytestmark = pytest.mark.usefixtures("pinned_repository_source")
 CASES = {"h100-fp8": ("H100", "fp8"), "a100-bf16": ("A100", "bf16")}
 
 
@@ -113,7 +115,8 @@ def test_gemm_plugin_and_quantisation_follow_the_precision() -> None:
     awq = trtllm_build_args(_plan("A100", "int4-awq").inputs)
     assert (awq.quant_algo, awq.gemm_plugin) == ("W4A16_AWQ", "auto")
     sq = trtllm_build_args(_plan("A100", "int8-sq").inputs)
-    assert (sq.quant_algo, sq.kv_cache_quant_algo) == ("W8A8_SQ_PER_CHANNEL", "INT8")
+    # FP16 KV cache: TensorRT-LLM refuses paged context FMHA with an INT8 KV cache.
+    assert (sq.quant_algo, sq.kv_cache_quant_algo) == ("W8A8_SQ_PER_CHANNEL", None)
     for args in (h100, a100, awq, sq):
         assert args.kv_cache_type == "paged"
         assert args.use_paged_context_fmha
@@ -123,3 +126,24 @@ def test_gemm_plugin_and_quantisation_follow_the_precision() -> None:
 def test_a_llamacpp_plan_is_not_a_tensorrt_llm_repository() -> None:
     with pytest.raises(ValueError, match="llamacpp"):
         repository_files_for(_plan("CPU", "auto"))
+
+
+UPSTREAM = yaml.safe_load((Path(__file__).parent / "data" / "upstream_tensorrt_llm_model.yaml").read_text())
+
+
+def _section_names(pbtxt: str, section: str) -> set[str]:
+    start = pbtxt.index(f"{section} [")
+    end = pbtxt.index("\n]", start)
+    return set(re.findall(r'name: "([^"]+)"', pbtxt[start:end]))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_tensorrt_llm_model_uses_only_upstream_names(case: str) -> None:
+    """A name the backend does not know is silently ignored (a seed that never seeds)."""
+    text = (GOLDEN / case / "tensorrt_llm" / "config.pbtxt").read_text()
+    assert _section_names(text, "input") <= set(UPSTREAM["inputs"])
+    assert _section_names(text, "output") <= set(UPSTREAM["outputs"])
+    assert set(_params(text)) <= set(UPSTREAM["parameters"])
+    bls = Path(__file__).resolve().parents[2] / "engines" / "triton" / "trtllm_bls" / "model.py"
+    sent = set(re.findall(r'_t\("([a-z_]+)"', bls.read_text()))
+    assert sent <= _section_names(text, "input"), sent - _section_names(text, "input")

@@ -55,23 +55,24 @@ def test_recorded_slo_ratios_match_the_observations(exporter: tuple[Metrics, int
     )
     with PrometheusServer(tmp_path / "prom", [target], rule_files=[rule_file]) as prom:
         prom.wait_scraped(timeout=30)
-        # 100 requests a scrape: 80 fast (0.1 s), 20 slow (0.9 s); 5 of them answered 503.
+        # 100 requests a scrape: 20 fast (0.1 s), 80 slow (0.9 s); 5 of them answered 503.
         for _ in range(8):
             for i in range(100):
-                metrics.ttft.labels("h100", "seedcoder").observe(0.1 if i < 80 else 0.9)
+                metrics.ttft.labels("h100", "seedcoder").observe(0.1 if i < 20 else 0.9)
                 metrics.requests.labels("h100", "seedcoder", "completions", "503" if i < 5 else "200").inc()
             time.sleep(1.1)
         slow = _wait_for(
             prom, 'namespace_deployment:seedcoder_gateway_ttft_slow:ratio_rate5m{deployment="completions"}'
         )
-        assert float(slow[0]["value"][1]) == pytest.approx(0.2, abs=0.02)
+        assert float(slow[0]["value"][1]) == pytest.approx(0.8, abs=0.02)
         errors = _wait_for(
             prom, 'namespace_deployment:seedcoder_gateway_requests_5xx:ratio_rate5m{namespace="ml"}'
         )
         assert float(errors[0]["value"][1]) == pytest.approx(0.05, abs=0.01)
         p95 = _wait_for(prom, rules.DEP_TTFT_QUANTILE.format(q="95"))
         assert 0.75 <= float(p95[0]["value"][1]) <= 1.0
-        # 20% slow is 20x the 1% budget: the fast-burn condition holds (pending: it needs 2 minutes).
+        # 80% slow is 16x the 5% budget of a p95 objective: the fast-burn condition holds
+        # (pending: it needs 2 minutes).
         _wait_for(prom, 'ALERTS{alertname="SeedCoderTTFTBudgetFastBurn", alertstate="pending"}')
 
 

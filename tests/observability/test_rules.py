@@ -114,7 +114,7 @@ def test_threshold_bucket_rounds_down_to_a_bucket(ms: int, bound: float) -> None
 
 @pytest.mark.parametrize("ms", [0, -5, 10, 49])
 def test_threshold_bucket_refuses_impossible_objectives(ms: int) -> None:
-    with pytest.raises(ValueError, match="ttft_slo_ms"):
+    with pytest.raises(ValueError, match="ttft_p95_ms"):
         slo.threshold_bucket(ms)
 
 

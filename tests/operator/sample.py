@@ -26,7 +26,7 @@ def sample(name: str = "completions", namespace: str = "ml", **spec_overrides: A
             {"name": "h100", "gpu": "H100", "minReplicas": 1, "maxReplicas": 4},
             {"name": "a100", "gpu": "A100", "minReplicas": 1, "maxReplicas": 2},
         ],
-        "slo": {"ttftP95Ms": 300, "e2eP95Ms": 1500, "windowMinutes": 5},
+        "slo": {"ttftP95Ms": 300, "windowMinutes": 5},
         "autoscaling": {"mode": "fixed"},
         "gateway": {"replicas": 2, "maxContextTokens": 8192, "apiKeySecretRef": {"name": "seedcoder-keys"}},
         "network": {

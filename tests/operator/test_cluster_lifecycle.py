@@ -120,7 +120,7 @@ def test_h100_and_a100_resource_reaches_ready(
 
     # kubectl get scd shows the printer columns with live values
     table = cluster.kubectl("get", "scd", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "READY", "ENGINES", "TTFT-P95", "ENDPOINT", "AGE"]
+    assert table[0].split() == ["NAME", "PHASE", "READY", "ENGINES", "BUILD", "TTFT-P95", "ENDPOINT", "AGE"]
     row = table[1].split()
     assert row[:4] == ["completions", "Ready", "True", "2/2"]
     assert row[4].startswith("http://completions-gateway.")

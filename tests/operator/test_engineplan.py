@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import SeedCoderDeploymentSpec
-from seedcoder.operator.engineplan import InvalidSpec, distinct_engines, plan_engines
+from seedcoder.engines import trtllm_args
+from seedcoder.engines.trtllm_args import trtllm_build_args
+from seedcoder.engines.trtllm_constraints import violations
+from seedcoder.operator.engineplan import InvalidSpec, cache_problem, distinct_engines, plan_engines
 
 from tests.operator.helpers import parsed
 from tests.operator.sample import live, sample, with_path
@@ -77,3 +82,59 @@ def test_precision_a_gpu_cannot_run_is_invalid_naming_the_field() -> None:
         plan_engines(_spec(body))
     assert err.value.field == "spec.pools[1].precision"
     assert "A100" in err.value.message
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_plans_builds_tensorrt_llm_accepts(path: Path) -> None:
+    """Every pool of every shipped example: a plan whose TensorRT-LLM flags pass the constraint table."""
+    body = yaml.safe_load(path.read_text())
+    body.setdefault("metadata", {})["namespace"] = "ml"
+    scd = SeedCoderDeployment.parse(live(body))
+    pools = plan_engines(scd.spec)  # raises InvalidSpec on a broken rule
+    assert pools
+    for pe in pools:
+        if pe.plan.inputs.runtime == "tensorrt-llm":
+            args = trtllm_build_args(pe.plan.inputs)
+            assert violations(args, pe.profile.arch) == [], (path.name, pe.pool.name)
+            assert args.kv_cache_reuse == scd.spec.engine.kv_cache_reuse
+
+
+def test_a_broken_constraint_is_an_invalid_spec_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(trtllm_args._QUANT, "int8-sq", ("W8A8_SQ_PER_CHANNEL", "INT8", "float16"))
+    with pytest.raises(InvalidSpec, match="Paged Context FMHA") as exc:
+        plan_engines(SeedCoderDeployment.parse(live(with_path(sample(), "engine.precision", "int8-sq"))).spec)
+    assert exc.value.field == "spec.engine.precision"
+    with pytest.raises(InvalidSpec) as exc:
+        plan_engines(SeedCoderDeployment.parse(live(with_path(sample(), "engine.maxNumTokens", 16))).spec)
+    assert exc.value.field == "spec.engine.maxNumTokens"
+
+
+@pytest.mark.parametrize(
+    ("modes", "shared"),
+    [(["ReadWriteMany"], True), (["ReadWriteOnce"], False), (["ReadWriteOncePod"], False), ([], False)],
+)
+def test_an_engine_cache_that_cannot_be_shared_is_an_invalid_spec(modes: list[str], shared: bool) -> None:
+    spec = SeedCoderDeployment.parse(live(sample())).spec
+    problem = cache_problem(spec, {"spec": {"accessModes": modes}})
+    if shared:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert problem.field == "spec.engine.cache.pvc.claimName"
+        assert "must be ReadWriteMany" in problem.message
+    assert cache_problem(spec, None) is None  # not there yet: its pods wait for it
+
+
+def test_kubectl_explain_says_the_cache_is_readwritemany_and_shared_per_namespace() -> None:
+    from seedcoder.api.crdgen import crd
+
+    engine = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "engine"
+    ]
+    cache = engine["properties"]["cache"]
+    text = cache["description"] + cache["properties"]["pvc"]["description"]
+    assert "ReadWriteMany" in text
+    assert "per namespace" in text or "namespace's resources only" in text

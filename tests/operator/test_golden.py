@@ -18,6 +18,7 @@ from tests.operator.helpers import SETTINGS, all_built, deployment, parsed
 from tests.operator.sample import sample, with_path
 
 GOLDEN = Path(__file__).parent / "golden"
+pytestmark = pytest.mark.usefixtures("pinned_repository_source")
 
 
 def _check(name: str, objects: list[dict[str, Any]]) -> None:

@@ -23,6 +23,7 @@ USED: dict[str, set[str]] = {
     "SeedCoderDeployment": {"list", "watch", "patch"},
     "Job": {"list", "watch", "create", "patch", "delete"},
     "Pod": {"list"},
+    "PersistentVolumeClaim": {"get"},
     "Deployment": {"list", "watch", "create", "patch", "delete"},
     "Service": {"list", "create", "patch", "delete"},
     "ConfigMap": {"list", "create", "patch", "delete"},

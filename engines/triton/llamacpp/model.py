@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 from seedcoder.engines.contract import output_arrays
+from seedcoder.engines.llamacpp_repo import resolve_threads
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
 from seedcoder.engines.textstream import TextAssembler
 from seedcoder.metricnames import LLAMACPP_CANCELLED_TOTAL, LLAMACPP_GENERATED_TOKENS_TOTAL
@@ -49,10 +50,13 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         self.model_name = args.get("model_name", "seedcoder")
         self.max_tokens_limit = int(_param(config, "max_tokens_limit", "512"))
+        threads = resolve_threads(_param(config, "n_threads", "auto"))
         self.llm = llama_cpp.Llama(
             model_path=_param(config, "model_path"),
             n_ctx=int(_param(config, "n_ctx", "2048")),
-            n_threads=int(_param(config, "n_threads", "2")),
+            n_threads=threads,
+            # Prompt processing too: llama-cpp-python's default is every CPU of the node.
+            n_threads_batch=threads,
             verbose=False,
         )
         self.n_ctx = self.llm.n_ctx()

@@ -98,7 +98,7 @@ class TritonPythonModel:
             _t("return_log_probs", [[req.return_log_probs]], np.bool_),
         ]
         if req.seed is not None:
-            inputs.append(_t("random_seed", [[req.seed]], np.uint64))
+            inputs.append(_t("seed", [[req.seed]], np.uint64))
         if req.stop_words:
             lists = [self.tokenizer.encode(s, add_special_tokens=False) for s in req.stop_words]
             inputs.append(pb_utils.Tensor("stop_words_list", stop_words_tensor([x for x in lists if x])))

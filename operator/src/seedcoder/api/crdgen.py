@@ -88,7 +88,7 @@ def _fill_defaults(node: Any) -> Any:
 
     The API server checks a default against the node's CEL rules as written, without
     applying the nested defaults first, so ``{}`` would fail rules like
-    ``self.ttftP95Ms <= self.e2eP95Ms``; the expanded default is what defaulting
+    ``self.minReplicas <= self.maxReplicas``; the expanded default is what defaulting
     would produce anyway.
     """
     if isinstance(node, list):
@@ -183,6 +183,12 @@ PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
     {"name": "Engines", "type": "string", "jsonPath": ".status.enginesSummary"},
+    {
+        "name": "Build",
+        "type": "string",
+        "jsonPath": ".status.buildProgress",
+        "description": "Stage and percent of running builds",
+    },
     {"name": "TTFT-P95", "type": "integer", "jsonPath": ".status.slo.ttftP95Ms", "description": "p95 ms"},
     {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

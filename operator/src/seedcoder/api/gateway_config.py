@@ -60,7 +60,7 @@ class GatewayConfig(BaseModel):
     fim: FimTemplate = Field(default_factory=FimTemplate)
     max_context_tokens: int = Field(default=8192, gt=0)
     max_output_tokens: int = Field(default=512, gt=0)
-    ttft_slo_ms: int = Field(default=300, gt=0)
+    ttft_p95_ms: int = Field(default=300, gt=0)
     open_mode: bool = Field(
         default=False, description="Serve without API keys. Only when explicitly configured."
     )

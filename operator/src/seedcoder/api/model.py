@@ -8,6 +8,8 @@ a rebuild.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from seedcoder.api._base import ApiModel
@@ -119,12 +121,16 @@ class ClaimRef(ApiModel):
 
 
 class EngineCacheSpec(ApiModel):
-    """Where built engines are kept (ReadWriteMany, shared by every resource in the namespace)."""
+    """Where built engines are kept. Shared per namespace: every resource of the namespace that names
+    the same claim shares its engines and builds (one build per engine key); resources in other
+    namespaces build their own. The claim must be ReadWriteMany (build Jobs write it, Triton pods on
+    every node of a pool read it); another access mode is reported as Ready=False, InvalidSpec."""
 
     pvc: ClaimRef = Field(
         default=ClaimRef(claim_name="seedcoder-engine-cache"),
         json_schema_extra={"default": {"claimName": "seedcoder-engine-cache"}},
-        description="Claim mounted read-write by engine builds and read-only by Triton.",
+        description="ReadWriteMany claim in the resource's namespace, mounted read-write by engine builds "
+        "and read-only by Triton; engines are shared by the namespace's resources only.",
     )
 
 
@@ -175,11 +181,25 @@ class EngineSpec(ApiModel):
     max_num_tokens: int | None = Field(
         default=None, ge=1, le=262144, description="Tokens per engine step; default from the GPU profile."
     )
-    kv_cache_reuse: bool = Field(default=True, description="Reuse KV-cache blocks across requests.")
+    kv_cache_reuse: bool = Field(
+        default=True,
+        description="Reuse KV-cache blocks of shared prompt prefixes across requests (TensorRT-LLM pools: "
+        "the build's KvCacheConfig and Triton's enable_kv_cache_reuse; part of the engine key). "
+        "llama.cpp pools ignore it.",
+    )
+    calibration: Literal["builtin", "modelSource"] = Field(
+        default="builtin",
+        description="Calibration data of the quantised precisions (fp8, int8-sq, int4-awq): builtin, a "
+        "small set of permissively licensed source code shipped with the operator; modelSource, the "
+        "directory calibration/ of the model source, holding data files (.jsonl, .json, .parquet, .csv, "
+        ".txt) with a text column, as datasets.load_dataset(dir, split='train') reads them (not a "
+        "save_to_disk dataset). Part of the engine key.",
+    )
     cache: EngineCacheSpec = Field(
         default_factory=EngineCacheSpec,
         json_schema_extra={"default": {}},
-        description="Engine cache volume.",
+        description="Engine cache volume: a ReadWriteMany claim whose engines and builds are shared per "
+        "namespace (resources in other namespaces build their own).",
     )
     build_pod: BuildPodSpec = Field(
         default_factory=BuildPodSpec,

@@ -10,7 +10,7 @@ cannot (a Secret's contents, the live cluster) is reported by the operator.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -30,7 +30,7 @@ from seedcoder.api.fields import (
 from seedcoder.api.model import EngineSpec, ModelSpec, SecretRef
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
-__all__ = ["GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
+__all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
 
 
 class Toleration(ApiModel):
@@ -45,6 +45,59 @@ class Toleration(ApiModel):
     toleration_seconds: int | None = Field(
         default=None, ge=0, le=86400, description="How long a NoExecute taint is tolerated."
     )
+
+
+class NodeSelectorRequirement(ApiModel):
+    """A node label requirement (core/v1 NodeSelectorRequirement)."""
+
+    key: str = Field(max_length=316, description="Node label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="In, NotIn, Exists, DoesNotExist, Gt or Lt."
+    )
+    values: list[LabelValue] | None = Field(default=None, max_length=64, description="Values to compare.")
+
+
+class NodeSelectorTerm(ApiModel):
+    """Requirements that must all hold (core/v1 NodeSelectorTerm)."""
+
+    match_expressions: list[NodeSelectorRequirement] | None = Field(
+        default=None, max_length=16, description="Requirements on node labels."
+    )
+    match_fields: list[NodeSelectorRequirement] | None = Field(
+        default=None, max_length=16, description="Requirements on node fields."
+    )
+
+
+class RequiredNodeSelector(ApiModel):
+    """Terms of which at least one must hold (core/v1 NodeSelector)."""
+
+    node_selector_terms: list[NodeSelectorTerm] = Field(
+        min_length=1, max_length=8, description="A node must match one of these terms."
+    )
+
+
+class PreferredSchedulingTerm(ApiModel):
+    """A weighted preference (core/v1 PreferredSchedulingTerm)."""
+
+    weight: int = Field(ge=1, le=100, description="Weight, 1-100.")
+    preference: NodeSelectorTerm = Field(description="The preferred node requirements.")
+
+
+class NodeAffinity(ApiModel):
+    """Node affinity (core/v1 NodeAffinity)."""
+
+    required_during_scheduling_ignored_during_execution: RequiredNodeSelector | None = Field(
+        default=None, description="Hard requirement; ANDed with the operator's GPU architecture match."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] | None = Field(
+        default=None, max_length=16, description="Soft preferences, kept as given."
+    )
+
+
+class Affinity(ApiModel):
+    """Scheduling affinity of a pool's pods (node affinity; merged with the GPU match)."""
+
+    node_affinity: NodeAffinity | None = Field(default=None, description="Node affinity.")
 
 
 class ResourceList(ApiModel):
@@ -85,7 +138,19 @@ class PoolSpec(ApiModel):
         default=None,
         max_length=16,
         json_schema_extra=rules(LABEL_KEYS_RULE),
-        description="Extra node labels to select on (added to the GPU product label).",
+        description="Node labels the pool's pods (and its engine's build) must also match; the GPU "
+        "architecture is matched by node affinity, never by overriding these.",
+    )
+    gpu_product: LabelValue | None = Field(
+        default=None,
+        description="Run only on nodes whose nvidia.com/gpu.product is this value (one variant, or nodes "
+        "labelled otherwise). Unset: any node of the GPU kind's architecture, by GPU Feature Discovery's "
+        "nvidia.com/gpu.compute.major/minor or any known product name of that architecture.",
+    )
+    affinity: Affinity | None = Field(
+        default=None,
+        description="Node affinity: required terms are ANDed with the GPU architecture match, "
+        "preferences kept as given.",
     )
     tolerations: list[Toleration] | None = Field(
         default=None, max_length=16, description="Extra tolerations (the nvidia.com/gpu taint is tolerated)."
@@ -95,23 +160,26 @@ class PoolSpec(ApiModel):
     )
 
 
+TTFT_OBJECTIVE_QUANTILE: Final = 0.95
+"""What ``slo.ttftP95Ms: X`` means, everywhere: 95% of requests get their first token within X ms.
+
+The autoscaler holds the measured p95 at or under X, SLOMet and ``status.slo`` report
+it, the recording rules and burn-rate alerts use 0.95 as the objective (a 5% error
+budget) and the dashboards draw X as the p95's threshold. One constant, so no layer
+can mean p99 where another means p95.
+"""
+
+
 class SloSpec(ApiModel):
     """The latency objective the autoscaler holds."""
-
-    model_config = ConfigDict(
-        json_schema_extra=rules(
-            {"rule": "self.ttftP95Ms <= self.e2eP95Ms", "message": "ttftP95Ms must be <= e2eP95Ms"}
-        )
-    )
 
     ttft_p95_ms: int = Field(
         default=300,
         ge=50,
         le=60000,
-        description="p95 time to first token, ms (at least 50: the TTFT histogram's finest SLO bucket).",
-    )
-    e2e_p95_ms: int = Field(
-        alias="e2eP95Ms", default=1500, ge=10, le=600000, description="p95 whole-request latency, ms."
+        description="Time to first token objective, ms: 95% of requests (p95) get their first token within "
+        "it. The autoscaler holds it, status.slo and SLOMet report it, burn-rate alerts page on its 5% "
+        "error budget (at least 50: the TTFT histogram's finest SLO bucket).",
     )
     window_minutes: int = Field(
         default=1,

@@ -114,6 +114,12 @@ class SeedCoderDeploymentStatus(ApiModel):
     )
     engines: list[EngineStatus] = Field(default_factory=list, max_length=8, description="Engines needed.")
     engines_summary: str = Field(default="", max_length=16, description="Ready engines / needed, e.g. 2/2.")
+    build_progress: str = Field(
+        default="",
+        max_length=256,
+        description="Builds not done, by architecture: stage and percent while one runs (sm90 quantize "
+        "40%), Failed when one failed; empty when every engine is ready.",
+    )
     pools: list[PoolStatus] = Field(default_factory=list, max_length=8, description="Triton pools.")
     slo: SloStatus | None = Field(default=None, description="Measured SLO.")
     autoscaling: AutoscalingStatus | None = Field(default=None, description="Scaling history.")

@@ -15,6 +15,8 @@ from typing import Any
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_COUNT_LABEL = "nvidia.com/gpu.count"
+COMPUTE_MAJOR_LABEL = "nvidia.com/gpu.compute.major"
+COMPUTE_MINOR_LABEL = "nvidia.com/gpu.compute.minor"
 POOL_LABEL = "node-pool"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
@@ -33,6 +35,8 @@ class Pool:
     gpus_per_node: int
     cpu: str
     memory: str
+    compute: str | None = None
+    """GPU Feature Discovery's compute capability labels (major.minor), when the pool has them."""
 
 
 POOLS = (
@@ -40,6 +44,14 @@ POOLS = (
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
     Pool("cpu", 1, None, 0, "32", "128Gi"),
 )
+
+
+VARIANTS = (
+    Pool("h100nvl", 1, "NVIDIA-H100-NVL", 8, "128", "1000Gi", compute="9.0"),
+    Pool("a100-40g", 1, "NVIDIA-A100-SXM4-40GB", 8, "128", "1000Gi", compute="8.0"),
+)
+"""Other variants of the same architectures (not started by default): tests that check
+placement by architecture add them (:func:`variant_manifests`) and remove them after."""
 
 
 def node_names() -> list[str]:
@@ -60,6 +72,8 @@ def _node(pool: Pool, index: int) -> dict[str, Any]:
     if pool.gpu_product:
         labels[GPU_PRODUCT_LABEL] = pool.gpu_product
         labels[GPU_COUNT_LABEL] = str(pool.gpus_per_node)
+        if pool.compute:
+            labels[COMPUTE_MAJOR_LABEL], labels[COMPUTE_MINOR_LABEL] = pool.compute.split(".")
         labels["node.kubernetes.io/instance-type"] = f"gpu-{pool.name}-{pool.gpus_per_node}x"
         resources[GPU_RESOURCE] = str(pool.gpus_per_node)
         spec["taints"] = [dict(GPU_TAINT)]
@@ -83,3 +97,8 @@ def _node(pool: Pool, index: int) -> dict[str, Any]:
 def manifests() -> list[dict[str, Any]]:
     """Every simulated Node, with its status (capacity) set at creation."""
     return [_node(pool, i) for pool in POOLS for i in range(pool.nodes)]
+
+
+def variant_manifests() -> list[dict[str, Any]]:
+    """The Nodes of :data:`VARIANTS` (an H100 NVL and an A100 40 GB node)."""
+    return [_node(pool, i) for pool in VARIANTS for i in range(pool.nodes)]

@@ -5,8 +5,11 @@ stage by stage (plan, fetch, verify, quantize/build, repository, manifest,
 publish), reporting progress where the operator can read it (see ``report``).
 It is idempotent: a complete artifact for the key is never rebuilt, debris of an
 interrupted build is removed first, and the result appears atomically (see
-``artifact``). Exit codes: 0 succeeded (or already complete), 1 failed, 2 bad
-arguments.
+``artifact``). Exit codes: 0 succeeded (or already complete); 10 failed for a
+reason the same inputs meet again (bad plan, missing or corrupt weights or
+calibration data, a refused flag combination): the build Job's pod failure
+policy fails the Job at once instead of retrying for hours on a GPU; 1 failed
+unexpectedly (may be transient: retried); 2 bad arguments (not retried either).
 
 The TensorRT-LLM step is behind ``builders.EngineBuilder``; the real one needs a
 GPU and is not executed in this project's tests.
@@ -27,14 +30,21 @@ from typing import TextIO
 from seedcoder.engines import layout
 from seedcoder.engines.artifact import Artifact, tree_size
 from seedcoder.engines.buildcmd import BuildPlan, parse_build_args
+from seedcoder.engines.buildenv import SCRATCH_MOUNT, unwritable
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
 from seedcoder.engines.layout import MANIFEST
-from seedcoder.engines.llamacpp_repo import llamacpp_repository_files, write_files
+from seedcoder.engines.llamacpp_repo import AUTO_THREADS, llamacpp_repository_files, write_files
 from seedcoder.engines.manifest import Manifest
 from seedcoder.engines.profiles import get_profile, resolve_precision
+from seedcoder.engines.repo_source import repository_source_digest
 from seedcoder.engines.report import BuildReport, Stage
 from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import FetchError, fetch, verify
+
+EXIT_PERMANENT = 10
+"""The same inputs would fail again: the operator's build Job fails at once (podFailurePolicy)."""
+EXIT_BAD_ARGUMENTS = 2
+PERMANENT_EXIT_CODES = (EXIT_BAD_ARGUMENTS, EXIT_PERMANENT)
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -101,6 +111,13 @@ def check_plan(plan: BuildPlan) -> None:
             f"{plan.inputs.arch}/{plan.inputs.runtime}"
         )
     resolve_precision(profile, plan.inputs.precision)
+    own = repository_source_digest()
+    if plan.inputs.repository_source != own:
+        raise BuildError(
+            f"the plan's repository source {plan.inputs.repository_source} is not this build program's "
+            f"({own}): the operator and the build image run different seedcoder versions, so the engine "
+            "key would not describe the repository built here; use the build image of the operator's version"
+        )
 
 
 def _repository(plan: BuildPlan) -> dict[str, str]:
@@ -111,7 +128,7 @@ def _repository(plan: BuildPlan) -> dict[str, str]:
     return llamacpp_repository_files(
         f"{layout.engine_dir(plan.cache_dir, plan.key)}/{GGUF_FILE}",
         n_ctx=limits.max_seq_len,
-        n_threads=4,
+        n_threads=AUTO_THREADS,  # one engine may serve pools of different sizes: each pod's CPUs decide
         max_tokens_limit=limits.max_output_len,
     )
 
@@ -129,6 +146,11 @@ def run_build(plan: BuildPlan, reporter: Reporter, builder: EngineBuilder) -> in
     started = time.monotonic()
     reporter.progress("plan", 0, f"Planning engine {plan.key} for {plan.gpu} ({plan.inputs.precision}).")
     check_plan(plan)
+    if bad := unwritable():
+        raise BuildError(
+            "cannot write the build's cache directories: " + "; ".join(bad) + f". Mount a writable "
+            f"volume there (the operator's build Job mounts one at {SCRATCH_MOUNT})"
+        )
     artifact = Artifact(Path(plan.cache_dir), plan.key)
     if artifact.is_complete():
         manifest = Manifest.model_validate_json((artifact.final_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -213,13 +235,13 @@ def main(
         plan = parse_build_args(args)
     except ValueError as exc:
         print(f"seedcoder build-engine: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_ARGUMENTS
     reporter = Reporter(plan, out or sys.stdout)
     try:
         return run_build(plan, reporter, builder or builder_for(plan))
     except (BuildError, FetchError, ValueError, KeyError) as exc:
         reporter.failed(str(exc).strip("'\""))
-        return 1
+        return EXIT_PERMANENT
     except Exception as exc:  # the operator must always get a result
         reporter.failed(f"unexpected error: {exc!r}")
         return 1

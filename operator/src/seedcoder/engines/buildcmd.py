@@ -14,9 +14,11 @@ from typing import Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seedcoder.engines import layout
+from seedcoder.engines.calibration import CalibrationSource
 from seedcoder.engines.key import EngineInputs, engine_inputs_for, engine_key
 from seedcoder.engines.profiles import BuildLimits, GpuProfile
 from seedcoder.engines.report import BuildReport, parse_termination_message
+from seedcoder.engines.trtllm_constraints import checked_trtllm_build_args
 
 __all__ = [
     "DEFAULT_TERMINATION_LOG",
@@ -92,14 +94,28 @@ def make_plan(
     limits: BuildLimits,
     source: ModelSource,
     cache_dir: str,
-    build_image: str,
+    build_image: str | None = None,
     termination_log: str = DEFAULT_TERMINATION_LOG,
+    kv_cache_reuse: bool = True,
+    calibration_source: CalibrationSource = "builtin",
 ) -> BuildPlan:
-    """The plan for ``profile``'s GPU (``precision`` may be ``auto``; unsupported ones raise).
+    """The plan for ``profile``'s GPU (``precision`` may be ``auto``), built in ``build_image``.
 
-    ``build_image`` is the image the build Job runs (and the pool serves with).
+    Raises ``ValueError`` for a precision the GPU cannot run and for TensorRT-LLM
+    arguments that break one of TensorRT-LLM's own constraints (``trtllm_constraints``).
     """
-    inputs = engine_inputs_for(profile, model_name, revision, precision, limits, build_image=build_image)
+    inputs = engine_inputs_for(
+        profile,
+        model_name,
+        revision,
+        precision,
+        limits,
+        build_image=build_image,
+        kv_cache_reuse=kv_cache_reuse,
+        calibration_source=calibration_source,
+    )
+    if inputs.runtime == "tensorrt-llm":
+        checked_trtllm_build_args(inputs)
     return BuildPlan(
         key=engine_key(inputs),
         gpu=profile.gpu,
@@ -125,6 +141,11 @@ def build_command(plan: BuildPlan) -> list[str]:
             argv += [flag, value]
     argv += ["--max-batch-size", str(lim.max_batch_size), "--max-input-len", str(lim.max_input_len)]
     argv += ["--max-output-len", str(lim.max_output_len), "--max-num-tokens", str(lim.max_num_tokens)]
+    if i.kv_cache_reuse is not None:
+        argv += ["--kv-cache-reuse", "true" if i.kv_cache_reuse else "false"]
+    if i.calibration is not None:
+        argv += ["--calibration", i.calibration]
+    argv += ["--repository-source", i.repository_source]
     argv += ["--source-kind", plan.source.kind, "--source", plan.source.location]
     if plan.source.endpoint is not None:
         argv += ["--s3-endpoint", plan.source.endpoint]
@@ -152,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
         "--build-image",
     ):
         p.add_argument(flag, required=True)
+    p.add_argument("--repository-source", required=True)
+    p.add_argument("--kv-cache-reuse", choices=["true", "false"])
+    p.add_argument("--calibration")
     for flag in ("--trtllm-version", "--tensorrt-version", "--llamacpp-version", "--s3-endpoint"):
         p.add_argument(flag)
     for flag in ("--max-batch-size", "--max-input-len", "--max-output-len", "--max-num-tokens"):
@@ -193,6 +217,9 @@ def parse_build_args(argv: list[str]) -> BuildPlan:
         tensorrt_version=ns.tensorrt_version,
         llamacpp_version=ns.llamacpp_version,
         build_image=ns.build_image,
+        kv_cache_reuse=None if ns.kv_cache_reuse is None else ns.kv_cache_reuse == "true",
+        repository_source=ns.repository_source,
+        calibration=ns.calibration,
     )
     source = ModelSource(kind=ns.source_kind, location=ns.source, endpoint=ns.s3_endpoint)
     return BuildPlan(

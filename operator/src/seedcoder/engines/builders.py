@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from seedcoder.engines import calibration
 from seedcoder.engines.buildcmd import BuildPlan
 from seedcoder.engines.report import Stage
-from seedcoder.engines.trtllm_args import TrtllmBuildArgs, trtllm_build_args
+from seedcoder.engines.trtllm_args import TrtllmBuildArgs
+from seedcoder.engines.trtllm_constraints import checked_trtllm_build_args
 
 Progress = Callable[[Stage, int, str], None]
 """Reports a stage, its overall percent and a short message."""
 
-CALIBRATION_DIR = "calibration"
+CALIBRATION_DIR = calibration.MODEL_SOURCE_DIR
 GGUF_FILE = "model.gguf"
 
 
@@ -54,14 +57,21 @@ class TrtllmEngineBuilder:
     """
 
     def build(self, job: BuildJob) -> None:
-        args = trtllm_build_args(job.plan.inputs)
+        args = checked_trtllm_build_args(job.plan.inputs)
         calib_dir = job.model_dir / CALIBRATION_DIR
-        if args.needs_calibration and not calib_dir.exists():
-            raise BuildError(
-                f"precision {job.plan.inputs.precision} needs calibration data for ModelOpt, and the build "
-                f"has no internet: put a calibration data set (code samples, a Hugging Face dataset saved "
-                f"with save_to_disk) at {calib_dir} in the model source"
-            )
+        if args.needs_calibration:
+            if job.plan.inputs.calibration is None:
+                raise BuildError(
+                    f"precision {job.plan.inputs.precision} needs calibration data; the plan names none"
+                )
+            try:
+                calib_dir = calibration.prepare(
+                    job.plan.inputs.calibration, job.model_dir, Path(tempfile.mkdtemp(prefix="calibration-"))
+                )
+            except calibration.CalibrationError as exc:
+                raise BuildError(
+                    f"precision {job.plan.inputs.precision} needs calibration data for ModelOpt: {exc}"
+                ) from None
         job.progress("quantize" if args.needs_calibration else "build", 25, "Loading TensorRT-LLM.")
         llm_cls, llmapi = _import_trtllm()
         kwargs = self.llm_kwargs(args, llmapi, calib_dir)
@@ -89,7 +99,7 @@ class TrtllmEngineBuilder:
         kwargs: dict[str, Any] = {
             "dtype": args.dtype,
             "build_config": build_config,
-            "kv_cache_config": llmapi.KvCacheConfig(enable_block_reuse=True),
+            "kv_cache_config": llmapi.KvCacheConfig(enable_block_reuse=args.kv_cache_reuse),
         }
         if args.needs_calibration:
             algo = llmapi.QuantAlgo

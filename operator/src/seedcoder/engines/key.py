@@ -1,7 +1,9 @@
 """The engine key: one short name for everything that makes two engines different.
 
 Why: an engine only runs on the GPU architecture and TensorRT version that built
-it, and is shaped by the model revision, precision and limits. Hashing the
+it, and is shaped by the model revision, precision and limits; the artifact also
+holds the Triton repository generated from the packaged sources
+(:mod:`seedcoder.engines.repo_source`). Hashing the
 canonical JSON of exactly those inputs gives a deterministic name for the cache
 directory and the build Job, so two resources (or two pools) that need the same
 engine share one build, and any change of input builds a new one.
@@ -14,8 +16,15 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedcoder.engines.profiles import BuildLimits, GpuProfile, Runtime, resolve_precision
-from seedcoder.images import identity
+from seedcoder.engines import calibration, repo_source
+from seedcoder.engines.profiles import (
+    CALIBRATED_PRECISIONS,
+    BuildLimits,
+    GpuProfile,
+    Runtime,
+    resolve_precision,
+)
+from seedcoder.images import default_image, identity, runtime_image_kind
 
 KEY_SCHEMA = 2
 """Bump when the meaning of an input changes, so old cache entries are not reused."""
@@ -37,6 +46,21 @@ class EngineInputs(BaseModel):
     trtllm_version: str | None = None
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None
+    kv_cache_reuse: bool | None = Field(
+        default=None,
+        description="TensorRT-LLM only: KV-cache block reuse (build and repository); None for llama.cpp.",
+    )
+    calibration: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Calibration set of a quantised precision: builtin-<digest> or modelSource (else None).",
+    )
+    repository_source: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9a-f]+$",
+        description="Digest of the packaged sources that generate the Triton repository (repo_source).",
+    )
     build_image: str = Field(
         min_length=1,
         description=(
@@ -64,22 +88,31 @@ def engine_inputs_for(
     precision: str,
     limits: BuildLimits,
     *,
-    build_image: str,
+    build_image: str | None = None,
+    kv_cache_reuse: bool = True,
+    calibration_source: calibration.CalibrationSource = "builtin",
 ) -> EngineInputs:
     """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``.
 
-    ``build_image`` is the full reference of the build image; only its identity
-    (digest, else reference) enters the key.
+    ``build_image`` is the full reference of the build image (default: the
+    project's image for the profile's runtime); only its identity (digest, else
+    reference) enters the key.
     """
+    trtllm = profile.runtime == "tensorrt-llm"
+    resolved = resolve_precision(profile, precision)
+    calibrated = trtllm and resolved in CALIBRATED_PRECISIONS
     return EngineInputs(
         model_name=model_name,
         revision=revision,
-        precision=resolve_precision(profile, precision),
+        precision=resolved,
+        calibration=calibration.key_value(calibration_source) if calibrated else None,
         limits=limits,
         arch=profile.arch,
         runtime=profile.runtime,
         trtllm_version=profile.trtllm_version,
         tensorrt_version=profile.tensorrt_version,
         llamacpp_version=profile.llamacpp_version,
-        build_image=identity(build_image),
+        build_image=identity(build_image or default_image(runtime_image_kind(profile.runtime)).reference),
+        kv_cache_reuse=kv_cache_reuse if trtllm else None,
+        repository_source=repo_source.repository_source_digest(),
     )

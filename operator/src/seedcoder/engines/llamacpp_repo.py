@@ -10,6 +10,8 @@ model in the top-level ``engines/triton/`` folder, shipped in the package as
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +25,32 @@ from seedcoder.engines.contract import (
     TOKENIZE_OUTPUTS,
 )
 
+THREADS_ENV = "SEEDCODER_LLAMACPP_THREADS"
+"""Set by the operator on CPU-pool Triton containers from their CPU request (downward API)."""
+AUTO_THREADS = "auto"
+"""``n_threads`` value meaning: as many threads as the serving container has CPUs."""
+
+
+def resolve_threads(value: str, env: Mapping[str, str] | None = None, cpus: int | None = None) -> int:
+    """llama.cpp threads for an ``n_threads`` parameter of ``value``.
+
+    A number is taken as is. ``auto`` (what the build program writes: one engine may
+    serve pools of different sizes) follows the container: :data:`THREADS_ENV`, which
+    the operator fills from the CPU request (rounded up; the request is never above
+    the limit), else the CPUs the process may run on. More threads than CPUs makes
+    llama.cpp's threads wait on each other (and on CFS throttling at the limit).
+    """
+    env = os.environ if env is None else env
+    if value != AUTO_THREADS:
+        threads = int(value)
+    elif env.get(THREADS_ENV, "").strip():
+        threads = int(env[THREADS_ENV])
+    else:
+        threads = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    if threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {value!r} -> {threads}")
+    return threads
+
 
 def model_source(name: str) -> str:
     """The source of a packaged Triton Python model (``llamacpp`` or ``tokenize``)."""
@@ -30,7 +58,7 @@ def model_source(name: str) -> str:
 
 
 def generate_config(
-    model_path: str, *, n_ctx: int, n_threads: int, max_tokens_limit: int, instances: int
+    model_path: str, *, n_ctx: int, n_threads: int | str, max_tokens_limit: int, instances: int
 ) -> str:
     return "".join(
         [
@@ -52,7 +80,9 @@ def generate_config(
                     ),
                     pbtxt.Param("n_ctx", str(n_ctx), "Context window: prompt plus generated tokens."),
                     pbtxt.Param(
-                        "n_threads", str(n_threads), "CPU threads per context; match the pod's CPUs."
+                        "n_threads",
+                        str(n_threads),
+                        f"CPU threads per context; {AUTO_THREADS}: the pod's CPU request ({THREADS_ENV})",
                     ),
                     pbtxt.Param(
                         "max_tokens_limit",
@@ -85,7 +115,12 @@ def tokenize_config(tokenizer_kind: str, tokenizer_path: str) -> str:
 
 
 def llamacpp_repository_files(
-    model_path: str, *, n_ctx: int = 2048, n_threads: int = 2, max_tokens_limit: int = 512, instances: int = 1
+    model_path: str,
+    *,
+    n_ctx: int = 2048,
+    n_threads: int | str = 2,
+    max_tokens_limit: int = 512,
+    instances: int = 1,
 ) -> dict[str, str]:
     """Relative path -> content of every file in the repository."""
     if max_tokens_limit >= n_ctx:
@@ -118,7 +153,7 @@ def write_llamacpp_repository(
     model_path: Path,
     *,
     n_ctx: int = 2048,
-    n_threads: int = 2,
+    n_threads: int | str = 2,
     max_tokens_limit: int = 512,
     instances: int = 1,
 ) -> Path:

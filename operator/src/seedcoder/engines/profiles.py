@@ -21,6 +21,8 @@ TRTLLM_PRECISIONS: frozenset[str] = frozenset({"bf16", "fp16", "fp8", "int8-sq",
 """Precisions the TensorRT-LLM build program knows how to produce."""
 LLAMACPP_PRECISIONS: frozenset[str] = frozenset({"gguf-q4_k_m", "gguf-q8_0", "gguf-f16"})
 """GGUF quantisations the llama.cpp runtime serves."""
+CALIBRATED_PRECISIONS: frozenset[str] = frozenset({"fp8", "int8-sq", "int4-awq"})
+"""Precisions ModelOpt quantises with calibration data (activation, KV or AWQ weight scales)."""
 FP8_ARCHS: frozenset[str] = frozenset({"sm89", "sm90"})
 """FP8 needs Ada (sm89) or Hopper (sm90)."""
 
@@ -56,7 +58,17 @@ class GpuProfile(BaseModel):
 
     gpu: str = Field(description="GPU kind as written in a pool: H100, A100, L40S, CPU.")
     arch: str = Field(description="Compute architecture an engine is tied to: sm90, sm80, sm89, cpu.")
-    product_label: str | None = Field(description="Value of the node label nvidia.com/gpu.product.")
+    product_label: str | None = Field(
+        description="The main nvidia.com/gpu.product of this kind (None: CPU, no GPU)."
+    )
+    compute_capability: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+\.[0-9]+$",
+        description="major.minor of the architecture (GPU Feature Discovery's nvidia.com/gpu.compute.*).",
+    )
+    products: tuple[str, ...] = Field(
+        default=(), description="Every nvidia.com/gpu.product value of this architecture's variants."
+    )
     runtime: Runtime
     default_precision: str
     supported_precisions: tuple[str, ...] = Field(min_length=1)
@@ -64,6 +76,12 @@ class GpuProfile(BaseModel):
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None
     gpu_memory_gib: int = Field(ge=0)
+    build_shm_gib: int = Field(
+        ge=1, le=256, description="Memory-backed /dev/shm of the build pod (torch workers, NCCL), GiB."
+    )
+    build_scratch_gib: int = Field(
+        ge=1, le=1024, description="Scratch volume of the build pod (home, library caches), GiB."
+    )
     cost_per_hour_usd: float = Field(gt=0, description="List price estimate per GPU-hour (on demand).")
     build_limits: BuildLimits
 
@@ -79,6 +97,13 @@ class GpuProfile(BaseModel):
             raise ValueError(f"{self.gpu}: fp8 needs sm89 or newer, not {self.arch}")
         if self.runtime == "tensorrt-llm" and not (self.trtllm_version and self.tensorrt_version):
             raise ValueError(f"{self.gpu}: a tensorrt-llm profile needs trtllm_version and tensorrt_version")
+        if self.product_label is not None and self.product_label not in self.products:
+            raise ValueError(f"{self.gpu}: products must list the product_label {self.product_label}")
+        if self.product_label is not None and self.compute_capability is None:
+            raise ValueError(f"{self.gpu}: a GPU profile needs compute_capability")
+        cc = self.compute_capability
+        if cc is not None and self.arch != "sm" + cc.replace(".", ""):
+            raise ValueError(f"{self.gpu}: compute capability {self.compute_capability} is not {self.arch}")
         if self.runtime == "llamacpp" and not self.llamacpp_version:
             raise ValueError(f"{self.gpu}: a llamacpp profile needs llamacpp_version")
         return self
@@ -110,9 +135,9 @@ def get_profile(gpu: str) -> GpuProfile:
 
 
 def profile_for_product_label(label: str) -> GpuProfile | None:
-    """The profile whose ``nvidia.com/gpu.product`` label value is ``label``, if any."""
+    """The profile one of whose ``nvidia.com/gpu.product`` values is ``label``, if any."""
     for profile in load_profiles().values():
-        if profile.product_label == label:
+        if label in profile.products:
             return profile
     return None
 

@@ -2,8 +2,12 @@
 
 Why: the GPU step cannot run here, so everything it is told must be decided by
 pure code that is tested (golden files): data type, quantisation algorithm, KV
-cache layout, plugins and limits. The build step (``trtllm_builder``) only
-translates these arguments into TensorRT-LLM objects.
+cache layout, plugins and limits. The build step (``builders``) only
+translates these arguments into TensorRT-LLM objects, and the Triton repository
+(``trtllm_repo``) takes its KV-cache reuse and chunked-context switches from
+here, so the engine and its serving configuration cannot disagree. Every set of
+arguments is checked against TensorRT-LLM's own constraints
+(``trtllm_constraints``) before anything is built.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ _QUANT: dict[str, tuple[str | None, str | None, Literal["bfloat16", "float16"]]]
     "fp16": (None, None, "float16"),
     # FP8 weights and activations (ModelOpt), FP8 KV cache: half the KV memory of BF16.
     "fp8": ("FP8", "FP8", "bfloat16"),
-    # SmoothQuant W8A8 per-channel with INT8 KV cache (Ampere's fast INT8 tensor cores).
-    "int8-sq": ("W8A8_SQ_PER_CHANNEL", "INT8", "float16"),
+    # SmoothQuant W8A8 per-channel (Ampere's fast INT8 tensor cores) with an FP16 KV cache:
+    # TensorRT-LLM refuses paged context FMHA with an INT8 KV cache, and without paged
+    # context FMHA there is neither KV-cache reuse nor chunked context (long FIM prompts).
+    "int8-sq": ("W8A8_SQ_PER_CHANNEL", None, "float16"),
     # AWQ INT4 weights, FP16 activations: smallest weights, best for memory-bound decode.
     "int4-awq": ("W4A16_AWQ", None, "float16"),
 }
@@ -43,6 +49,13 @@ class TrtllmBuildArgs(BaseModel):
     )
     use_paged_context_fmha: bool = Field(
         default=True, description="Needed by KV-cache reuse and chunked context."
+    )
+    kv_cache_reuse: bool = Field(
+        description="Reuse KV blocks of shared prompt prefixes (spec.engine.kvCacheReuse): "
+        "the LLM API's KvCacheConfig and Triton's enable_kv_cache_reuse."
+    )
+    chunked_context: bool = Field(
+        default=True, description="Prefill long prompts in max_num_tokens chunks (enable_chunked_context)."
     )
     gemm_plugin: Literal["auto"] | None = Field(
         description="On for BF16/FP16; off for FP8 (FP8 GEMMs are faster)."
@@ -70,6 +83,7 @@ def trtllm_build_args(inputs: EngineInputs) -> TrtllmBuildArgs:
         raise ValueError(f"TensorRT-LLM cannot build precision {inputs.precision!r}") from None
     limits = inputs.limits
     return TrtllmBuildArgs(
+        kv_cache_reuse=bool(inputs.kv_cache_reuse),
         dtype=dtype,
         max_batch_size=limits.max_batch_size,
         max_input_len=limits.max_input_len,

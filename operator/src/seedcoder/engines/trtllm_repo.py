@@ -24,6 +24,7 @@ from seedcoder.engines.buildcmd import BuildPlan
 from seedcoder.engines.contract import GENERATE_INPUTS, GENERATE_OUTPUTS, MODEL_NAME, TOKENIZE_MODEL_NAME
 from seedcoder.engines.llamacpp_repo import model_source, tokenize_config
 from seedcoder.engines.pbtxt import Param, TensorSpec
+from seedcoder.engines.trtllm_args import trtllm_build_args
 
 TRTLLM_MODEL = "tensorrt_llm"
 SCALAR = (1,)
@@ -40,7 +41,7 @@ _TRTLLM_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("temperature", "TYPE_FP32", SCALAR, True, "Sampling temperature.", reshape=FLAT),
     TensorSpec("runtime_top_k", "TYPE_INT32", SCALAR, True, "Top-k.", reshape=FLAT),
     TensorSpec("runtime_top_p", "TYPE_FP32", SCALAR, True, "Top-p.", reshape=FLAT),
-    TensorSpec("random_seed", "TYPE_UINT64", SCALAR, True, "Seed for reproducible candidates.", reshape=FLAT),
+    TensorSpec("seed", "TYPE_UINT64", SCALAR, True, "Seed for reproducible candidates.", reshape=FLAT),
     TensorSpec("return_log_probs", "TYPE_BOOL", SCALAR, True, "Candidate ranking.", reshape=FLAT),
 )
 _TRTLLM_OUTPUTS: tuple[TensorSpec, ...] = (
@@ -51,8 +52,13 @@ _TRTLLM_OUTPUTS: tuple[TensorSpec, ...] = (
 )
 
 
+def _flag(on: bool) -> str:
+    return "true" if on else "false"
+
+
 def tensorrt_llm_config(plan: BuildPlan, engine_dir: str) -> str:
     limits = plan.inputs.limits
+    args = trtllm_build_args(plan.inputs)  # the engine was built with these: serve it the same way
     return "".join(
         [
             pbtxt.header(
@@ -91,12 +97,13 @@ def tensorrt_llm_config(plan: BuildPlan, engine_dir: str) -> str:
                     ),
                     Param(
                         "enable_kv_cache_reuse",
-                        "true",
-                        "Reuse KV blocks of shared prompt prefixes (needs paged context FMHA, built in).",
+                        _flag(args.kv_cache_reuse),
+                        "Reuse KV blocks of shared prompt prefixes (spec.engine.kvCacheReuse; "
+                        "needs paged context FMHA, built in).",
                     ),
                     Param(
                         "enable_chunked_context",
-                        "true",
+                        _flag(args.chunked_context),
                         "Long FIM prompts are prefilled in chunks, so running decodes keep flowing.",
                     ),
                     Param(

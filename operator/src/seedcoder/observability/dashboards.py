@@ -110,7 +110,7 @@ def slo_overview() -> dict[str, Any]:
         [
             timeseries(
                 "Time to first token vs objective",
-                "p50, p95 and p99 of the time to first token across pools, with the SLO threshold.",
+                "p50, p95 and p99 of the time to first token across pools; the objective bounds the p95.",
                 Query(_quantile(r.DEP_TTFT_QUANTILE, "50"), "p50"),
                 Query(_quantile(r.DEP_TTFT_QUANTILE, "95"), "p95"),
                 Query(_quantile(r.DEP_TTFT_QUANTILE, "99"), "p99"),

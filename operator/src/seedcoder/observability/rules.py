@@ -16,6 +16,7 @@ from typing import Any
 
 from seedcoder import metricnames as m
 from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.api.spec import TTFT_OBJECTIVE_QUANTILE
 from seedcoder.observability import monitors
 from seedcoder.observability.slo import (
     BURN_WINDOWS,
@@ -162,14 +163,15 @@ def _burn_alerts(
 def recording_and_alert_rules(
     namespace: str,
     name: str,
-    ttft_slo_ms: int,
+    ttft_p95_ms: int,
     availability_target: float = 0.995,
-    ttft_target_ratio: float = 0.99,
+    ttft_target_ratio: float = TTFT_OBJECTIVE_QUANTILE,
 ) -> dict[str, Any]:
     """A Prometheus rule file (``{"groups": [...]}``) for one SeedCoderDeployment.
 
     ``ttft_target_ratio`` is the share of requests that must get their first token
-    within ``ttft_slo_ms``; ``availability_target`` the share answered without a 5xx.
+    within ``ttft_p95_ms`` (by default :data:`TTFT_OBJECTIVE_QUANTILE`, what
+    ``spec.slo.ttftP95Ms`` means everywhere); ``availability_target`` the share answered without a 5xx.
     """
     for label, value in (
         ("availability_target", availability_target),
@@ -177,7 +179,7 @@ def recording_and_alert_rules(
     ):
         if not 0 < value < 1:
             raise ValueError(f"{label} must be between 0 and 1 exclusive, got {value}")
-    bound = threshold_bucket(ttft_slo_ms)
+    bound = threshold_bucket(ttft_p95_ms)
     sel = _sel(namespace, name)
     ttft_budget = 1 - ttft_target_ratio
     avail_budget = 1 - availability_target
@@ -237,9 +239,9 @@ def recording_and_alert_rules(
 def prometheus_rule(
     namespace: str,
     name: str,
-    ttft_slo_ms: int,
+    ttft_p95_ms: int,
     availability_target: float = 0.995,
-    ttft_target_ratio: float = 0.99,
+    ttft_target_ratio: float = TTFT_OBJECTIVE_QUANTILE,
     labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The rules of :func:`recording_and_alert_rules` as a ``monitoring.coreos.com/v1`` PrometheusRule.
@@ -258,7 +260,7 @@ def prometheus_rule(
         "kind": "PrometheusRule",
         "metadata": {"name": f"{name}-slo", "namespace": namespace, "labels": meta_labels},
         "spec": recording_and_alert_rules(
-            namespace, name, ttft_slo_ms, availability_target, ttft_target_ratio
+            namespace, name, ttft_p95_ms, availability_target, ttft_target_ratio
         ),
     }
 

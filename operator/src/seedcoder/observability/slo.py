@@ -58,20 +58,20 @@ def duration_seconds(duration: str) -> int:
     return int(duration[:-1]) * units[duration[-1]]
 
 
-def threshold_bucket(ttft_slo_ms: int) -> float:
-    """The bucket bound (seconds) used for a TTFT objective of ``ttft_slo_ms``.
+def threshold_bucket(ttft_p95_ms: int) -> float:
+    """The bucket bound (seconds) used for a TTFT objective of ``ttft_p95_ms``.
 
     An objective that is a bucket bound is measured exactly. Otherwise the nearest
     lower bound is used: requests between it and the objective count as slow, so the
     alerts may fire early but never miss a breach.
     """
-    if ttft_slo_ms <= 0:
-        raise ValueError(f"ttft_slo_ms must be positive, got {ttft_slo_ms}")
-    target = ttft_slo_ms / 1000
+    if ttft_p95_ms <= 0:
+        raise ValueError(f"ttft_p95_ms must be positive, got {ttft_p95_ms}")
+    target = ttft_p95_ms / 1000
     lower = [b for b in TTFT_SLO_BUCKETS_SECONDS if b <= target + 1e-9]
     if not lower:
         raise ValueError(
-            f"ttft_slo_ms={ttft_slo_ms} is below the smallest TTFT bucket "
+            f"ttft_p95_ms={ttft_p95_ms} is below the smallest TTFT bucket "
             f"({TTFT_SLO_BUCKETS_SECONDS[0] * 1000:g} ms)"
         )
     return lower[-1]

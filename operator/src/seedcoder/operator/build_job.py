@@ -2,13 +2,16 @@
 
 Why this shape: the Job's name is the engine key, so a second resource (or pool)
 needing the same engine finds the Job instead of starting another build; it runs
-on a node of the target GPU product (an engine only runs on the architecture that
-built it), mounts the engine cache read-write at ``seedcoder.engines.layout.CACHE_MOUNT``
+on a node of the target GPU architecture (an engine only runs on the architecture
+that built it) within the placement rules of the first pool that needs it, mounts
+the engine cache read-write at ``seedcoder.engines.layout.CACHE_MOUNT``
 (where Triton pods mount it read-only: the generated model repository names the
 engine by absolute path) and runs the one command line
-``seedcoder.engines.buildcmd.build_command`` writes. Failed pods are retried by
-the Job controller with its exponential back-off (``backoffLimit``); the build
-program's JSON report reaches the operator through the termination message.
+``seedcoder.engines.buildcmd.build_command`` writes. A failure the build
+program knows to be permanent fails the Job at once (``podFailurePolicy``);
+other failed pods are retried by the Job controller with its exponential
+back-off (``backoffLimit``). The build program's JSON reports reach the operator
+through the running pod's log (progress) and the termination message (result).
 The Job's ownerReferences (one per resource that uses it) are set by the
 reconcile, not here: they depend on who else uses the engine.
 """
@@ -18,11 +21,15 @@ from __future__ import annotations
 import json
 
 from seedcoder.api.spec import SeedCoderDeploymentSpec
+from seedcoder.engines.build import PERMANENT_EXIT_CODES
 from seedcoder.engines.buildcmd import build_command
+from seedcoder.engines.buildenv import SCRATCH_MOUNT, SHM_MOUNT, build_environment
 from seedcoder.engines.layout import CACHE_MOUNT
+from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator import names, podsec
 from seedcoder.operator.engineplan import MODELS_MOUNT, PoolEngine
 from seedcoder.operator.image_choice import choose
+from seedcoder.operator.placement import placement
 from seedcoder.operator.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
@@ -37,14 +44,24 @@ def build_labels(pe: PoolEngine) -> dict[str, str]:
     }
 
 
-def _env_and_volumes(spec: SeedCoderDeploymentSpec) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
-    env: list[Manifest] = []
-    mounts: list[Manifest] = [{"name": "engine-cache", "mountPath": CACHE_MOUNT}]
+def _env_and_volumes(
+    spec: SeedCoderDeploymentSpec, profile: GpuProfile
+) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
+    # The root filesystem is read-only: HOME and every library cache live on a scratch
+    # volume (buildenv), and torch/NCCL get a memory-backed /dev/shm sized by the profile.
+    env: list[Manifest] = [{"name": k, "value": v} for k, v in build_environment().items()]
+    mounts: list[Manifest] = [
+        {"name": "engine-cache", "mountPath": CACHE_MOUNT},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "scratch", "mountPath": SCRATCH_MOUNT},
+        {"name": "dshm", "mountPath": SHM_MOUNT},
+    ]
     volumes: list[Manifest] = [
         {"name": "engine-cache", "persistentVolumeClaim": {"claimName": spec.engine.cache.pvc.claim_name}},
         {"name": "tmp", "emptyDir": {}},
+        {"name": "scratch", "emptyDir": {"sizeLimit": f"{profile.build_scratch_gib}Gi"}},
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{profile.build_shm_gib}Gi"}},
     ]
-    mounts.append({"name": "tmp", "mountPath": "/tmp"})
     src = spec.model.source
     if src.pvc is not None:
         volumes.append(
@@ -68,7 +85,7 @@ def build_job(
     """The build Job of ``pe``'s engine (without ownerReferences), run in ``pe.image``."""
     images = choose(settings, spec.images)
     labels = build_labels(pe)
-    env, mounts, volumes = _env_and_volumes(spec)
+    env, mounts, volumes = _env_and_volumes(spec, pe.profile)
     gpus = podsec.gpu_count(pe.profile)
     resources: Manifest = {
         "requests": {"cpu": "4", "memory": "32Gi"} if gpus else {"cpu": "2", "memory": "8Gi"},
@@ -86,8 +103,7 @@ def build_job(
         "terminationMessagePath": pe.plan.termination_log,
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    if env:
-        container["env"] = env
+    container["env"] = env
     pod_spec: Manifest = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -97,10 +113,7 @@ def build_job(
         "volumes": volumes,
         **images.pod_fields(),
     }
-    if selector := podsec.gpu_node_selector(pe.profile):
-        pod_spec["nodeSelector"] = selector
-    if tolerations := podsec.gpu_tolerations(pe.profile):
-        pod_spec["tolerations"] = tolerations
+    placement(pe.pool, pe.profile).apply(pod_spec)
     job: Manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -116,6 +129,22 @@ def build_job(
         "spec": {
             "backoffLimit": settings.build_backoff_limit,
             "activeDeadlineSeconds": settings.build_deadline_seconds,
+            # A failure the same inputs meet again (the build program's exit codes 2 and 10)
+            # fails the Job at once, with the build's own error in the pod's termination
+            # message; an unexpected one is retried; an evicted or preempted pod is not counted.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": "build",
+                            "operator": "In",
+                            "values": list(PERMANENT_EXIT_CODES),
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
             "template": {
                 "metadata": {
                     "labels": {**spec.engine.build_pod.labels, **labels},

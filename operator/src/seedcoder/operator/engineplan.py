@@ -10,7 +10,9 @@ exceed a profile, a gateway budget larger than an engine's input) become
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
+from seedcoder.engines.trtllm_constraints import ConstraintError
 from seedcoder.operator.image_choice import ImageChoice, choose
 from seedcoder.operator.settings import OperatorSettings
 
@@ -93,7 +96,16 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int, images: ImageChoice) ->
             source=model_source(spec),
             cache_dir=CACHE_MOUNT,  # where build_job mounts the cache (and triton, read-only)
             build_image=image,
+            kv_cache_reuse=eng.kv_cache_reuse,
+            calibration_source=eng.calibration,
         )
+    except ConstraintError as exc:
+        first = exc.violations[0].spec_field
+        if first == "precision":
+            field = f"{where}.precision" if pool.precision else "spec.engine.precision"
+        else:
+            field = f"spec.engine.{first}"
+        raise InvalidSpec(field, str(exc)) from None
     except ValueError as exc:
         field = f"{where}.precision" if pool.precision else "spec.engine.precision"
         raise InvalidSpec(field, str(exc)) from None
@@ -118,6 +130,26 @@ def plan_engines(spec: SeedCoderDeploymentSpec, settings: OperatorSettings | Non
             "lower it or raise spec.engine.maxInputLen",
         )
     return pools
+
+
+SHARED_ACCESS_MODE = "ReadWriteMany"
+
+
+def cache_problem(spec: SeedCoderDeploymentSpec, pvc: Mapping[str, Any] | None) -> InvalidSpec | None:
+    """Why the engine cache claim cannot be shared (build Jobs write it, Triton pods on many nodes
+    read it), or None. A claim not found (yet) is not judged: its pods wait for it."""
+    if pvc is None:
+        return None
+    claim = spec.engine.cache.pvc.claim_name
+    modes = list((pvc.get("spec") or {}).get("accessModes") or [])
+    if SHARED_ACCESS_MODE in modes:
+        return None
+    return InvalidSpec(
+        "spec.engine.cache.pvc.claimName",
+        f"PersistentVolumeClaim {claim} has accessModes {modes or '[]'}; the engine cache must be "
+        f"{SHARED_ACCESS_MODE}: build Jobs write it and Triton pods on every node of a pool mount it "
+        "(use a ReadWriteMany storage class: NFS, CephFS, EFS, Filestore, Azure Files)",
+    )
 
 
 def distinct_engines(pools: list[PoolEngine]) -> dict[str, list[PoolEngine]]:

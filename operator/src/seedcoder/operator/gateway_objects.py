@@ -47,7 +47,7 @@ def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> 
         pools=pools,
         max_context_tokens=gw.max_context_tokens,
         max_output_tokens=gw.max_output_tokens,
-        ttft_slo_ms=spec.slo.ttft_p95_ms,
+        ttft_p95_ms=spec.slo.ttft_p95_ms,
         open_mode=gw.open_mode,
         api_keys_dir=None if gw.open_mode else API_KEYS_DIR,
         rate_limit_rps=float(gw.rate_limit_rps),

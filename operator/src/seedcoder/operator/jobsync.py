@@ -30,8 +30,14 @@ def _parse_time(text: str) -> datetime | None:
 
 
 def retry_due(job: JobView, now: datetime, settings: OperatorSettings) -> bool:
-    """A failed Job whose pause is over (it will be deleted and built again)."""
-    if not job.failed:
+    """A failed Job whose pause is over (it will be deleted and built again).
+
+    A permanent failure (the pod failure policy failed the Job: the same inputs fail
+    the same way) is never retried by itself: a spec change (a new engine key) or
+    deleting the Job starts the next attempt, so a broken build does not burn GPU
+    hours in a loop.
+    """
+    if not job.failed or job.permanent_failure:
         return False
     failed_at = _parse_time(job.failed_at)
     return failed_at is None or now - failed_at >= timedelta(seconds=settings.build_retry_seconds)

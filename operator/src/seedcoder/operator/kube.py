@@ -50,6 +50,7 @@ KINDS: dict[str, Kind] = {
     "SeedCoderDeployment": Kind(API_VERSION, PLURAL),
     "Job": Kind("batch/v1", "jobs"),
     "Pod": Kind("v1", "pods"),
+    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
     "Deployment": Kind("apps/v1", "deployments"),
     "Service": Kind("v1", "services"),
     "ConfigMap": Kind("v1", "configmaps"),
@@ -205,6 +206,15 @@ class Kube:
         )
         self._wrote(kind, "patch")
         return result
+
+    async def log_tail(self, namespace: str, pod: str, container: str, lines: int = 20) -> str:
+        """The last ``lines`` lines of a container's log (plain text)."""
+        path = KINDS["Pod"].path(namespace, pod, "log")
+        params = {"container": container, "tailLines": str(lines)}
+        response = await self._client.request("GET", path, params=params)
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, "", response.text[:200])
+        return response.text
 
     async def has_api(self, group_version: str) -> bool:
         """Whether the server serves ``group/version`` (e.g. monitoring.coreos.com/v1)."""

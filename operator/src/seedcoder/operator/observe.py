@@ -12,15 +12,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator import names
 from seedcoder.operator.desired import Observed
-from seedcoder.operator.kube import Kube
+from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
 
 OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+BUILD_CONTAINER = "build"
+LOG_LINES = 20
+"""Enough for the last report line of a build (one per stage step) among other output."""
 
 
 @dataclass
@@ -55,7 +60,8 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
             job_name = next((labels[k] for k in JOB_NAME_LABELS if k in labels), None)
             if job_name:
                 pods_by_job[job_name].append(pod)
-    views = [parse_job(j, pods_by_job.get(j["metadata"]["name"], [])) for j in jobs]
+    logs = await _running_logs(kube, ns, [p for group in pods_by_job.values() for p in group])
+    views = [parse_job(j, pods_by_job.get(j["metadata"]["name"], []), logs) for j in jobs]
     observed = Observed(jobs={v.key: v for v in views if v.key})
     for (kind, _name), obj in live.items():
         if kind != "Deployment":
@@ -67,6 +73,25 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
         elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
             observed.gateway = view
     return Snapshot(observed=observed, live=live, raw_jobs={j["metadata"]["name"]: j for j in jobs})
+
+
+async def _running_logs(kube: Kube, ns: str, pods: list[dict[str, Any]]) -> dict[str, str]:
+    """Log tails of running build pods, by pod name: their progress before they end.
+
+    The termination message is written only when the container exits, so a running
+    build shows its stage and percent only in its log. A log that cannot be read (no
+    kubelet behind a simulated node, a pod just gone) is simply left out.
+    """
+    running = [p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+
+    async def tail(name: str) -> tuple[str, str | None]:
+        try:
+            return name, await kube.log_tail(ns, name, BUILD_CONTAINER, LOG_LINES)
+        except (ApiError, httpx.HTTPError):
+            return name, None
+
+    found = await asyncio.gather(*(tail(n) for n in running))
+    return {name: text for name, text in found if text}
 
 
 def _finished(job: dict[str, Any]) -> bool:

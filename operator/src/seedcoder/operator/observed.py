@@ -2,9 +2,10 @@
 
 Why: business code must not poke at raw dicts; each live object the operator
 decides on is parsed once here into the few fields that matter. Build progress
-comes from two sources: the build program's JSON report in a pod's termination
-message (stage, percent, message), and the Job's own conditions, which alone
-decide success: the build program exits 0 only after it has published the
+comes from three sources: the build program's JSON report lines in a running
+pod's log (stage and percent while it runs), the report in a pod's termination
+message (the result), and the Job's own conditions, which alone decide success:
+the build program exits 0 only after it has published the
 engine atomically, so a ``Complete`` Job means a usable engine in the cache. (In
 the simulated test cluster pods run no program and leave no message; the state
 then comes from the Job alone.)
@@ -56,10 +57,14 @@ class PodReport:
     created: str
 
 
-def parse_pod(pod: Obj) -> PodReport:
-    """A build pod's phase, its build report (if it wrote one) and why it ended."""
+def parse_pod(pod: Obj, log_tail: str | None = None) -> PodReport:
+    """A build pod's phase, its build report (if it wrote one) and why it ended.
+
+    A running pod has no termination message yet: its progress is the last report in
+    ``log_tail`` (the build program prints one JSON line per step).
+    """
     status = pod.get("status") or {}
-    report: BuildReport | None = None
+    report: BuildReport | None = parse_termination_message(log_tail)
     reason, exit_code = "", None
     for cs in status.get("containerStatuses") or []:
         state = cs.get("state") or {}
@@ -113,6 +118,11 @@ class JobView:
         return None
 
     @property
+    def permanent_failure(self) -> bool:
+        """The build failed for a reason the same inputs meet again (the pod failure policy's verdict)."""
+        return self.failed and self.failed_reason == "PodFailurePolicy"
+
+    @property
     def last_failure(self) -> str:
         """Why the newest failed pod failed, or ''."""
         for pod in sorted(self.pods, key=lambda p: p.created, reverse=True):
@@ -130,8 +140,8 @@ def owner_refs(obj: Obj) -> tuple[OwnerRef, ...]:
     )
 
 
-def parse_job(job: Obj, pods: Sequence[Obj] = ()) -> JobView:
-    """A build Job with its pods (those labelled with the Job's name)."""
+def parse_job(job: Obj, pods: Sequence[Obj] = (), logs: Mapping[str, str] | None = None) -> JobView:
+    """A build Job with its pods (those labelled with the Job's name) and running pods' log tails by name."""
     meta = _meta(job)
     status = job.get("status") or {}
     failed = _condition(job, "Failed")
@@ -154,7 +164,7 @@ def parse_job(job: Obj, pods: Sequence[Obj] = ()) -> JobView:
         failed_at=(failed or {}).get("lastTransitionTime", ""),
         active=int(status.get("active") or 0),
         failed_pods=int(status.get("failed") or 0),
-        pods=tuple(parse_pod(p) for p in pods),
+        pods=tuple(parse_pod(p, (logs or {}).get(_meta(p).get("name", ""))) for p in pods),
         arch=labels.get(names.LABEL_ARCH, ""),
         started_at=status.get("startTime") or "",
         finished_at=finished_at,

@@ -20,9 +20,9 @@ from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
 from seedcoder.operator import events, gateway_objects, jobsync, metrics_sample, names
 from seedcoder.operator.desired import Plan, plan
-from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, plan_engines
+from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
-from seedcoder.operator.kube import Kube
+from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.metrics_sample import ResourceSample
 from seedcoder.operator.observe import Snapshot, observe
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
@@ -159,6 +159,16 @@ async def _write_status(deps: Deps, scd: SeedCoderDeployment, status: Any) -> No
     await deps.kube.apply(body, FIELD_MANAGER, subresource="status")
 
 
+async def _get_optional(kube: Kube, kind: str, scd: SeedCoderDeployment, name: str) -> dict[str, Any] | None:
+    """``kind``/``name`` in the resource's namespace; None when absent or not readable (403)."""
+    try:
+        return await kube.get(kind, scd.metadata.namespace, name)
+    except ApiError as exc:
+        if exc.status == 403:
+            return None
+        raise
+
+
 async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False) -> Result:
     """Make the world match one SeedCoderDeployment and report it in its status."""
     scd = SeedCoderDeployment.parse(body)
@@ -168,6 +178,11 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     stamp_now = _rfc3339(now)
     try:
         pools = plan_engines(scd.spec, deps.settings)
+        claim = scd.spec.engine.cache.pvc.claim_name
+        if problem := cache_problem(
+            scd.spec, await _get_optional(deps.kube, "PersistentVolumeClaim", scd, claim)
+        ):
+            raise problem
     except InvalidSpec as exc:
         status, transitions = invalid(scd, exc.field, exc.message, stamp_now)
         await _write_status(deps, scd, status)

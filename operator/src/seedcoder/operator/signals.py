@@ -27,6 +27,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from seedcoder import metricnames as mn
+from seedcoder.api.spec import TTFT_OBJECTIVE_QUANTILE
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def promql(window_s: float, labels: Mapping[str, str]) -> dict[str, str]:
     win = f"{max(1, round(window_s))}s"
     return {
         "ttft_p95": (
-            f"histogram_quantile(0.95, sum by (pool, le) "
+            f"histogram_quantile({TTFT_OBJECTIVE_QUANTILE}, sum by (pool, le) "
             f"(rate({mn.GATEWAY_TTFT_SECONDS}_bucket{{{sel}}}[{win}])))"
         ),
         "rate": f"sum by (pool) (rate({mn.GATEWAY_REQUESTS_TOTAL}{{{sel}}}[{win}]))",
@@ -199,7 +200,7 @@ def difference(old: Snapshot, new: Snapshot, pools: Sequence[str]) -> dict[str, 
         if nb is not None:
             delta = {le: c - ob.get(le, 0.0) for le, c in nb.items()}
             if all(v >= 0 for v in delta.values()):
-                p = histogram_quantile(0.95, delta)
+                p = histogram_quantile(TTFT_OBJECTIVE_QUANTILE, delta)
                 p95 = None if p is None else p * 1000.0
         out[pool] = PoolSignals(
             observed_at=new.at, request_rate=rate, ttft_p95_ms=p95, inflight=new.inflight.get(pool)

@@ -64,6 +64,17 @@ def engine_status(
             attempts=job.failed_pods,
             message=(report.message if report and report.message else "Engine built and published"),
         )
+    if job.permanent_failure:
+        why = job.last_failure or job.failed_message
+        return EngineStatus(
+            **base,
+            state="Failed",
+            stage=stage,
+            percent=percent,
+            attempts=job.failed_pods,
+            message=f"Build failed: {why}; not retried (the same inputs fail the same way): fix the "
+            f"cause and change the spec, or delete Job {job.name} to try again",
+        )
     if job.failed:
         why = job.last_failure or job.failed_message or job.failed_reason
         return EngineStatus(
@@ -84,6 +95,17 @@ def engine_status(
     return EngineStatus(
         **base, state="Building", stage=stage, percent=percent, attempts=job.failed_pods, message=message
     )
+
+
+def build_progress(engines: list[EngineStatus]) -> str:
+    """``kubectl get scd``'s Build column: what each unfinished engine build is doing."""
+    parts = []
+    for e in engines:
+        if e.state == "Building" and e.stage is not None:
+            parts.append(f"{e.arch} {e.stage} {e.percent or 0}%")
+        elif e.state in ("Building", "Pending", "Failed"):
+            parts.append(f"{e.arch} {e.state}")
+    return ", ".join(parts)[:256]
 
 
 def _phase(ready_v: Verdict, engines: list[EngineStatus], available: bool, slo: SloStatus | None) -> Phase:
@@ -185,6 +207,7 @@ def compute(
         conditions=conditions,
         engines=engines,
         engines_summary=f"{n_ready}/{len(engines)}",
+        build_progress=build_progress(engines),
         pools=pool_status,
         slo=slo,
         autoscaling=AutoscalingStatus(history=history[-MAX_HISTORY:]) if history else old.autoscaling,

@@ -2,8 +2,9 @@
 
 Why this shape: Triton reads the engine's model repository from the cache volume,
 mounted read-only (only build Jobs write it) at the build Job's path
-(``seedcoder.engines.layout``); pods land only on nodes of the pool's GPU
-product; rolling updates add a pod before removing one (``maxUnavailable: 0``),
+(``seedcoder.engines.layout``); pods land only on nodes of the engine's GPU
+architecture, within the pool's own placement rules (``placement``); rolling
+updates add a pod before removing one (``maxUnavailable: 0``),
 so rolling a pool onto a new engine never leaves it without a ready replica.
 ``replicas`` is left out when the autoscaler owns it (``slo`` mode), so the
 operator's server-side apply never fights the scaler.
@@ -14,9 +15,11 @@ from __future__ import annotations
 from seedcoder.api.spec import PoolSpec, ResourceList
 from seedcoder.engines import layout
 from seedcoder.engines.layout import CACHE_MOUNT
+from seedcoder.engines.llamacpp_repo import THREADS_ENV
 from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator import names, podsec
 from seedcoder.operator.image_choice import ImageChoice
+from seedcoder.operator.placement import placement
 from seedcoder.operator.podsec import Manifest
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
@@ -97,8 +100,6 @@ def deployment(
     """
     sel = selector_labels(instance, pool.name)
     pod_labels = labels(instance, pool.name, key, profile.arch)
-    node_selector = {**(pool.node_selector or {}), **podsec.gpu_node_selector(profile)}
-    tolerations = podsec.gpu_tolerations(profile) + [t.wire() for t in pool.tolerations or []]
     container: Manifest = {
         "name": "triton",
         "image": image,
@@ -129,6 +130,21 @@ def deployment(
         ],
         "securityContext": podsec.container_security(),
     }
+    if profile.runtime == "llamacpp":
+        # llama.cpp threads follow this container's CPU request (rounded up), not a number
+        # baked into the shared engine's repository (n_threads: auto).
+        container["env"] = [
+            {
+                "name": THREADS_ENV,
+                "valueFrom": {
+                    "resourceFieldRef": {
+                        "containerName": "triton",
+                        "resource": "requests.cpu",
+                        "divisor": "1",
+                    }
+                },
+            }
+        ]
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -150,10 +166,7 @@ def deployment(
             }
         ],
     }
-    if node_selector:
-        pod_spec["nodeSelector"] = node_selector
-    if tolerations:
-        pod_spec["tolerations"] = tolerations
+    placement(pool, profile).apply(pod_spec)
     spec: Manifest = {
         "selector": {"matchLabels": sel},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},

@@ -1,0 +1,146 @@
+"""A mixed GPU cluster: every pool of every example lands on its architecture, whatever the variant.
+
+Why against the real scheduler: node affinity terms are ORed and their expressions
+ANDed, a nodeSelector is ANDed with both, taints need tolerations; a pure test can
+only check the manifest, this one checks what kube-scheduler does with it. The
+local cluster gets two more simulated variants for this test (an H100 NVL and an
+A100 40 GB node, labelled as GPU Feature Discovery labels them), removed after.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.devcluster import Cluster
+from seedcoder.devcluster.nodes import variant_manifests
+from seedcoder.engines.profiles import profile_for_product_label
+from seedcoder.operator.build_job import build_job
+from seedcoder.operator.engineplan import plan_engines
+from seedcoder.operator.triton import deployment
+
+from tests.operator.harness import install_volumes
+from tests.operator.helpers import SETTINGS
+from tests.operator.sample import live
+
+pytestmark = pytest.mark.cluster
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "examples").glob("*.yaml"))
+HOSTNAME = "kubernetes.io/hostname"
+WHY: dict[str, str] = {}
+"""Why the scheduler refused a pod (its PodScheduled message), for failure messages."""
+
+
+def _nodes(cluster: Cluster) -> dict[str, str]:
+    """Node name -> architecture (from its product label; cpu without one)."""
+    items = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    out = {}
+    for node in items:
+        product = node["metadata"]["labels"].get("nvidia.com/gpu.product")
+        profile = profile_for_product_label(product) if product else None
+        out[node["metadata"]["name"]] = profile.arch if profile else "cpu"
+    return out
+
+
+def _pod(name: str, namespace: str, pod_spec: dict[str, Any]) -> dict[str, Any]:
+    spec = json.loads(json.dumps(pod_spec))
+    spec["restartPolicy"] = "Never"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _wait(cluster: Cluster, namespace: str, expected: dict[str, str | None]) -> dict[str, str | None]:
+    """Pod -> node it was bound to (None: the scheduler found it unschedulable), once all are decided."""
+    deadline = time.monotonic() + 90
+    decided: dict[str, str | None] = {}
+    while time.monotonic() < deadline:
+        pods = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        decided = {}
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            if pod["spec"].get("nodeName"):
+                decided[name] = pod["spec"]["nodeName"]
+            elif any(
+                c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"
+                for c in pod.get("status", {}).get("conditions", [])
+            ):
+                decided[name] = None
+                WHY[name] = str(pod["status"]["conditions"])
+        if set(decided) >= set(expected):
+            return decided
+        time.sleep(1)
+    return decided
+
+
+def test_every_example_pool_lands_on_its_architecture_on_every_variant(
+    cluster: Cluster, namespace: str
+) -> None:
+    install_volumes(cluster, namespace, ("models", "seedcoder-engine-cache"))  # what the examples name
+    variants = variant_manifests()
+    for node in variants:
+        cluster.kubectl("delete", "node", node["metadata"]["name"], "--ignore-not-found", check=False)
+    cluster.kubectl(
+        "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": variants})
+    )
+    try:
+        arch_of = _nodes(cluster)
+        assert arch_of["h100nvl-0"] == "sm90"
+        assert arch_of["a100-40g-0"] == "sm80"
+        pods: list[dict[str, Any]] = []
+        expected: dict[str, str | None] = {}
+        for i, path in enumerate(EXAMPLES):
+            body = yaml.safe_load(path.read_text())
+            body["metadata"]["namespace"] = namespace
+            scd = SeedCoderDeployment.parse(live(body))
+            engines = plan_engines(scd.spec)
+            for pe in engines:
+                # One Triton pod per node, pinned there by the pool's own nodeSelector (which the
+                # operator must keep): it must schedule exactly on the nodes of its architecture.
+                for node, arch in sorted(arch_of.items()):
+                    pinned = pe.pool.model_copy(update={"node_selector": {HOSTNAME: node}})
+                    dep = deployment(
+                        instance=f"e{i}",
+                        namespace=namespace,
+                        pool=pinned,
+                        profile=pe.profile,
+                        key=pe.key,
+                        cache_claim=scd.spec.engine.cache.pvc.claim_name,
+                        replicas=1,
+                    )
+                    name = f"e{i}-{pe.pool.name}-{node}"
+                    pods.append(_pod(name, namespace, dep["spec"]["template"]["spec"]))
+                    expected[name] = node if arch == pe.profile.arch else None
+            for pe in {pe.key: pe for pe in engines}.values():
+                job = build_job(scd.spec, pe, namespace, SETTINGS)
+                name = f"e{i}-build-{pe.profile.arch}"
+                pods.append(_pod(name, namespace, job["spec"]["template"]["spec"]))
+                expected[name] = pe.profile.arch  # any node of that architecture
+        cluster.kubectl(
+            "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": pods})
+        )
+        got = _wait(cluster, namespace, expected)
+        assert set(got) >= set(expected), f"undecided pods: {sorted(set(expected) - set(got))}"
+        for name, want in expected.items():
+            if "-build-" in name:
+                bound = got[name]
+                assert bound is not None, name
+                assert arch_of[bound] == want, (name, bound)
+            else:
+                assert got[name] == want, (name, got[name], WHY.get(name))
+        # every variant node took the pods of its architecture
+        assert any(got[n] == "h100nvl-0" for n in expected)
+        assert any(got[n] == "a100-40g-0" for n in expected)
+    finally:
+        for node in variants:
+            cluster.kubectl(
+                "delete", "node", node["metadata"]["name"], "--ignore-not-found", "--wait=false", check=False
+            )
