@@ -116,7 +116,7 @@ def test_values_reach_the_operator(render: Render) -> None:
             "images.gateway.registry=registry.local",
             "--set",
             "images.gateway.repository=gw",
-            "--set",
+            "--set-string",
             "images.gateway.tag=1",
         ),
         "Deployment",
