@@ -37,7 +37,12 @@ class PoolEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Pool name, as in the SeedCoderDeployment.")
-    grpc_url: str = Field(description="host:port of the pool's Triton gRPC endpoint (Service DNS name).")
+    grpc_url: str = Field(
+        description=(
+            "host:port of the pool's Triton gRPC endpoint: the headless Service's DNS name (every ready "
+            "replica), or a literal IP:port (one static endpoint)."
+        )
+    )
     gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
     capacity_weight: float = Field(
         default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
@@ -83,6 +88,14 @@ class GatewayConfig(BaseModel):
     cache_ttl_s: float = Field(default=300.0, gt=0, description="Lifetime of a cached response.")
     health_interval_s: float = Field(
         default=2.0, gt=0, description="How often each pool's Triton model-ready endpoint is checked."
+    )
+    endpoint_refresh_s: float = Field(
+        default=3.0,
+        gt=0,
+        description=(
+            "How often each pool's host name is resolved again to find its ready Triton replicas "
+            "(a headless Service answers with every ready pod); a literal IP is never resolved."
+        ),
     )
     api_keys_reload_s: float = Field(
         default=5.0, gt=0, description="How often the API key directory is re-read for changes."
