@@ -10,6 +10,9 @@ its own), never a public one.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, triton
@@ -68,6 +71,17 @@ def config_map(*, instance: str, namespace: str, config: GatewayConfig) -> Manif
     }
 
 
+def config_checksum(config_map: Manifest) -> str:
+    """SHA-256 of the ConfigMap's rendered data (canonical JSON): what the pods read at start.
+
+    The gateway reads its file once at start, so the pod template carries this
+    value as an annotation: a configuration change changes the template and the
+    Deployment rolls its pods (``maxUnavailable: 0``), one at a time.
+    """
+    text = json.dumps(config_map.get("data", {}), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _resources(res: PoolResources | None) -> Manifest:
     requests: dict[str, object] = {"cpu": "500m", "memory": "512Mi"}
     limits: dict[str, object] = {"memory": "2Gi"}
@@ -77,7 +91,10 @@ def _resources(res: PoolResources | None) -> Manifest:
     return {"requests": requests, "limits": limits}
 
 
-def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, image: str) -> Manifest:
+def deployment(
+    *, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, image: str, config_checksum: str
+) -> Manifest:
+    """The gateway Deployment; ``config_checksum`` (of the ConfigMap) goes on the pod template."""
     gw = spec.gateway
     labels = names.instance_labels(instance, names.COMPONENT_GATEWAY)
     sel = selector_labels(instance)
@@ -114,7 +131,10 @@ def deployment(*, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, 
             "selector": {"matchLabels": sel},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {names.ANNOTATION_CONFIG_CHECKSUM: config_checksum},
+                },
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
