@@ -76,7 +76,17 @@ class GatewayConfig(BaseModel):
     rate_limit_rps: float = Field(default=20.0, gt=0, description="Per-key token bucket refill rate.")
     rate_limit_burst: int = Field(default=40, gt=0, description="Per-key token bucket size.")
     backend_timeout_s: float = Field(default=30.0, gt=0)
-    feedback_dir: str = Field(default="/var/lib/seedcoder/feedback")
+    feedback_dir: str = Field(
+        default="/var/lib/seedcoder/feedback",
+        description="Folder of the feedback data set (shared by every replica on a ReadWriteMany claim).",
+    )
+    feedback_writer: str | None = Field(
+        default=None,
+        description=(
+            "This replica's name in its feedback file names (set per pod from the environment, never in "
+            "the shared file); unset: the host name, which is the pod name in Kubernetes."
+        ),
+    )
     # Optional knobs (added with the gateway; defaults suit production).
     max_candidates: int = Field(default=8, ge=1, le=64, description="Largest accepted `n`.")
     max_request_bytes: int = Field(

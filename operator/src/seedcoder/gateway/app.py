@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -103,7 +104,9 @@ def create_app(
         keys=keys,
         limiter=RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst, time.monotonic),
         metrics=metrics,
-        feedback=FeedbackStore(cfg.feedback_dir, cfg.feedback_max_file_bytes),
+        feedback=FeedbackStore(
+            cfg.feedback_dir, cfg.feedback_max_file_bytes, cfg.feedback_writer or socket.gethostname()
+        ),
         recent=recent,
         started=int(time.time()),
     )

@@ -3,9 +3,11 @@
 Why this shape: the gateway reads one JSON file (``GatewayConfig``, the schema it
 shares with the operator through the pure ``api`` layer) that lists the pools it
 may route to; the operator renders it from the spec and the pools that serve. API
-keys stay in the user's Secret, mounted read-only. The Service is ClusterIP or an
-internal load balancer (AWS, GCP and Azure annotations together: each cloud reads
-its own), never a public one.
+keys stay in the user's Secret, mounted read-only. Feedback goes to the claim
+of ``spec.gateway.feedback`` when given (one data set across replicas, each
+writing files named after its pod), else to an emptyDir (not durable). The
+Service is ClusterIP or an internal load balancer (AWS, GCP and Azure
+annotations together: each cloud reads its own), never a public one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ CONFIG_DIR = "/etc/seedcoder/gateway"
 CONFIG_KEY = "gateway.json"
 API_KEYS_DIR = "/etc/seedcoder/api-keys"
 FEEDBACK_DIR = "/var/lib/seedcoder/feedback"
+FEEDBACK_WRITER_ENV = "SEEDCODER_GATEWAY_FEEDBACK_WRITER"
 PORT = 8000
 INTERNAL_LB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
@@ -103,9 +106,14 @@ def deployment(
         {"name": "feedback", "mountPath": FEEDBACK_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    feedback: Manifest = (
+        {"persistentVolumeClaim": {"claimName": gw.feedback.pvc.claim_name}}
+        if gw.feedback is not None
+        else {"emptyDir": {}}
+    )
     volumes: list[Manifest] = [
         {"name": "config", "configMap": {"name": names.gateway(instance)}},
-        {"name": "feedback", "emptyDir": {}},
+        {"name": "feedback", **feedback},
         {"name": "tmp", "emptyDir": {}},
     ]
     if gw.api_key_secret_ref is not None and not gw.open_mode:
@@ -115,6 +123,8 @@ def deployment(
         "name": "gateway",
         "image": image,
         "command": ["seedcoder", "gateway", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}"],
+        # each replica writes its own feedback files into the shared folder: named after its pod
+        "env": [{"name": FEEDBACK_WRITER_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
