@@ -1,4 +1,4 @@
-"""One pool, two real Triton replicas: the gateway spreads requests over both and follows the resolver.
+"""One pool, two real Triton replicas: the gateway spreads requests over both, follows the resolver, drains.
 
 Two ``tritonserver`` processes serve the llama.cpp model on two loopback
 addresses with the same ports (what two pods behind a headless Service look
@@ -144,10 +144,21 @@ async def test_requests_spread_over_every_replica_and_follow_the_resolver(
             assert sum(served) == BURST
             assert all(0.25 * BURST <= s <= 0.75 * BURST for s in served), served
 
-            # The second replica leaves the DNS answer: traffic goes only to the first, with no error.
+            # The second replica leaves the DNS answer while serving: it drains (its requests finish
+            # without error), then its channel closes, and traffic goes only to the first.
+            body = {"model": MODEL_NAME, "prompt": "def add(a, b):\n", "max_tokens": 16, "stream": True}
+            inflight = [asyncio.create_task(client.post("/v1/completions", json=body)) for _ in range(4)]
+            leaving = pool.endpoints[second.grpc_url]
+            await wait_until(lambda: leaving.outstanding > 0, 10, "a request on the second replica")
             answer.remove(ADDRESSES[1])
             await wait_until(lambda: list(pool.endpoints) == [first.grpc_url], 10, "the replica to leave")
-            await wait_until(lambda: not pool.draining, 10, "the idle replica's channel to close")
+            assert pool.draining == {second.grpc_url: leaving}
+            assert leaving.outstanding > 0  # still streaming while it drains
+            streamed = await asyncio.gather(*inflight)
+            assert [r.status_code for r in streamed] == [200] * 4
+            assert all(r.text.rstrip().endswith("data: [DONE]") for r in streamed), [r.text for r in streamed]
+            assert all('"error"' not in r.text for r in streamed)
+            await wait_until(lambda: not pool.draining, 10, "the drained replica's channel to close")
             metrics = (await client.get("/metrics")).text
             assert f'{GATEWAY_POOL_ENDPOINTS}{{pool="cpu",state="healthy"}} 1.0' in metrics
             before = [successes(s) for s in two_tritons]
