@@ -6,7 +6,7 @@ from typing import Any
 
 from seedcoder.gateway.limits import RateLimiter, TTLCache
 from seedcoder.gateway.ranking import Candidate, rank
-from seedcoder.gateway.routing import Pool, choose, smallest_limit
+from seedcoder.gateway.routing import Endpoint, Pool, choose, smallest_limit
 
 
 class FakeClock:
@@ -84,13 +84,19 @@ class _B:
 
 def _pool(name: str, weight: float = 1.0, limit: int | None = None, out: int = 0) -> Pool:
     backend: Any = _B(name)
-    return Pool(backend=backend, weight=weight, max_prompt_tokens=limit, healthy=True, outstanding=out)
+    ep = Endpoint(f"{name}:8001", backend, healthy=True, outstanding=out)
+    return Pool(name, weight, limit, [ep])
+
+
+def _down(pool: Pool) -> None:
+    for ep in pool.endpoints.values():
+        ep.healthy = False
 
 
 def test_routing_least_outstanding_weighted_by_capacity() -> None:
     h100, a100 = _pool("h100", weight=3.0, out=4), _pool("a100", weight=1.0, out=1)
     assert choose([h100, a100], None) is h100  # (4+1)/3 = 1.67 < (1+1)/1 = 2
-    h100.outstanding = 6
+    h100.endpoints["h100:8001"].outstanding = 6
     assert choose([h100, a100], None) is a100  # (6+1)/3 = 2.33 > 2
 
 
@@ -99,8 +105,8 @@ def test_routing_long_prompts_skip_limited_pools_and_unhealthy_ones() -> None:
     assert choose([short, long_], 4000) is long_
     assert choose([short, long_], 100) is short
     assert choose([short, long_], 10_000) is long_  # nobody fits: the largest limit serves it
-    long_.healthy = False
+    _down(long_)
     assert choose([short, long_], 4000) is short
-    short.healthy = False
+    _down(short)
     assert choose([short, long_], 1) is None
     assert smallest_limit([_pool("x", limit=5), _pool("y")]) == 5

@@ -107,7 +107,7 @@ def test_keys_reload_and_constant_time_check(tmp_path: Path) -> None:
 
 
 def test_feedback_rotates_and_survives(tmp_path: Path) -> None:
-    store = FeedbackStore(str(tmp_path / "fb"), max_file_bytes=200)
+    store = FeedbackStore(str(tmp_path / "fb"), max_file_bytes=200, writer="gw-a")
 
     async def go() -> list[str]:
         return [await store.append({"n": i, "pad": "x" * 60}) for i in range(6)]
@@ -118,14 +118,14 @@ def test_feedback_rotates_and_survives(tmp_path: Path) -> None:
         json.loads(line) for p in sorted((tmp_path / "fb").iterdir()) for line in p.read_text().splitlines()
     ]
     assert [e["n"] for e in lines] == list(range(6))
-    again = FeedbackStore(str(tmp_path / "fb"), max_file_bytes=200)
+    again = FeedbackStore(str(tmp_path / "fb"), max_file_bytes=200, writer="gw-a")
     assert asyncio.run(again.append({"n": 6})) >= names[-1]  # resumes at the newest file
 
 
 def test_feedback_write_failure_raises(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    store = FeedbackStore(str(blocker / "sub"), max_file_bytes=100)
+    store = FeedbackStore(str(blocker / "sub"), max_file_bytes=100, writer="gw-a")
     with pytest.raises(NotADirectoryError):
         asyncio.run(store.append({"x": 1}))
     assert os.path.exists(blocker)

@@ -258,6 +258,37 @@ def test_no_public_service_and_default_deny(render: Render) -> None:
     assert api_rule["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
 
 
+def test_without_prometheus_the_operator_may_reach_the_gateways_metrics_port(render: Render) -> None:
+    """The autoscaler then scrapes the gateway pods itself; the rule selects the labels the operator
+    puts on gateway pods, in the watched namespaces (every namespace when none is listed)."""
+    from seedcoder.operator import gateway_objects, names
+
+    gateway_pod = names.instance_labels("any", names.COMPONENT_GATEWAY)
+
+    def gateway_rule(*args: str) -> dict[str, Any]:
+        (policy,) = by_kind(render(*args), "NetworkPolicy")
+        (rule,) = [r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == gateway_objects.PORT]
+        return rule
+
+    rule = gateway_rule()
+    (peer,) = rule["to"]
+    assert peer["namespaceSelector"] == {}
+    assert all(gateway_pod[k] == v for k, v in peer["podSelector"]["matchLabels"].items())
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    (peer,) = gateway_rule("--set", "operator.watchNamespaces={ml,dev-tools}")["to"]
+    assert peer["namespaceSelector"] == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ml", "dev-tools"]}
+        ]
+    }
+    # the operator's pod carries the labels the gateways' policies admit it by
+    from seedcoder.operator.netpol import OPERATOR_POD_LABELS
+
+    (dep,) = by_kind(render(), "Deployment")
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert all(pod_labels.get(k) == v for k, v in OPERATOR_POD_LABELS.items())
+
+
 def test_monitoring_objects(render: Render) -> None:
     objects = render("-f", str(CHART / "ci" / "monitoring-values.yaml"))
     (rule,) = by_kind(objects, "PrometheusRule")

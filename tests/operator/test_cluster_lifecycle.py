@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -137,6 +138,29 @@ def test_h100_and_a100_resource_reaches_ready(
     writes = audit_writes(cluster, op2.user, offset)
     assert writes == [], [f"{w['verb']} {w['requestURI']}" for w in writes]
     assert "seedcoder_operator_reconcile_duration_seconds_count" in op2.metrics()
+
+    # Triton Services are headless (DNS answers every ready pod); one left by an older version,
+    # with a cluster IP the API server never lets an update remove, is replaced by the operator.
+    svc = kubectl_json(cluster, "get", "service", "completions-triton-h100", "-n", namespace)
+    assert svc["spec"]["clusterIP"] == "None"
+    old = json.loads(json.dumps(svc))
+    old["metadata"] = {k: v for k, v in svc["metadata"].items() if k in ("name", "namespace", "labels")}
+    old["metadata"]["ownerReferences"] = svc["metadata"]["ownerReferences"]
+    old["metadata"]["annotations"] = {"seedcoder.dev/desired-hash": "from-an-older-version"}
+    old["spec"] = {k: v for k, v in svc["spec"].items() if k in ("selector", "ports", "type")}
+    cluster.kubectl("delete", "service", "completions-triton-h100", "-n", namespace, "--wait=true")
+    cluster.kubectl("create", "-f", "-", input=json.dumps(old))
+    old_uid = kubectl_json(cluster, "get", "service", "completions-triton-h100", "-n", namespace)
+    assert old_uid["spec"]["clusterIP"] != "None"
+
+    def replaced() -> dict[str, Any] | None:
+        out = cluster.kubectl("get", "service", "completions-triton-h100", "-n", namespace, "-o", "json",
+                              check=False)  # fmt: skip
+        now: dict[str, Any] | None = json.loads(out.stdout) if out.returncode == 0 else None
+        return now if now and now["spec"].get("clusterIP") == "None" else None
+
+    new = wait_for("the headless Service to replace the ClusterIP one", replaced, timeout=30)
+    assert new["metadata"]["uid"] != old_uid["metadata"]["uid"]
 
 
 def test_shared_engine_survives_deleting_one_user(

@@ -29,7 +29,9 @@ def test_building_engines() -> None:
     assert status.engines_summary == "0/2"
     assert [e.state for e in status.engines] == ["Building", "Pending"]
     assert _cond(status, "Ready").status == "False"
-    assert {t.type for t in transitions} == {"Ready", "EnginesReady", "Available", "Progressing"}
+    assert {t.type for t in transitions} == {
+        "Ready", "EnginesReady", "Available", "Progressing", "FeedbackDurable"
+    }  # fmt: skip
     assert status.endpoint is None
 
 

@@ -37,7 +37,12 @@ class PoolEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Pool name, as in the SeedCoderDeployment.")
-    grpc_url: str = Field(description="host:port of the pool's Triton gRPC endpoint (Service DNS name).")
+    grpc_url: str = Field(
+        description=(
+            "host:port of the pool's Triton gRPC endpoint: the headless Service's DNS name (every ready "
+            "replica), or a literal IP:port (one static endpoint)."
+        )
+    )
     gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
     capacity_weight: float = Field(
         default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
@@ -71,7 +76,17 @@ class GatewayConfig(BaseModel):
     rate_limit_rps: float = Field(default=20.0, gt=0, description="Per-key token bucket refill rate.")
     rate_limit_burst: int = Field(default=40, gt=0, description="Per-key token bucket size.")
     backend_timeout_s: float = Field(default=30.0, gt=0)
-    feedback_dir: str = Field(default="/var/lib/seedcoder/feedback")
+    feedback_dir: str = Field(
+        default="/var/lib/seedcoder/feedback",
+        description="Folder of the feedback data set (shared by every replica on a ReadWriteMany claim).",
+    )
+    feedback_writer: str | None = Field(
+        default=None,
+        description=(
+            "This replica's name in its feedback file names (set per pod from the environment, never in "
+            "the shared file); unset: the host name, which is the pod name in Kubernetes."
+        ),
+    )
     # Optional knobs (added with the gateway; defaults suit production).
     max_candidates: int = Field(default=8, ge=1, le=64, description="Largest accepted `n`.")
     max_request_bytes: int = Field(
@@ -83,6 +98,14 @@ class GatewayConfig(BaseModel):
     cache_ttl_s: float = Field(default=300.0, gt=0, description="Lifetime of a cached response.")
     health_interval_s: float = Field(
         default=2.0, gt=0, description="How often each pool's Triton model-ready endpoint is checked."
+    )
+    endpoint_refresh_s: float = Field(
+        default=3.0,
+        gt=0,
+        description=(
+            "How often each pool's host name is resolved again to find its ready Triton replicas "
+            "(a headless Service answers with every ready pod); a literal IP is never resolved."
+        ),
     )
     api_keys_reload_s: float = Field(
         default=5.0, gt=0, description="How often the API key directory is re-read for changes."

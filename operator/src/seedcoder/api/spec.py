@@ -27,7 +27,7 @@ from seedcoder.api.fields import (
     RuntimeName,
     rules,
 )
-from seedcoder.api.model import EngineSpec, ModelSpec, SecretRef
+from seedcoder.api.model import ClaimRef, EngineSpec, ModelSpec, SecretRef
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
 __all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
@@ -227,6 +227,17 @@ class AutoscalingSpec(ApiModel):
     )
 
 
+class GatewayFeedbackSpec(ApiModel):
+    """Where the feedback data set (accepted / rejected / edited events) is written."""
+
+    pvc: ClaimRef = Field(
+        description=(
+            "Claim mounted by every gateway replica; each writes its own files (named after its pod), "
+            "so the folder holds one data set. Needs ReadWriteMany when replicas > 1."
+        )
+    )
+
+
 class GatewaySpec(ApiModel):
     """The OpenAI-compatible completion gateway in front of the pools."""
 
@@ -249,6 +260,13 @@ class GatewaySpec(ApiModel):
     rate_limit_rps: int = Field(default=20, ge=1, le=10000, description="Per-key requests per second.")
     resources: PoolResources | None = Field(
         default=None, description="CPU and memory of the gateway container."
+    )
+    feedback: GatewayFeedbackSpec | None = Field(
+        default=None,
+        description=(
+            "Durable storage of the feedback data set. Unset: each pod's emptyDir, lost with the pod "
+            "(status condition FeedbackDurable=False says so)."
+        ),
     )
 
 

@@ -20,7 +20,7 @@ Phase = Literal["Pending", "BuildingEngines", "Deploying", "Ready", "Degraded", 
 ConditionStatus = Literal["True", "False", "Unknown"]
 EngineState = Literal["Pending", "Building", "Ready", "Failed"]
 
-CONDITION_TYPES = ("Ready", "EnginesReady", "Available", "Progressing", "SLOMet")
+CONDITION_TYPES = ("Ready", "EnginesReady", "Available", "Progressing", "SLOMet", "FeedbackDurable")
 MAX_HISTORY = 20
 """Scaling decisions kept in ``status.autoscaling.history``."""
 
@@ -110,7 +110,10 @@ class SeedCoderDeploymentStatus(ApiModel):
         default_factory=list,
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        description="Ready, EnginesReady, Available, Progressing, SLOMet.",
+        description=(
+            "Ready, EnginesReady, Available, Progressing, SLOMet; FeedbackDurable (not part of Ready): "
+            "whether feedback outlives the gateway pods."
+        ),
     )
     engines: list[EngineStatus] = Field(default_factory=list, max_length=8, description="Engines needed.")
     engines_summary: str = Field(default="", max_length=16, description="Ready engines / needed, e.g. 2/2.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,26 +27,37 @@ from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway import routes
 from seedcoder.gateway.auth import KeyStore
 from seedcoder.gateway.backend import Backend, TritonBackend
+from seedcoder.gateway.endpoints import EndpointWatcher, Resolver, dns_resolver
 from seedcoder.gateway.errors import MethodNotAllowed, NotFound
 from seedcoder.gateway.feedback import FeedbackStore, RecentCompletions
 from seedcoder.gateway.http import Deps, error_response, guarded, json_response
 from seedcoder.gateway.limits import RateLimiter
 from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.openapi import document
-from seedcoder.gateway.routing import HealthChecker, Pool
+from seedcoder.gateway.routing import BackendFactory, HealthChecker, Pool
 from seedcoder.gateway.service import CompletionService
 
 log = logging.getLogger("seedcoder.gateway")
 TOKENIZE_SUFFIX = "_tokenize"
 
 
-def build_backends(cfg: GatewayConfig) -> list[Backend]:
-    return [
-        TritonBackend(
-            p.name, p.grpc_url, cfg.triton_model, cfg.triton_model + TOKENIZE_SUFFIX, cfg.backend_timeout_s
+def backend_factory(cfg: GatewayConfig) -> BackendFactory:
+    """One Triton gRPC channel per replica address."""
+
+    def make(pool: str, address: str) -> Backend:
+        return TritonBackend(
+            pool, address, cfg.triton_model, cfg.triton_model + TOKENIZE_SUFFIX, cfg.backend_timeout_s
         )
-        for p in cfg.pools
-    ]
+
+    return make
+
+
+def _pool_gauges(metrics: Metrics, pool: Pool) -> None:
+    metrics.pool_healthy.labels(pool.name).set(1 if pool.healthy else 0)
+    healthy = pool.healthy_count
+    metrics.pool_endpoints.labels(pool.name, "healthy").set(healthy)
+    metrics.pool_endpoints.labels(pool.name, "unhealthy").set(len(pool.endpoints) - healthy)
+    metrics.pool_endpoints.labels(pool.name, "draining").set(len(pool.draining))
 
 
 async def _reload_keys(keys: KeyStore, interval: float) -> None:
@@ -57,18 +69,28 @@ async def _reload_keys(keys: KeyStore, interval: float) -> None:
             log.exception("Failed to re-read the API key directory.")
 
 
-def create_app(cfg: GatewayConfig, backends: list[Backend] | None = None) -> Starlette:
+def create_app(
+    cfg: GatewayConfig,
+    *,
+    factory: BackendFactory | None = None,
+    resolver: Resolver = dns_resolver,
+) -> Starlette:
     """The ASGI app. gRPC channels bind to the running event loop, so backends are
-    created at start-up (in the lifespan), not here."""
+    created at start-up (in the lifespan), not here. ``factory`` makes the backend
+    of one replica address and ``resolver`` finds a pool's replicas (both
+    replaceable for tests)."""
     metrics = Metrics()
     pools: list[Pool] = []  # filled at start-up; the service and routes share this list
 
-    def on_health(pool: Pool) -> None:
-        metrics.pool_healthy.labels(pool.name).set(1 if pool.healthy else 0)
+    def on_change(pool: Pool) -> None:
+        _pool_gauges(metrics, pool)
 
-    health = HealthChecker(pools, cfg.health_interval_s, on_health)
+    health = HealthChecker(pools, cfg.health_interval_s, on_change)
+    make = factory if factory is not None else backend_factory(cfg)
+    targets = {p.name: p.grpc_url for p in cfg.pools}
+    watcher = EndpointWatcher(pools, targets, make, resolver, health, cfg.endpoint_refresh_s, on_change)
     recent = RecentCompletions(cfg.recent_completions)
-    service = CompletionService(cfg, pools, metrics, recent, mark_down=lambda p: health.set(p, False))
+    service = CompletionService(cfg, pools, metrics, recent, mark_down=lambda p, e: health.set(p, e, False))
     keys = KeyStore(None if cfg.open_mode else cfg.api_keys_dir)
     keys.reload()
     if not cfg.open_mode and keys.count == 0:
@@ -82,31 +104,34 @@ def create_app(cfg: GatewayConfig, backends: list[Backend] | None = None) -> Sta
         keys=keys,
         limiter=RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst, time.monotonic),
         metrics=metrics,
-        feedback=FeedbackStore(cfg.feedback_dir, cfg.feedback_max_file_bytes),
+        feedback=FeedbackStore(
+            cfg.feedback_dir, cfg.feedback_max_file_bytes, cfg.feedback_writer or socket.gethostname()
+        ),
         recent=recent,
         started=int(time.time()),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        bks = backends if backends is not None else build_backends(cfg)
-        pools.extend(
-            Pool(backend=b, weight=p.capacity_weight, max_prompt_tokens=p.max_prompt_tokens)
-            for b, p in zip(bks, cfg.pools, strict=True)
-        )
-        for pool in pools:
-            on_health(pool)
+        for p in cfg.pools:
+            pool = Pool(p.name, p.capacity_weight, p.max_prompt_tokens)
+            if not watcher.dynamic(pool):  # a literal IP:port is one static endpoint
+                pool.update([p.grpc_url], make)
+            pools.append(pool)
+            on_change(pool)
+        await watcher.refresh_once()
         await health.check_once()
         health.start()
+        watcher.start()
         reloader = asyncio.create_task(_reload_keys(keys, cfg.api_keys_reload_s))
         log.info("Started the gateway for %s with %d pools.", cfg.model_name, len(pools))
         try:
             yield
         finally:
             reloader.cancel()
+            await watcher.stop()
             await health.stop()
-            for b in bks:
-                await b.close()
+            await watcher.close_all()
 
     openapi = document()
 

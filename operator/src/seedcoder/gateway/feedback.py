@@ -5,7 +5,13 @@ fine-tuning data sets, and a client that got a 2xx must be able to rely on the
 event being on disk. Each event is written and ``fsync``ed (and the directory
 too when a new file is started) *before* the route answers; any failure is
 raised to the client as an error, never dropped. Files are
-``feedback-<sequence>.jsonl`` and a new one starts past ``max_file_bytes``.
+``feedback-<writer>-<sequence>.jsonl`` and a new one starts past ``max_file_bytes``.
+
+One data set across replicas: every gateway replica mounts the same folder (a
+ReadWriteMany claim) and writes only files carrying its own writer name (its
+pod name, from the downward API), so no two processes ever append to one file
+and lines never interleave. ``read_feedback`` is the one reader: it merges
+every writer's files into one list in time order.
 
 The recent-completions map lets an event carry the prompt and completion it is
 about; it is bounded (oldest forgotten first). An event for a completion this
@@ -25,7 +31,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-_NAME = re.compile(r"^feedback-(\d{8})\.jsonl$")
+_FILE = re.compile(r"^feedback-(?:(?P<writer>[a-z0-9][a-z0-9.-]*)-)?(?P<seq>\d{8})\.jsonl$")
+_UNSAFE = re.compile(r"[^a-z0-9.-]+")
+
+
+def writer_name(raw: str) -> str:
+    """A writer name safe in a file name (a pod name already is)."""
+    name = _UNSAFE.sub("-", raw.lower()).strip("-.")
+    return name or "gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +72,23 @@ class RecentCompletions:
 class FeedbackStore:
     """Appends events durably; one writer at a time (the lock keeps lines whole and ordered)."""
 
-    def __init__(self, directory: str, max_file_bytes: int) -> None:
+    def __init__(self, directory: str, max_file_bytes: int, writer: str) -> None:
         self._dir = Path(directory)
         self._max = max_file_bytes
+        self._writer = writer_name(writer)
         self._lock = asyncio.Lock()
         self._seq = -1
 
     def _current(self) -> Path:
         if self._seq < 0:
             self._dir.mkdir(parents=True, exist_ok=True)
-            seqs = [int(m.group(1)) for p in self._dir.iterdir() if (m := _NAME.match(p.name))]
+            seqs = [
+                int(m.group("seq"))
+                for p in self._dir.iterdir()
+                if (m := _FILE.match(p.name)) and m.group("writer") == self._writer
+            ]
             self._seq = max(seqs, default=0)
-        return self._dir / f"feedback-{self._seq:08d}.jsonl"
+        return self._dir / f"feedback-{self._writer}-{self._seq:08d}.jsonl"
 
     def _append(self, line: bytes) -> str:
         path = self._current()
@@ -100,6 +118,33 @@ class FeedbackStore:
         line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         async with self._lock:
             return await asyncio.to_thread(self._append, line)
+
+
+def read_feedback(directory: str | Path) -> list[dict[str, Any]]:
+    """Every event of the data set in ``directory``, all writers merged, in time order.
+
+    Order: ``received`` (the writer's wall clock), then writer and position in
+    its files. A last line cut short (a node lost power mid-write, before the
+    client got its 2xx) is skipped; any other bad line raises ``ValueError``.
+    """
+    folder = Path(directory)
+    keyed: list[tuple[float, str, int, int, dict[str, Any]]] = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        m = _FILE.match(path.name)
+        if m is None:
+            continue
+        # a whole file ends with a newline; text after the last one was never acknowledged
+        for i, line in enumerate(path.read_bytes().split(b"\n")[:-1]):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path.name} line {i + 1}: {exc}") from exc
+            writer, seq = m.group("writer") or "", int(m.group("seq"))
+            keyed.append((float(event.get("received", 0.0)), writer, seq, i, event))
+    keyed.sort(key=lambda k: k[:4])
+    return [k[4] for k in keyed]
 
 
 def build_event(

@@ -7,6 +7,8 @@ Settings come from the command line, else the environment, else defaults:
 * ``--port`` / ``SEEDCODER_GATEWAY_PORT`` (default 8000)
 * ``SEEDCODER_GATEWAY_API_KEYS_DIR`` and ``SEEDCODER_GATEWAY_FEEDBACK_DIR`` override
   those two paths of the file (local runs); ``open_mode`` can only come from the file.
+* ``SEEDCODER_GATEWAY_FEEDBACK_WRITER``: this replica's name in its feedback file
+  names (the pod name, from the downward API; default: the host name).
 * ``--log-level`` / ``SEEDCODER_GATEWAY_LOG_LEVEL`` (default ``info``)
 """
 
@@ -32,6 +34,8 @@ def load_config(path: str) -> GatewayConfig:
         overrides["api_keys_dir"] = keys
     if fb := os.environ.get(ENV + "FEEDBACK_DIR"):
         overrides["feedback_dir"] = fb
+    if writer := os.environ.get(ENV + "FEEDBACK_WRITER"):
+        overrides["feedback_writer"] = writer
     return cfg.model_copy(update=overrides) if overrides else cfg
 
 

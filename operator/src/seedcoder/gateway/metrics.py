@@ -61,6 +61,18 @@ class Metrics:
         self.pool_healthy = Gauge(
             mn.GATEWAY_POOL_HEALTHY, "1 while the pool passes health checks.", ["pool"], registry=r
         )
+        self.pool_endpoints = Gauge(
+            mn.GATEWAY_POOL_ENDPOINTS,
+            "Triton replicas of each pool by state (healthy, unhealthy, draining).",
+            ["pool", "state"],
+            registry=r,
+        )
+        self.endpoint_requests = Counter(
+            mn.GATEWAY_ENDPOINT_REQUESTS_TOTAL,
+            "Backend requests sent to each Triton replica.",
+            ["pool", "address"],
+            registry=r,
+        )
         self.trimmed = Counter(
             mn.GATEWAY_CONTEXT_TRIMMED_TOKENS_TOTAL,
             "Prompt tokens dropped by the context budget.",

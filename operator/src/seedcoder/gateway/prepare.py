@@ -67,10 +67,11 @@ async def prepare(job: Job, cfg: GatewayConfig, pools: Sequence[Pool]) -> Prepar
         return Prepared(prompt, prefix, suffix, pool, None, 0)
 
     counter = choose(pools, None)
-    if counter is None:
+    counter_ep = counter.pick() if counter is not None else None
+    if counter is None or counter_ep is None:
         raise _no_pool()
     try:
-        tokens = await counter.backend.count_tokens(prompt)
+        tokens = await counter_ep.backend.count_tokens(prompt)
         original = tokens
         target = budget
         for _ in range(4):
@@ -83,7 +84,7 @@ async def prepare(job: Job, cfg: GatewayConfig, pools: Sequence[Pool]) -> Prepar
             prefix, extra = kept.prefix, kept.extra
             suffix = kept.suffix if suffix is not None else None
             prompt = render(job, cfg, prefix, suffix, extra)
-            tokens = await counter.backend.count_tokens(prompt)
+            tokens = await counter_ep.backend.count_tokens(prompt)
             target = int(target * budget / max(tokens, 1) * 0.97)
     except Exception as exc:
         raise map_backend(exc, counter.name) from exc

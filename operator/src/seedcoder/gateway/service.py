@@ -28,7 +28,7 @@ from seedcoder.gateway.merge import Merge
 from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.prepare import Prepared, prepare
 from seedcoder.gateway.ranking import Candidate, rank
-from seedcoder.gateway.routing import Pool
+from seedcoder.gateway.routing import Endpoint, Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ class CompletionService:
         pools: list[Pool],
         metrics: Metrics,
         recent: RecentCompletions,
-        mark_down: Callable[[Pool], None],
+        mark_down: Callable[[Pool, Endpoint], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
@@ -125,10 +125,10 @@ class CompletionService:
             return None
         return (prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim)
 
-    def _fail(self, exc: BaseException, pool: Pool) -> GatewayError:
+    def _fail(self, exc: BaseException, pool: Pool, ep: Endpoint) -> GatewayError:
         err = map_backend(exc, pool.name)
         if isinstance(err, BackendUnavailable):
-            self._mark_down(pool)
+            self._mark_down(pool, ep)
         if isinstance(err, BackendTimeout):
             self.metrics.cancellations.labels(pool.name, "timeout").inc()
         return err
@@ -157,8 +157,24 @@ class CompletionService:
         self.recent.remember(cid, served)
 
     # ------------------------------------------------------------------ non-streamed
-    async def _collect(self, job: Job, prep: Prepared, i: int, prog: _Progress) -> Candidate:
-        gen = prep.pool.backend.generate(self._params(job, prep, i))
+    def _endpoint(self, pool: Pool) -> Endpoint:
+        """The replica of ``pool`` that serves this request, counted as outstanding from now on."""
+        ep = pool.pick()
+        if ep is None:  # its last replica went down since the pool was chosen
+            raise BackendUnavailable(
+                f"Pool {pool.name} has no healthy replica", code="no_healthy_pool", retry_after=1
+            )
+        pool.acquire(ep)
+        self.metrics.endpoint_requests.labels(pool.name, ep.address).inc()
+        self.metrics.inflight.labels(pool.name).inc()
+        return ep
+
+    def _release(self, pool: Pool, ep: Endpoint) -> None:
+        pool.release(ep)
+        self.metrics.inflight.labels(pool.name).dec()
+
+    async def _collect(self, job: Job, prep: Prepared, ep: Endpoint, i: int, prog: _Progress) -> Candidate:
+        gen = ep.backend.generate(self._params(job, prep, i))
         block = BlockEnd(prep.prefix, prep.suffix or "") if job.block_end else None
         parts: list[str] = []
         reason, logp = "length", None
@@ -187,20 +203,18 @@ class CompletionService:
             self._remember(result.id, job, prep, [c.text for c in result.choices])
             return result
         pool, prog = prep.pool, _Progress(received)
-        pool.outstanding += 1
-        self.metrics.inflight.labels(pool.name).inc()
+        ep = self._endpoint(pool)
         try:
-            cands = await asyncio.gather(*(self._collect(job, prep, i, prog) for i in range(job.n)))
+            cands = await asyncio.gather(*(self._collect(job, prep, ep, i, prog) for i in range(job.n)))
         except GatewayError:
             raise
         except asyncio.CancelledError:
             self.metrics.cancellations.labels(pool.name, "client_disconnect").inc()
             raise
         except Exception as exc:
-            raise self._fail(exc, pool) from exc
+            raise self._fail(exc, pool, ep) from exc
         finally:
-            pool.outstanding -= 1
-            self.metrics.inflight.labels(pool.name).dec()
+            self._release(pool, ep)
         choices = rank(cands) if job.n > 1 else cands
         prompt_tokens, completion_tokens = self._account(job, prep, prog)
         result = Result(
@@ -224,20 +238,25 @@ class CompletionService:
             self._remember(cid, job, prep, [c.text for c in hit.choices])
             return Stream(cid, created, job.model, prep.pool.name, hit.trimmed_tokens, _replay(hit))
         pool = prep.pool
-        gens = [pool.backend.generate(self._params(job, prep, i)) for i in range(job.n)]
+        ep = self._endpoint(pool)  # released when the events end (``_events``) or here on failure
+        gens = [ep.backend.generate(self._params(job, prep, i)) for i in range(job.n)]
         try:
             first = await gens[0].__anext__()
-        except Exception as exc:
+        except BaseException as exc:
             for g in gens:
                 await g.aclose()
-            raise self._fail(exc, pool) from exc
-        events = self._events(job, prep, cid, gens, first, _Progress(received), key)
+            self._release(pool, ep)
+            if not isinstance(exc, Exception):
+                raise
+            raise self._fail(exc, pool, ep) from exc
+        events = self._events(job, prep, ep, cid, gens, first, _Progress(received), key)
         return Stream(cid, created, job.model, pool.name, prep.trimmed_tokens, events)
 
     async def _events(
         self,
         job: Job,
         prep: Prepared,
+        ep: Endpoint,
         cid: str,
         gens: list[AsyncGenerator[Chunk, None]],
         first: Chunk,
@@ -249,13 +268,11 @@ class CompletionService:
         texts = [""] * n
         seen_reason: list[str | None] = [None] * n
         done: list[str | None] = [None] * n
-        pool.outstanding += 1
-        self.metrics.inflight.labels(pool.name).inc()
         merged = Merge(gens, first)
         try:
             async for i, item in merged:
                 if isinstance(item, BaseException):
-                    raise self._fail(item, pool) from item
+                    raise self._fail(item, pool, ep) from item
                 if done[i] is not None:
                     continue
                 self._seen(item, i, prog, pool, job)
@@ -277,7 +294,7 @@ class CompletionService:
                     if all(d is not None for d in done):
                         break
             if not all(d is not None for d in done):
-                raise self._fail(ConnectionError("the backend stream ended early"), pool)
+                raise self._fail(ConnectionError("the backend stream ended early"), pool, ep)
             prompt_tokens, completion_tokens = self._account(job, prep, prog)
             self._remember(cid, job, prep, texts)
             if key is not None:
@@ -287,8 +304,7 @@ class CompletionService:
             yield Summary(prompt_tokens, completion_tokens, prep.trimmed_tokens)
         finally:
             await merged.aclose()
-            pool.outstanding -= 1
-            self.metrics.inflight.labels(pool.name).dec()
+            self._release(pool, ep)
 
 
 async def _replay(hit: Result) -> AsyncGenerator[Event, None]:

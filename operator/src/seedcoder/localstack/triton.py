@@ -129,19 +129,24 @@ def server_env(paths: PytritonPaths, base: dict[str, str] | None = None) -> dict
 
 
 def server_command(
-    paths: PytritonPaths, repository: Path, backend_dir: Path, ports: tuple[int, int, int], log_verbose: int
+    paths: PytritonPaths,
+    repository: Path,
+    backend_dir: Path,
+    ports: tuple[int, int, int],
+    log_verbose: int,
+    host: str = "127.0.0.1",
 ) -> list[str]:
-    """The ``tritonserver`` command line: loopback only, fixed ports, strict readiness."""
+    """The ``tritonserver`` command line: one loopback address, fixed ports, strict readiness."""
     http, grpc, metrics = ports
     return [
         str(paths.server),
         f"--model-repository={repository}",
         f"--backend-directory={backend_dir}",
-        "--http-address=127.0.0.1",
+        f"--http-address={host}",
         f"--http-port={http}",
-        "--grpc-address=127.0.0.1",
+        f"--grpc-address={host}",
         f"--grpc-port={grpc}",
-        "--metrics-address=127.0.0.1",
+        f"--metrics-address={host}",
         f"--metrics-port={metrics}",
         "--allow-metrics=true",
         "--metrics-interval-ms=1000",
@@ -158,9 +163,15 @@ class TritonServer:
     server and its models. Output goes to ``<workdir>/tritonserver.log``.
     """
 
-    def __init__(self, *, log_verbose: int = 0) -> None:
+    def __init__(
+        self, *, log_verbose: int = 0, host: str = "127.0.0.1", ports: tuple[int, int, int] | None = None
+    ) -> None:
+        """``host``: the loopback address to listen on (127.0.0.0/8 lets several servers share
+        ports); ``ports``: (http, grpc, metrics), free ones on 127.0.0.1 when not given."""
         self._log_verbose = log_verbose
         self._proc: subprocess.Popen[bytes] | None = None
+        self.host = host
+        self._fixed_ports = ports
         self._ports: tuple[int, int, int] | None = None
         self.log_path: Path | None = None
 
@@ -172,17 +183,17 @@ class TritonServer:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self._port(0)}"
+        return f"http://{self.host}:{self._port(0)}"
 
     @property
     def grpc_url(self) -> str:
         """``host:port`` as tritonclient.grpc wants it."""
-        return f"127.0.0.1:{self._port(1)}"
+        return f"{self.host}:{self._port(1)}"
 
     @property
     def metrics_url(self) -> str:
-        """The Prometheus endpoint, ``http://127.0.0.1:PORT/metrics``."""
-        return f"http://127.0.0.1:{self._port(2)}/metrics"
+        """The Prometheus endpoint, ``http://<host>:PORT/metrics``."""
+        return f"http://{self.host}:{self._port(2)}/metrics"
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, repository: Path, workdir: Path) -> None:
@@ -191,10 +202,10 @@ class TritonServer:
         paths = pytriton_paths()
         workdir.mkdir(parents=True, exist_ok=True)
         backend_dir = prepare_backend_dir(workdir / "backends", paths)
-        self._ports = (free_port(), free_port(), free_port())
+        self._ports = self._fixed_ports or (free_port(), free_port(), free_port())
         while len(set(self._ports)) < 3:
             self._ports = (free_port(), free_port(), free_port())
-        cmd = server_command(paths, repository, backend_dir, self._ports, self._log_verbose)
+        cmd = server_command(paths, repository, backend_dir, self._ports, self._log_verbose, self.host)
         self.log_path = workdir / "tritonserver.log"
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(

@@ -42,6 +42,20 @@ def stamp(manifest: Manifest, *, ignore_replicas: bool = False) -> Manifest:
     return manifest
 
 
+def must_replace(desired: Manifest, live: Manifest | None) -> bool:
+    """Whether ``live`` must be deleted before ``desired`` can be applied (an immutable field differs).
+
+    The one case: a pool's Triton Service became headless (``clusterIP: None``) while
+    the live one, from an earlier version, has a cluster IP, which the API server
+    never lets an update change.
+    """
+    if live is None or desired.get("kind") != "Service":
+        return False
+    want = desired.get("spec", {}).get("clusterIP")
+    have = (live.get("spec") or {}).get("clusterIP")
+    return want == "None" and have not in (None, "None")
+
+
 @dataclass
 class Observed:
     """What the reconcile read from the API server for one resource."""
@@ -134,8 +148,19 @@ def plan(
         )
     if endpoints:
         config = gateway_objects.gateway_config(spec, endpoints)
-        owned.append(stamp(gateway_objects.config_map(instance=inst, namespace=ns, config=config)))
-        owned.append(stamp(gateway_objects.deployment(instance=inst, namespace=ns, spec=spec, images=images)))
+        cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
+        owned.append(stamp(cm))
+        owned.append(
+            stamp(
+                gateway_objects.deployment(
+                    instance=inst,
+                    namespace=ns,
+                    spec=spec,
+                    images=images,
+                    config_checksum=gateway_objects.config_checksum(cm),
+                )
+            )
+        )
         owned.append(stamp(gateway_objects.service(instance=inst, namespace=ns, spec=spec)))
         gw_labels = names.instance_labels(inst, names.COMPONENT_GATEWAY)
         owned.append(
@@ -153,7 +178,7 @@ def plan(
     owned += [
         stamp(netpol.default_deny(inst, ns)),
         stamp(netpol.triton_policy(inst, ns, spec)),
-        stamp(netpol.gateway_policy(inst, ns, spec)),
+        stamp(netpol.gateway_policy(inst, ns, spec, settings)),
         stamp(netpol.build_policy(inst, ns, spec, sorted(keys_in_use))),
     ]
     new_jobs = [

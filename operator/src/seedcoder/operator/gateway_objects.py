@@ -3,12 +3,17 @@
 Why this shape: the gateway reads one JSON file (``GatewayConfig``, the schema it
 shares with the operator through the pure ``api`` layer) that lists the pools it
 may route to; the operator renders it from the spec and the pools that serve. API
-keys stay in the user's Secret, mounted read-only. The Service is ClusterIP or an
-internal load balancer (AWS, GCP and Azure annotations together: each cloud reads
-its own), never a public one.
+keys stay in the user's Secret, mounted read-only. Feedback goes to the claim
+of ``spec.gateway.feedback`` when given (one data set across replicas, each
+writing files named after its pod), else to an emptyDir (not durable). The
+Service is ClusterIP or an internal load balancer (AWS, GCP and Azure
+annotations together: each cloud reads its own), never a public one.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
@@ -20,6 +25,7 @@ CONFIG_DIR = "/etc/seedcoder/gateway"
 CONFIG_KEY = "gateway.json"
 API_KEYS_DIR = "/etc/seedcoder/api-keys"
 FEEDBACK_DIR = "/var/lib/seedcoder/feedback"
+FEEDBACK_WRITER_ENV = "SEEDCODER_GATEWAY_FEEDBACK_WRITER"
 PORT = 8000
 INTERNAL_LB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
@@ -69,6 +75,17 @@ def config_map(*, instance: str, namespace: str, config: GatewayConfig) -> Manif
     }
 
 
+def config_checksum(config_map: Manifest) -> str:
+    """SHA-256 of the ConfigMap's rendered data (canonical JSON): what the pods read at start.
+
+    The gateway reads its file once at start, so the pod template carries this
+    value as an annotation: a configuration change changes the template and the
+    Deployment rolls its pods (``maxUnavailable: 0``), one at a time.
+    """
+    text = json.dumps(config_map.get("data", {}), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _resources(res: PoolResources | None) -> Manifest:
     requests: dict[str, object] = {"cpu": "500m", "memory": "512Mi"}
     limits: dict[str, object] = {"memory": "2Gi"}
@@ -79,8 +96,9 @@ def _resources(res: PoolResources | None) -> Manifest:
 
 
 def deployment(
-    *, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, images: ImageChoice
+    *, instance: str, namespace: str, spec: SeedCoderDeploymentSpec, images: ImageChoice, config_checksum: str
 ) -> Manifest:
+    """The gateway Deployment; ``config_checksum`` (of the ConfigMap) goes on the pod template."""
     gw = spec.gateway
     labels = names.instance_labels(instance, names.COMPONENT_GATEWAY)
     sel = selector_labels(instance)
@@ -89,9 +107,14 @@ def deployment(
         {"name": "feedback", "mountPath": FEEDBACK_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    feedback: Manifest = (
+        {"persistentVolumeClaim": {"claimName": gw.feedback.pvc.claim_name}}
+        if gw.feedback is not None
+        else {"emptyDir": {}}
+    )
     volumes: list[Manifest] = [
         {"name": "config", "configMap": {"name": names.gateway(instance)}},
-        {"name": "feedback", "emptyDir": {}},
+        {"name": "feedback", **feedback},
         {"name": "tmp", "emptyDir": {}},
     ]
     if gw.api_key_secret_ref is not None and not gw.open_mode:
@@ -102,6 +125,8 @@ def deployment(
         "image": images.seedcoder,
         "imagePullPolicy": images.pull_policy,
         "command": ["seedcoder", "gateway", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}"],
+        # each replica writes its own feedback files into the shared folder: named after its pod
+        "env": [{"name": FEEDBACK_WRITER_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
@@ -118,7 +143,10 @@ def deployment(
             "selector": {"matchLabels": sel},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {names.ANNOTATION_CONFIG_CHECKSUM: config_checksum},
+                },
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,

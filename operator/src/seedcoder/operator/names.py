@@ -20,6 +20,8 @@ LABEL_ARCH: Final = "seedcoder.dev/arch"
 ANNOTATION_HASH: Final = "seedcoder.dev/desired-hash"
 """Hash of the applied manifest: equal to the desired one's means nothing to write."""
 ANNOTATION_ENGINE: Final = "seedcoder.dev/engine"
+ANNOTATION_CONFIG_CHECKSUM: Final = "seedcoder.dev/config-checksum"
+"""On the gateway's pod template: hash of its rendered configuration, so a change rolls the pods."""
 
 APP: Final = "seedcoder"
 MANAGED_BY: Final = "seedcoder-operator"

@@ -74,7 +74,7 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
 
 
 async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> None:
-    from seedcoder.operator.desired import stamp
+    from seedcoder.operator.desired import must_replace, stamp
 
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
     ref = scd.owner_reference(controller=True)
@@ -91,6 +91,9 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
         ):
             continue
         manifest["metadata"]["ownerReferences"] = [ref]
+        if must_replace(manifest, live) and live is not None:
+            log.info("Replaced Service %s/%s: it became headless.", scd.metadata.namespace, key[1])
+            await deps.kube.delete(key[0], scd.metadata.namespace, key[1], uid=live["metadata"].get("uid"))
         changed.append(manifest)
     # independent objects: send the applies together (the API server orders nothing between them)
     await asyncio.gather(*(deps.kube.apply(m, FIELD_MANAGER) for m in changed))

@@ -80,6 +80,13 @@ class OperatorSettings(BaseModel):
             "a resource's spec.autoscaling.prometheusUrl overrides it; unset: scrape the gateway pods."
         ),
     )
+    operator_namespace: str | None = Field(
+        default=None,
+        description=(
+            "Namespace of the operator's pod (falls back to POD_NAMESPACE, set from the downward API): "
+            "the gateways' NetworkPolicy admits the operator from there when it scrapes their /metrics."
+        ),
+    )
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
     probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus /metrics port (0: off).")
@@ -110,6 +117,8 @@ class OperatorSettings(BaseModel):
                 values[name] = raw.strip().lower() in {"1", "true", "yes"}
             else:
                 values[name] = raw
+        if "operator_namespace" not in values and env.get("POD_NAMESPACE"):
+            values["operator_namespace"] = env["POD_NAMESPACE"]
         if "kubeconfig" not in values and env.get("KUBECONFIG"):
             values["kubeconfig"] = env["KUBECONFIG"]
         return cls.model_validate(values)

@@ -120,6 +120,25 @@ def _phase(ready_v: Verdict, engines: list[EngineStatus], available: bool, slo: 
     return "Deploying"
 
 
+def feedback_verdict(scd: SeedCoderDeployment) -> Verdict:
+    """``FeedbackDurable``: whether feedback events outlive the gateway pods that recorded them."""
+    fb = scd.spec.gateway.feedback
+    if fb is None:
+        return Verdict(
+            "FeedbackDurable",
+            "False",
+            "EmptyDir",
+            "Feedback is written to each gateway pod's emptyDir and is lost with the pod; "
+            "set spec.gateway.feedback.pvc (ReadWriteMany when replicas > 1) to keep it",
+        )
+    return Verdict(
+        "FeedbackDurable",
+        "True",
+        "PersistentVolumeClaim",
+        f"Every gateway replica writes feedback to claim {fb.pvc.claim_name}",
+    )
+
+
 def compute(
     scd: SeedCoderDeployment,
     pools: list[PoolEngine],
@@ -199,7 +218,9 @@ def compute(
             )
         )
     ready_v = ready(verdicts)
-    conditions, transitions = merge(old.conditions, [ready_v, *verdicts], scd.metadata.generation, now)
+    # informational, not rolled into Ready: serving works either way, but the data set may not last
+    info = [feedback_verdict(scd)]
+    conditions, transitions = merge(old.conditions, [ready_v, *verdicts, *info], scd.metadata.generation, now)
     history = list(old.autoscaling.history if old.autoscaling else []) + (scaling.events if scaling else [])
     status = SeedCoderDeploymentStatus(
         phase=_phase(ready_v, engines, av.status == "True", slo),

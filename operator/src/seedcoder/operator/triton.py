@@ -187,7 +187,15 @@ def deployment(
 
 
 def service(*, instance: str, namespace: str, pool: PoolSpec, arch: str) -> Manifest:
-    """ClusterIP Service of one pool: http 8000, grpc 8001 (the gateway's), metrics 8002."""
+    """Headless Service of one pool: http 8000, grpc 8001 (the gateway's), metrics 8002.
+
+    Headless (``clusterIP: None``) so that the pool's DNS name answers with the IP
+    of every *ready* Triton pod: the gateway keeps one gRPC channel per pod and
+    spreads requests over them. Through a ClusterIP, one long-lived HTTP/2
+    connection would pin each gateway replica to one pod, and replicas the
+    autoscaler adds would get no traffic. Ready pods only (the default), so a
+    pod still loading its engine is not in the answer.
+    """
     svc_labels = {**names.instance_labels(instance, names.COMPONENT_TRITON), names.LABEL_POOL: pool.name}
     return {
         "apiVersion": "v1",
@@ -195,6 +203,7 @@ def service(*, instance: str, namespace: str, pool: PoolSpec, arch: str) -> Mani
         "metadata": {"name": names.triton(instance, pool.name), "namespace": namespace, "labels": svc_labels},
         "spec": {
             "type": "ClusterIP",
+            "clusterIP": "None",
             "selector": selector_labels(instance, pool.name),
             "ports": [
                 {"name": "http", "port": HTTP, "targetPort": "http", "protocol": "TCP"},
