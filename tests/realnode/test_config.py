@@ -58,7 +58,7 @@ def test_namespace_script_shadows_host_paths_and_sysctls() -> None:
     script = nodeconfig.namespace_script(LAYOUT)
     for target in ("/run", "/var/log", "/var/lib/cni"):
         assert f"'{target}'" in script
-    for key in nodeconfig.KUBELET_SYSCTLS:
+    for key in (*nodeconfig.KUBELET_SYSCTLS, "net/ipv4/ip_forward"):
         assert f"'/proc/sys/{key}'" in script
     assert script.rstrip().endswith("exec sleep infinity")
 

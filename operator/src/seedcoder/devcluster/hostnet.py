@@ -5,7 +5,10 @@ kube-proxy and kube-router write iptables rules and ipsets there. Nothing of
 it may outlive the cluster, and no packet may ever leave the machine: the
 harness owns the bridge, adds ``unreachable`` routes for the Service and pod
 ranges (so a missing NAT rule fails locally instead of following the default
-route), and on stop (or on the next start, after a crash) removes the bridge,
+route) and a policy-routing rule that sends everything arriving from the
+bridge to a table with only the bridge's own subnet and an ``unreachable``
+default (so a pod's packet can never be routed out, even if something else on
+the machine turns IP forwarding on), and on stop (or on the next start, after a crash) removes the bridge,
 the routes, every ``KUBE-*`` chain, the CNI rules of its own network and the
 kube-router ipsets. IP forwarding stays as it is (off here): traffic between
 pods on the bridge, and Service traffic DNAT'ed back onto it, never needs it.
@@ -22,10 +25,14 @@ from pathlib import Path
 
 from .components import POD_CIDR, SERVICE_CIDR
 from .nodeconfig import BRIDGE, CNI_NETWORK, NODE_IP, NODE_IP_PREFIX
+from .nodes import REAL_NODE_POD_CIDR
 
 log = logging.getLogger("seedcoder.devcluster")
 
 BLACKHOLED = (SERVICE_CIDR, POD_CIDR)
+# Policy routing for packets that arrive from the bridge: only the bridge subnet is reachable.
+ROUTE_TABLE = "1044"
+RULE_PRIORITY = "1044"
 OWN_CHAIN_PREFIXES = ("KUBE-",)
 OWN_IPSET_PREFIXES = ("KUBE-", "kube-router", "inet6:KUBE-", "inet6:kube-router")
 _TABLES = ("filter", "nat", "mangle", "raw")
@@ -53,6 +60,10 @@ def setup() -> None:
     _run("ip", "link", "set", BRIDGE, "up")
     for cidr in BLACKHOLED:
         _run("ip", "route", "replace", "unreachable", cidr)
+    _run("ip", "route", "replace", REAL_NODE_POD_CIDR, "dev", BRIDGE, "table", ROUTE_TABLE)
+    _run("ip", "route", "replace", "unreachable", "default", "table", ROUTE_TABLE)
+    _run("ip", "rule", "del", "priority", RULE_PRIORITY, check=False)
+    _run("ip", "rule", "add", "priority", RULE_PRIORITY, "iif", BRIDGE, "lookup", ROUTE_TABLE)
     log.info(
         "Created bridge %s (%s/%d) and unreachable routes for %s", BRIDGE, NODE_IP, NODE_IP_PREFIX, BLACKHOLED
     )
@@ -123,6 +134,8 @@ def teardown() -> None:
     sets = sweep_ipsets()
     for cidr in BLACKHOLED:
         _run("ip", "route", "del", "unreachable", cidr, check=False)
+    _run("ip", "rule", "del", "priority", RULE_PRIORITY, "iif", BRIDGE, check=False)
+    _run("ip", "route", "flush", "table", ROUTE_TABLE, check=False)
     had_bridge = bridge_exists()
     if had_bridge:
         _run("ip", "link", "del", BRIDGE, check=False)
@@ -142,6 +155,10 @@ def leftovers() -> list[str]:
         found.append(f"bridge {BRIDGE}")
     routes = _run("ip", "route", "show", "type", "unreachable", check=False).stdout
     found += [f"route unreachable {c}" for c in BLACKHOLED if c in routes]
+    if f"lookup {ROUTE_TABLE}" in _run("ip", "rule", "show", check=False).stdout:
+        found.append(f"ip rule to table {ROUTE_TABLE}")
+    if _run("ip", "route", "show", "table", ROUTE_TABLE, check=False).stdout.strip():
+        found.append(f"routes in table {ROUTE_TABLE}")
     for table in _TABLES:
         dump = _run("iptables-save", "-t", table, check=False).stdout
         found += [

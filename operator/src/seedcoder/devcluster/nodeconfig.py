@@ -39,6 +39,11 @@ KUBELET_SYSCTLS = {
     "kernel/keys/root_maxbytes": "25000000",
 }
 
+# The CNI bridge plugin (isGateway) turns IP forwarding on unless it reads "1" here: inside
+# the node's namespace it does, so the host keeps forwarding off.
+CNI_SYSCTLS = {"net/ipv4/ip_forward": "1"}
+SHADOWED_SYSCTLS = {**KUBELET_SYSCTLS, **CNI_SYSCTLS}
+
 # Host paths that containerd, runc, the CNI plugins and the kubelet use at fixed
 # locations; each gets a private directory in the node's mount namespace.
 PRIVATE_DIRS = {"/run": "run", "/var/log": "var-log", "/var/lib/cni": "var-lib-cni"}
@@ -121,7 +126,7 @@ def namespace_script(layout: NodeLayout) -> str:
     lines = ["set -eu"]
     for target, name in PRIVATE_DIRS.items():
         lines.append(f"mount --bind '{layout.private / name}' '{target}'")
-    for key in KUBELET_SYSCTLS:
+    for key in SHADOWED_SYSCTLS:
         lines.append(f"mount --bind '{layout.sysctls / key.replace('/', '.')}' '/proc/sys/{key}'")
     lines += [f"touch '{layout.ns_ready}'", "exec sleep infinity"]
     return "\n".join(lines) + "\n"
@@ -294,7 +299,7 @@ def write_all(
     for name in PRIVATE_DIRS.values():
         (layout.private / name).mkdir(parents=True, exist_ok=True)
     layout.sysctls.mkdir(parents=True, exist_ok=True)
-    for key, value in KUBELET_SYSCTLS.items():
+    for key, value in SHADOWED_SYSCTLS.items():
         (layout.sysctls / key.replace("/", ".")).write_text(value + "\n")
     for folder in (
         layout.containerd_root,
