@@ -256,8 +256,8 @@ def start_runtime(layout: comp.Layout, run: Run, wait: Callable[[str, Callable[[
     return node
 
 
-def start_agents(layout: comp.Layout, node: RealNode, run: Run) -> None:
-    """Start the kubelet (in the node's namespace), kube-proxy and kube-router (host processes)."""
+def start_kubelet(layout: comp.Layout, node: RealNode, run: Run) -> None:
+    """Start the kubelet in the node's mount namespace; it registers into the ``cpu-0`` Node object."""
     nl = node.layout
     ns = ["nsenter", f"--mount=/proc/{node.holder.pid}/ns/mnt", "--"]
     run(
@@ -275,6 +275,11 @@ def start_agents(layout: comp.Layout, node: RealNode, run: Run) -> None:
         ],
         None,
     )
+
+
+def start_network(layout: comp.Layout, node: RealNode, run: Run) -> None:
+    """Start kube-proxy and kube-router (host processes); both need the registered node's address."""
+    nl = node.layout
     run("kube-proxy", [str(nodebin("kube-proxy")), f"--config={nl.kube_proxy_config}", "--v=1"], None)
     run(
         "kube-router",
@@ -296,6 +301,15 @@ def start_agents(layout: comp.Layout, node: RealNode, run: Run) -> None:
         ],
         None,
     )
+
+
+def network_ready() -> bool:
+    """True once kube-proxy and kube-router have written their first rules."""
+    nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
+    flt = subprocess.run(
+        ["iptables-save", "-t", "filter"], capture_output=True, text=True, check=False
+    ).stdout
+    return ":KUBE-SERVICES" in nat and ":KUBE-ROUTER-FORWARD" in flt
 
 
 def node_ready(api_get: Callable[[str], Any]) -> bool:
@@ -324,8 +338,10 @@ def start(
     healthz, metrics = procs.free_ports(2)
     prepare(layout, keys, (healthz, metrics))
     node = start_runtime(layout, run, wait)
-    start_agents(layout, node, run)
+    start_kubelet(layout, node, run)
     wait("real node ready", lambda: node_ready(api_get))
+    start_network(layout, node, run)
+    wait("kube-proxy and kube-router rules", network_ready)
     return node
 
 

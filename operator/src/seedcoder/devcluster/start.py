@@ -205,16 +205,8 @@ def start_cluster(
             ),
         )
 
-        run("kube-controller-manager", comp.controller_manager(layout, ports, keys))
-        run("kube-scheduler", comp.scheduler(layout, ports))
-        step(
-            "kube-controller-manager healthy",
-            lambda: procs.http_ok(f"https://127.0.0.1:{ports.controller_manager}/healthz"),
-        )
-        step("kube-scheduler healthy", lambda: procs.http_ok(f"https://127.0.0.1:{ports.scheduler}/healthz"))
-        run("kwok", comp.kwok(layout), env={"KWOK_WORKDIR": str(layout.kwok_home)})
         if node is not None:
-            realnode.start_agents(layout, node, run_node)
+            realnode.start_kubelet(layout, node, run_node)
             coredns_image = node_images()["coredns"].ref
             cluster.kubectl(
                 "apply",
@@ -226,12 +218,23 @@ def start_cluster(
                     {"apiVersion": "v1", "kind": "List", "items": dnsaddon.manifests(coredns_image)}
                 ),
             )
+
+        run("kube-controller-manager", comp.controller_manager(layout, ports, keys))
+        run("kube-scheduler", comp.scheduler(layout, ports))
+        step(
+            "kube-controller-manager healthy",
+            lambda: procs.http_ok(f"https://127.0.0.1:{ports.controller_manager}/healthz"),
+        )
+        step("kube-scheduler healthy", lambda: procs.http_ok(f"https://127.0.0.1:{ports.scheduler}/healthz"))
+        run("kwok", comp.kwok(layout), env={"KWOK_WORKDIR": str(layout.kwok_home)})
         step("nodes ready", lambda: _nodes_ready(cluster))
         step(
             "default ServiceAccount",
             lambda: cluster.api_exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
         if node is not None:
+            realnode.start_network(layout, node, run_node)
+            step("kube-proxy and kube-router rules", realnode.network_ready)
             step(
                 "cluster DNS ready", lambda: _deployment_available(cluster, dnsaddon.NAMESPACE, dnsaddon.NAME)
             )
