@@ -51,6 +51,15 @@ REAL_NODE_POD_CIDR = "10.244.0.0/24"
 KWOK_POD_CIDR = "10.244.128.0/17"
 
 
+def simulated_placement() -> dict[str, Any]:
+    """Pod spec fields that put a pod on a simulated node, where KWOK plays its lifecycle.
+
+    Pods without a GPU toleration land on the real ``cpu-0`` and really run their image;
+    tests of KWOK's stages (Job completion, chaos failures, delays) pin their pods here.
+    """
+    return {"nodeSelector": {POOL_LABEL: "a100"}, "tolerations": [dict(GPU_TOLERATION)]}
+
+
 def node_names() -> list[str]:
     return [f"{pool.name}-{i}" for pool in POOLS for i in range(pool.nodes)]
 
