@@ -6,7 +6,8 @@
 # kube-proxy come from the same module as the control plane; containerd,
 # kube-router (firewall controller only) and CoreDNS from small wrapper
 # modules under tools/; the pod sandbox ("pause") and a tiny HTTP test server
-# are the project's own programs. No registry is used: the images are built
+# are the project's own programs, and so is the small TCP forwarder that lets
+# pods reach the loopback-only API server through the "kubernetes" Service. No registry is used: the images are built
 # FROM scratch with podman and saved as archives next to the binaries, keyed by
 # version (the project's own programs by a hash of their sources). A warm cache
 # makes this a no-op.
@@ -31,6 +32,7 @@ log() { printf '[nodebins] %s\n' "$*" >&2; }
 src_hash() { (cd "$here/$1" && cat go.mod ./*.go | sha256sum | cut -c1-12); }
 PAUSE_TAG="$(src_hash pause)"
 ECHO_TAG="$(src_hash echoserver)"
+PROXY_TAG="$(src_hash apiserver-proxy)"
 COREDNS_TAG="${COREDNS_VERSION}-$(src_hash coredns-bin)"
 declare -A IMAGES=(
   [pause]="localhost/seedcoder-pause:$PAUSE_TAG"
@@ -45,6 +47,7 @@ for b in kubelet kube-proxy containerd ctr containerd-shim-runc-v2 kube-router; 
 done
 [ -x "$BIN/pause-$PAUSE_TAG" ] || need+=(pause)
 [ -x "$BIN/echoserver-$ECHO_TAG" ] || need+=(echoserver)
+[ -x "$BIN/apiserver-proxy" ] && [ "$(cat "$BIN/apiserver-proxy.src" 2>/dev/null)" = "$PROXY_TAG" ] || need+=(apiserver-proxy)
 [ -x "$BIN/coredns-$COREDNS_TAG" ] || need+=(coredns)
 for i in "${!IMAGES[@]}"; do [ -f "$(image_tar "$i")" ] || need+=("image:$i"); done
 [ -f "$BIN/images.json" ] || need+=(images.json)
@@ -86,6 +89,11 @@ build kube-router kube-router-bin "osusergo netgo" "-s -w -X github.com/cloudnat
 build "coredns-$COREDNS_TAG" coredns-bin "osusergo netgo" "-s -w" .
 build "pause-$PAUSE_TAG" pause "" "-s -w" .
 build "echoserver-$ECHO_TAG" echoserver "osusergo netgo" "-s -w" .
+if [ "$(cat "$BIN/apiserver-proxy.src" 2>/dev/null)" != "$PROXY_TAG" ]; then
+  rm -f "$BIN/apiserver-proxy"
+  build apiserver-proxy apiserver-proxy "osusergo netgo" "-s -w" .
+  echo "$PROXY_TAG" >"$BIN/apiserver-proxy.src"
+fi
 
 # Images: FROM scratch, one static binary, a non-root user; saved as docker archives.
 image() {  # $1: image key; $2: binary; $3: entrypoint path inside the image

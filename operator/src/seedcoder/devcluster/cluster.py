@@ -180,7 +180,7 @@ class Cluster:
             procs.wait_until(check_ok, what=what, timeout=timeout, watch=started)
 
         try:
-            return realnode.start(self.layout, self.pki, run, wait, self.api_get)
+            return realnode.start(self.layout, self.pki, run, wait, self.api_get, self.server)
         except BaseException:
             realnode.stop(self.layout)
             raise

@@ -48,7 +48,9 @@ log = logging.getLogger("seedcoder.devcluster")
 
 STATE_DIR = Path("/run/seedcoder-node")
 # Stop order: the API clients first, then the kubelet, the runtime and the namespace holder.
-PROCESSES = ("kube-router", "kube-proxy", "kubelet", "containerd", "node-namespace")
+PROCESSES = ("apiserver-proxy", "kube-router", "kube-proxy", "kubelet", "containerd", "node-namespace")
+# Pods reach the loopback-only API server through this forwarder on the node's bridge address.
+APISERVER_PROXY_PORT = 6443
 # Closed port: containerd may try to pull, but every request goes to it and fails at once.
 NO_EGRESS_PROXY = "http://127.0.0.1:9"
 
@@ -277,9 +279,45 @@ def start_kubelet(layout: comp.Layout, node: RealNode, run: Run) -> None:
     )
 
 
-def start_network(layout: comp.Layout, node: RealNode, run: Run) -> None:
-    """Start kube-proxy and kube-router (host processes); both need the registered node's address."""
+def kubernetes_endpoints() -> dict[str, Any]:
+    """The ``kubernetes`` Service's endpoint: the API server forwarder on the node's bridge address.
+
+    The API server runs with ``--endpoint-reconciler-type=none`` (it listens on loopback,
+    which pods cannot reach), so the harness writes this EndpointSlice itself.
+    """
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes-real-node",
+            "namespace": "default",
+            "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "devcluster.seedcoder.dev",
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [nodeconfig.NODE_IP], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": APISERVER_PROXY_PORT, "protocol": "TCP"}],
+    }
+
+
+def start_network(layout: comp.Layout, node: RealNode, run: Run, server: str) -> None:
+    """Start the API server forwarder, kube-proxy and kube-router (host processes).
+
+    kube-proxy and kube-router need the registered node's address, so they start after it.
+    """
     nl = node.layout
+    apiserver = server.removeprefix("https://")
+    run(
+        "apiserver-proxy",
+        [
+            str(nodebin("apiserver-proxy")),
+            f"-listen={nodeconfig.NODE_IP}:{APISERVER_PROXY_PORT}",
+            f"-to={apiserver}",
+        ],
+        None,
+    )
     run("kube-proxy", [str(nodebin("kube-proxy")), f"--config={nl.kube_proxy_config}", "--v=1"], None)
     run(
         "kube-router",
@@ -329,6 +367,7 @@ def start(
     run: Run,
     wait: Callable[[str, Callable[[], bool]], None],
     api_get: Callable[[str], Any],
+    server: str,
 ) -> RealNode:
     """(Re)start the whole real node of a running control plane and wait until it is Ready.
 
@@ -340,7 +379,7 @@ def start(
     node = start_runtime(layout, run, wait)
     start_kubelet(layout, node, run)
     wait("real node ready", lambda: node_ready(api_get))
-    start_network(layout, node, run)
+    start_network(layout, node, run, server)
     wait("kube-proxy and kube-router rules", network_ready)
     return node
 

@@ -215,7 +215,11 @@ def start_cluster(
                 "-f",
                 "-",
                 input=json.dumps(
-                    {"apiVersion": "v1", "kind": "List", "items": dnsaddon.manifests(coredns_image)}
+                    {
+                        "apiVersion": "v1",
+                        "kind": "List",
+                        "items": [realnode.kubernetes_endpoints(), *dnsaddon.manifests(coredns_image)],
+                    }
                 ),
             )
 
@@ -233,7 +237,7 @@ def start_cluster(
             lambda: cluster.api_exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
         if node is not None:
-            realnode.start_network(layout, node, run_node)
+            realnode.start_network(layout, node, run_node, server)
             step("kube-proxy and kube-router rules", realnode.network_ready)
             step(
                 "cluster DNS ready", lambda: _deployment_available(cluster, dnsaddon.NAMESPACE, dnsaddon.NAME)

@@ -25,7 +25,15 @@ CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "
 CONTAINERD_VERSION = "v2.4.2"
 KUBE_ROUTER_VERSION = "v2.1.0"
 COREDNS_VERSION = "v1.14.7"
-NODE_BINARIES = ("kubelet", "kube-proxy", "containerd", "ctr", "containerd-shim-runc-v2", "kube-router")
+NODE_BINARIES = (
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "ctr",
+    "containerd-shim-runc-v2",
+    "kube-router",
+    "apiserver-proxy",
+)
 NODE_IMAGES = ("pause", "coredns", "echoserver")
 # Debian packages the real node runs (``tools/install-tools.sh`` installs them).
 RUNC = Path("/usr/sbin/runc")
