@@ -19,7 +19,7 @@ import pytest
 from seedcoder.devcluster import Cluster
 from seedcoder.devcluster.nodeconfig import NODE_IP
 from seedcoder.devcluster.nodes import REAL_NODE, REAL_NODE_POD_CIDR
-from seedcoder.devcluster.tools import kubectl_path
+from seedcoder.devcluster.tools import CONTAINERD_VERSION, kubectl_path
 
 from .helpers import apply, echo_pod, pod, wait_ready
 
@@ -30,7 +30,7 @@ def test_cpu_0_is_a_ready_real_node_with_kubelet_and_containerd(cluster: Cluster
     node = cluster.api_get(f"/api/v1/nodes/{REAL_NODE}")
     info = node["status"]["nodeInfo"]
     assert info["kubeletVersion"] == "v1.36.3"
-    assert info["containerRuntimeVersion"] == "containerd://v2.4.2"
+    assert info["containerRuntimeVersion"] == f"containerd://{CONTAINERD_VERSION.removeprefix('v')}"
     assert "kwok.x-k8s.io/node" not in node["metadata"].get("annotations", {})
     assert node["metadata"]["labels"]["node-pool"] == "cpu"
     assert node["spec"]["podCIDR"] == REAL_NODE_POD_CIDR

@@ -272,7 +272,7 @@ def kube_proxy_config(kubeconfig: Path, *, healthz_port: int, metrics_port: int)
         "iptables": {
             "localhostNodePorts": False,
             "masqueradeAll": False,
-            "syncPeriod": "30s",
+            "syncPeriod": "10s",
             "minSyncPeriod": "0s",
         },
         "conntrack": {

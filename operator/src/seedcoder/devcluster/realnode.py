@@ -32,6 +32,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,10 +253,33 @@ def start_runtime(layout: comp.Layout, run: Run, wait: Callable[[str, Callable[[
         return result.returncode == 0
 
     wait("containerd ready", containerd_up)
-    archives = {image.ref: image.archive for image in node_images().values()}
-    archives.update(product_images())
-    node.load_images(archives)
+    node.load_images({image.ref: image.archive for image in node_images().values()})
     return node
+
+
+class ProductImages:
+    """Imports the product's image archives in the background while the control plane starts.
+
+    They are large (hundreds of MiB each); ``join`` waits for the import and re-raises its error.
+    """
+
+    def __init__(self, node: RealNode) -> None:
+        self._error: BaseException | None = None
+        self.loaded: list[str] = []
+        self._thread = threading.Thread(target=self._run, args=(node,), name="product-images", daemon=True)
+        self._thread.start()
+
+    def _run(self, node: RealNode) -> None:
+        try:
+            self.loaded = node.load_images(product_images())
+        except BaseException as exc:  # handed to join()
+            self._error = exc
+
+    def join(self) -> bool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return True
 
 
 def start_kubelet(layout: comp.Layout, node: RealNode, run: Run) -> None:
@@ -302,10 +326,23 @@ def kubernetes_endpoints() -> dict[str, Any]:
     }
 
 
-def start_network(layout: comp.Layout, node: RealNode, run: Run, server: str) -> None:
+def _iptables(table: str) -> str:
+    return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=False).stdout
+
+
+def start_network(
+    layout: comp.Layout,
+    node: RealNode,
+    run: Run,
+    server: str,
+    wait: Callable[[str, Callable[[], bool]], None],
+) -> None:
     """Start the API server forwarder, kube-proxy and kube-router (host processes).
 
-    kube-proxy and kube-router need the registered node's address, so they start after it.
+    kube-proxy and kube-router need the registered node's address, so they start after
+    it. kube-router rewrites the whole filter table (``iptables-restore`` of a fresh
+    save), which can drop a chain kube-proxy creates at the same moment and fail
+    kube-proxy's first sync; so kube-router starts once kube-proxy's rules are in place.
     """
     nl = node.layout
     apiserver = server.removeprefix("https://")
@@ -319,6 +356,10 @@ def start_network(layout: comp.Layout, node: RealNode, run: Run, server: str) ->
         None,
     )
     run("kube-proxy", [str(nodebin("kube-proxy")), f"--config={nl.kube_proxy_config}", "--v=1"], None)
+    wait(
+        "kube-proxy rules",
+        lambda: ":KUBE-SERVICES" in _iptables("nat") and ":KUBE-FIREWALL" in _iptables("filter"),
+    )
     run(
         "kube-router",
         [
@@ -343,11 +384,7 @@ def start_network(layout: comp.Layout, node: RealNode, run: Run, server: str) ->
 
 def network_ready() -> bool:
     """True once kube-proxy and kube-router have written their first rules."""
-    nat = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=False).stdout
-    flt = subprocess.run(
-        ["iptables-save", "-t", "filter"], capture_output=True, text=True, check=False
-    ).stdout
-    return ":KUBE-SERVICES" in nat and ":KUBE-ROUTER-FORWARD" in flt
+    return ":KUBE-SERVICES" in _iptables("nat") and ":KUBE-ROUTER-FORWARD" in _iptables("filter")
 
 
 def node_ready(api_get: Callable[[str], Any]) -> bool:
@@ -377,10 +414,12 @@ def start(
     healthz, metrics = procs.free_ports(2)
     prepare(layout, keys, (healthz, metrics))
     node = start_runtime(layout, run, wait)
+    images = ProductImages(node)
     start_kubelet(layout, node, run)
     wait("real node ready", lambda: node_ready(api_get))
-    start_network(layout, node, run, server)
+    start_network(layout, node, run, server, wait)
     wait("kube-proxy and kube-router rules", network_ready)
+    wait("product images imported", images.join)
     return node
 
 

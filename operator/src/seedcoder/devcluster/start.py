@@ -188,6 +188,7 @@ def start_cluster(
             healthz, metrics = procs.free_ports(2)
             realnode.prepare(layout, keys, (healthz, metrics))
             node = realnode.start_runtime(layout, run_node, wait_node)
+            product_images = realnode.ProductImages(node)
         step("etcd healthy", lambda: procs.http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"))
         run("kube-apiserver", comp.apiserver(layout, ports, keys))
         admin = (keys.client_crt("admin"), keys.client_key("admin"))
@@ -237,8 +238,9 @@ def start_cluster(
             lambda: cluster.api_exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
         if node is not None:
-            realnode.start_network(layout, node, run_node, server)
+            realnode.start_network(layout, node, run_node, server, wait_node)
             step("kube-proxy and kube-router rules", realnode.network_ready)
+            step("product images imported", product_images.join)
             step(
                 "cluster DNS ready", lambda: _deployment_available(cluster, dnsaddon.NAMESPACE, dnsaddon.NAME)
             )
