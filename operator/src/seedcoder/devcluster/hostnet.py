@@ -7,11 +7,13 @@ harness owns the bridge, adds ``unreachable`` routes for the Service and pod
 ranges (so a missing NAT rule fails locally instead of following the default
 route) and a policy-routing rule that sends everything arriving from the
 bridge to a table with only the bridge's own subnet and an ``unreachable``
-default (so a pod's packet can never be routed out, even if something else on
-the machine turns IP forwarding on), and on stop (or on the next start, after a crash) removes the bridge,
+default (so a pod's packet can never be routed out), and on stop (or on the next start, after a crash) removes the bridge,
 the routes, every ``KUBE-*`` chain, the CNI rules of its own network and the
-kube-router ipsets. IP forwarding stays as it is (off here): traffic between
-pods on the bridge, and Service traffic DNAT'ed back onto it, never needs it.
+kube-router ipsets. The host's IP forwarding switch stays as it is (off
+here); only the bridge forwards, and only back onto itself: Service traffic
+is DNAT'ed in the host's PREROUTING and then routed to the backend pod on the
+bridge, which needs ``net.ipv4.conf.<bridge>.forwarding=1`` on recent kernels
+(``br_netfilter``'s "bridged DNAT without forwarding" path no longer applies).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def setup() -> None:
         Path(f"/proc/sys/net/ipv6/conf/{BRIDGE}/disable_ipv6").write_text("1\n")
     _run("ip", "addr", "replace", f"{NODE_IP}/{NODE_IP_PREFIX}", "dev", BRIDGE)
     _run("ip", "link", "set", BRIDGE, "up")
+    # A pod's packet to a ClusterIP is DNAT'ed to a pod on the same bridge and must be routed
+    # back onto it: that needs forwarding on this one interface (the host-wide switch stays
+    # off), and the policy-routing rule below lets it go nowhere but the bridge.
+    Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/forwarding").write_text("1\n")
     for cidr in BLACKHOLED:
         _run("ip", "route", "replace", "unreachable", cidr)
     _run("ip", "route", "replace", REAL_NODE_POD_CIDR, "dev", BRIDGE, "table", ROUTE_TABLE)
