@@ -7,7 +7,8 @@ harness owns the bridge, adds ``unreachable`` routes for the Service and pod
 ranges (so a missing NAT rule fails locally instead of following the default
 route) and a policy-routing rule that sends everything arriving from the
 bridge to a table with only the bridge's own subnet and an ``unreachable``
-default (so a pod's packet can never be routed out), and on stop (or on the next start, after a crash) removes the bridge,
+default (so a pod's packet can never be routed out), and on stop (or on the
+next start, after a crash) removes the bridge,
 the routes, every ``KUBE-*`` chain, the CNI rules of its own network and the
 kube-router ipsets. The host's IP forwarding switch stays as it is (off
 here); only the bridge forwards, and only back onto itself: Service traffic

@@ -34,14 +34,22 @@ def product_images_index(cache: Path | None = None) -> Path:
 
 
 def product_images(cache: Path | None = None) -> dict[str, Path]:
-    """The product's image archives by reference (empty when the index does not exist)."""
+    """The product's image archives by reference (empty when the index does not exist).
+
+    An entry whose archive is missing (its build is being redone) is left out with a
+    warning: the cluster still starts, and a pod needing that image fails visibly.
+    """
     index = product_images_index(cache)
     if not index.is_file():
         return {}
     data = json.loads(index.read_text())
     if not isinstance(data, dict):
         raise ImageLoadError(f"{index} must hold a JSON object of image reference -> archive path")
-    return {str(ref): Path(str(path)) for ref, path in data.items()}
+    archives = {str(ref): Path(str(path)) for ref, path in data.items()}
+    for ref, path in archives.items():
+        if not path.is_file():
+            log.warning("Skipped image %s: its archive %s (listed in %s) does not exist", ref, path, index)
+    return {ref: path for ref, path in archives.items() if path.is_file()}
 
 
 def _repository(ref: str) -> str:
