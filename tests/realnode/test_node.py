@@ -53,19 +53,23 @@ def test_pod_runs_and_kubectl_logs_exec_and_port_forward_reach_it(cluster: Clust
 
     # port-forward: apiserver -> kubelet -> containerd's streaming server, into the pod's netns.
     argv = [str(kubectl_path()), f"--kubeconfig={cluster.kubeconfig}", "-n", namespace]
-    forward = subprocess.Popen(
-        [*argv, "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert forward.stdout is not None
-        line = forward.stdout.readline()
-        match = re.search(r"127\.0\.0\.1:(\d+) ->", line)
-        assert match, f"unexpected port-forward output: {line!r}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/forwarded", timeout=5) as response:
-            assert response.read().decode().strip() == "web"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
+    with subprocess.Popen(
+        [*argv, "port-forward", "pod/web", ":8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as forward:
+        try:
+            assert forward.stdout is not None
+            line = forward.stdout.readline()
+            match = re.search(r"127\.0\.0\.1:(\d+) ->", line)
+            assert match, f"unexpected port-forward output: {line!r}"
+            url = f"http://127.0.0.1:{match.group(1)}/forwarded"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.read().decode().strip() == "web"
+        finally:
+            forward.terminate()
+            forward.wait(timeout=10)
 
     # exec: the image has no shell; run its own binary as a client of itself.
     out = cluster.kubectl(
