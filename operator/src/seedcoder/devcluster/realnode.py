@@ -40,7 +40,7 @@ from typing import Any
 
 from . import components as comp
 from . import hostnet, nodecgroups, nodeconfig, procs
-from .images import load_images, product_images
+from .images import ImageLoadError, load_images, product_images
 from .nodes import REAL_NODE
 from .pki import Pki
 from .tools import MissingToolError, missing_node_tools, node_images, nodebin, nodebins_dir
@@ -271,7 +271,16 @@ class ProductImages:
 
     def _run(self, node: RealNode) -> None:
         try:
-            self.loaded = node.load_images(product_images())
+            for ref, archive in product_images().items():
+                try:
+                    self.loaded += node.load_images({ref: archive})
+                except ImageLoadError:
+                    if archive.is_file():
+                        raise
+                    # The product's image build replaced the archive while we imported it.
+                    log.warning(
+                        "Skipped image %s: its archive %s disappeared during the import", ref, archive
+                    )
         except BaseException as exc:  # handed to join()
             self._error = exc
 
