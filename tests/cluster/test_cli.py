@@ -7,6 +7,7 @@ make exits; ``down`` must then find and stop every process ``up`` started.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 def _devcluster(*args: str) -> subprocess.CompletedProcess[str]:
+    # A machine runs one real node at a time and the session's cluster may hold it, so this
+    # second cluster simulates cpu-0 (tests/realnode covers the real node, start to stop).
     argv = [sys.executable, "-m", "seedcoder.devcluster", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
+    env = {**os.environ, "SEEDCODER_REAL_NODE": "0"}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False, env=env)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from seedcoder.devcluster import Cluster
 from seedcoder.devcluster.nodes import A100_PRODUCT, GPU_TOLERATION, H100_PRODUCT
+from seedcoder.devcluster.tools import node_images
 
 pytestmark = pytest.mark.cluster
 
@@ -21,11 +22,15 @@ pytestmark = pytest.mark.cluster
 def _deployment(
     name: str, *, replicas: int, gpus: int, product: str | None, tolerate: bool
 ) -> dict[str, Any]:
+    # GPU pods run on KWOK nodes (any image name will do); a pod that may land on the real
+    # CPU node runs the node's own test server image, which is there without a registry.
+    image = "registry.invalid/none:1" if gpus else node_images()["echoserver"].ref
     pod_spec: dict[str, Any] = {
         "containers": [
             {
                 "name": "main",
-                "image": "registry.invalid/none:1",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
                 "resources": {"limits": {"nvidia.com/gpu": str(gpus)}} if gpus else {},
             }
         ]

@@ -2,7 +2,8 @@
 
 Why: engine builds are Jobs (some slow, some failing), and the operator relies
 on ownerReferences for clean-up; KWOK's stages and KCM's controllers must
-deliver all of that, or operator tests would pass for the wrong reasons.
+deliver all of that, or operator tests would pass for the wrong reasons. The pods
+here are pinned to a simulated node: the CPU node `cpu-0` really runs images.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from seedcoder.devcluster import Cluster
+from seedcoder.devcluster.nodes import simulated_placement
 from seedcoder.devcluster.stages import CHAOS_LABEL, COMPLETE_DELAY_ANNOTATION
 
 pytestmark = pytest.mark.cluster
@@ -36,6 +38,7 @@ def _job(
                 "spec": {
                     "restartPolicy": "Never",
                     "containers": [{"name": "build", "image": "registry.invalid/build:1"}],
+                    **simulated_placement(),
                 },
             },
         },
@@ -85,7 +88,10 @@ def test_deleted_pods_go_away(cluster: Cluster, namespace: str) -> None:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "short-lived"},
-        "spec": {"containers": [{"name": "main", "image": "registry.invalid/none:1"}]},
+        "spec": {
+            "containers": [{"name": "main", "image": "registry.invalid/none:1"}],
+            **simulated_placement(),
+        },
     }
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pod))
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/short-lived", "--timeout=60s")
@@ -107,9 +113,23 @@ def test_deleting_an_owner_garbage_collects_its_children(cluster: Cluster, names
         },
     }
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(child))
-    cluster.kubectl(
-        "create", "-n", namespace, "deployment", "web", "--image=registry.invalid/none:1", "--replicas=2"
-    )
+    web = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{"name": "main", "image": "registry.invalid/none:1"}],
+                    **simulated_placement(),
+                },
+            },
+        },
+    }
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(web))
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Available", "deployment/web", "--timeout=60s")
 
     cluster.kubectl("delete", "-n", namespace, "configmap/owner", "deployment/web")

@@ -14,11 +14,12 @@ import logging
 import ssl
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import kubeconfig as kc
-from . import procs
+from . import procs, realnode
 from .components import Layout
 from .pki import Pki
 from .tools import kubectl_path
@@ -39,10 +40,13 @@ class KubectlError(subprocess.CalledProcessError):
 class Cluster:
     """Handle on a started control plane (see the module docstring)."""
 
-    def __init__(self, layout: Layout, server: str, *, timings: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, layout: Layout, server: str, *, timings: dict[str, float] | None = None, detached: bool = False
+    ) -> None:
         self.layout = layout
         self.server = server
         self.timings: dict[str, float] = dict(timings or {})
+        self.detached = detached
 
     @property
     def workdir(self) -> Path:
@@ -135,8 +139,55 @@ class Cluster:
     def component_logs(self) -> dict[str, Path]:
         return {r.name: r.log for r in self.processes()}
 
+    def real_node(self) -> realnode.RealNode | None:
+        """The running real node ``cpu-0`` (None when the cluster has a simulated one)."""
+        return realnode.attach(self.layout)
+
+    def load_images(self, archives: dict[str, Path] | None = None) -> list[str]:
+        """Import image archives (reference -> OCI/docker archive) into the real node.
+
+        Without ``archives``, imports everything listed in ``$SEEDCODER_CACHE/images/index.json``
+        (the start already did that once). Returns the references imported.
+        """
+        node = self.real_node()
+        if node is None:
+            raise RuntimeError("this cluster has no running real node to load images into")
+        from .images import product_images
+
+        return node.load_images(product_images() if archives is None else archives)
+
+    def stop_real_node(self) -> None:
+        """Stop only the real node and remove its footprint; the control plane keeps running."""
+        realnode.stop(self.layout)
+
+    def start_real_node(self, timeout: float = 120.0) -> realnode.RealNode:
+        """Start the real node again (after ``stop_real_node`` or a crash) and wait until it is Ready."""
+        started: list[procs.ProcRecord] = []
+
+        def run(name: str, argv: list[str], env: dict[str, str] | None) -> procs.ProcRecord:
+            record = procs.start(
+                name,
+                argv,
+                logs=self.logs,
+                pid_dir=self.layout.pids,
+                env=env,
+                die_with_parent=not self.detached,
+            )
+            started.append(record)
+            return record
+
+        def wait(what: str, check_ok: Callable[[], bool]) -> None:
+            procs.wait_until(check_ok, what=what, timeout=timeout, watch=started)
+
+        try:
+            return realnode.start(self.layout, self.pki, run, wait, self.api_get, self.server)
+        except BaseException:
+            realnode.stop(self.layout)
+            raise
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop every process this cluster started (kwok first, etcd last)."""
+        """Stop the real node (removing its host footprint), then the rest (kwok first, etcd last)."""
+        realnode.stop(self.layout)
         records = {r.name: r for r in self.processes()}
         order = [n for n in _STOP_ORDER if n in records] + [n for n in records if n not in _STOP_ORDER]
         for name in order:
@@ -146,7 +197,9 @@ class Cluster:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self) -> None:
-        self.layout.state.write_text(json.dumps({"server": self.server, "timings": self.timings}, indent=2))
+        self.layout.state.write_text(
+            json.dumps({"server": self.server, "timings": self.timings, "detached": self.detached}, indent=2)
+        )
 
     @classmethod
     def attach(cls, workdir: Path) -> Cluster | None:
@@ -155,4 +208,9 @@ class Cluster:
         if not layout.state.is_file():
             return None
         state = json.loads(layout.state.read_text())
-        return cls(layout, str(state["server"]), timings=dict(state.get("timings", {})))
+        return cls(
+            layout,
+            str(state["server"]),
+            timings=dict(state.get("timings", {})),
+            detached=bool(state.get("detached", False)),
+        )

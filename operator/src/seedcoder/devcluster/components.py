@@ -1,8 +1,9 @@
 """Command lines of the five control-plane components, and the audit policy.
 
 Why: one place states how the local control plane is configured (loopback
-only, TLS, RBAC, TokenRequest, audit log of writes), so that the pytest
-fixture and ``make cluster-up`` run exactly the same cluster.
+only, TLS, Node + RBAC authorization with NodeRestriction, TokenRequest,
+audit log of writes), so that the pytest fixture and ``make cluster-up`` run
+exactly the same cluster. The real node's own processes are in ``realnode.py``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .nodes import KWOK_POD_CIDR, REAL_NODE
 from .pki import Pki
 from .tools import testbin
 
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+CLUSTER_DNS = "10.96.0.10"
+CLUSTER_DOMAIN = "cluster.local"
 
 # Identities (client certificate CN, O). Each component has its own user name,
 # so the audit log tells the writes of the code under test apart from theirs.
@@ -24,6 +28,17 @@ IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kube-controller-manager": ("system:kube-controller-manager", ("system:masters",)),
     "kube-scheduler": ("system:kube-scheduler", ("system:masters",)),
     "kwok": ("system:kwok-controller", ("system:masters",)),
+    # The real node: the kubelet as the Node authorizer expects it, kube-proxy bound to
+    # the built-in system:node-proxier role, and the apiserver's client towards kubelets.
+    f"node-{REAL_NODE}": (f"system:node:{REAL_NODE}", ("system:nodes",)),
+    "kube-proxy": ("system:kube-proxy", ()),
+    "kube-router": ("system:kube-router", ("system:masters",)),
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ("system:masters",)),
+}
+
+# Serving certificates besides the apiserver's: stem -> (common name, IP and DNS SANs).
+SERVING: dict[str, tuple[str, tuple[str, ...]]] = {
+    "kubelet-serving": (f"system:node:{REAL_NODE}", ("10.244.0.1", REAL_NODE, "localhost", "127.0.0.1")),
 }
 
 # Metadata for every write, nothing for reads: the operator tests count writes.
@@ -131,7 +146,12 @@ def apiserver(layout: Layout, ports: Ports, pki: Pki) -> list[str]:
         f"--tls-cert-file={pki.apiserver_crt}",
         f"--tls-private-key-file={pki.apiserver_key}",
         f"--client-ca-file={pki.ca_crt}",
-        "--authorization-mode=RBAC",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={pki.client_crt('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={pki.client_key('apiserver-kubelet-client')}",
+        f"--kubelet-certificate-authority={pki.ca_crt}",
+        "--kubelet-preferred-address-types=InternalIP",
         f"--service-account-issuer={SA_ISSUER}",
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
@@ -181,7 +201,7 @@ def kwok(layout: Layout) -> list[str]:
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--cidr={POD_CIDR}",
+        f"--cidr={KWOK_POD_CIDR}",
         "--node-ip=10.0.0.1",
         "--node-lease-duration-seconds=40",
         f"--config={layout.stages}",

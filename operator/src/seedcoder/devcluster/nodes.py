@@ -1,10 +1,13 @@
-"""The simulated node pools: two H100 nodes, two A100 nodes and a CPU node.
+"""The node pools: two H100 nodes, two A100 nodes (simulated) and a real CPU node.
 
 Why: the operator places engine builds and Triton replicas per GPU product,
 so the local cluster needs GPU nodes that look like the real ones to the
 scheduler: ``nvidia.com/gpu`` capacity, GPU-feature-discovery labels and the
 ``nvidia.com/gpu=present:NoSchedule`` taint of managed GPU pools. KWOK keeps
 these nodes Ready (they carry its ``kwok.x-k8s.io/node: fake`` annotation).
+The CPU node ``cpu-0`` is a real kubelet (``realnode.py``): its Node object is
+created here with the pool's labels and a fixed pod CIDR, without the KWOK
+annotation, and the kubelet registers into it and reports its real capacity.
 """
 
 from __future__ import annotations
@@ -37,13 +40,28 @@ class Pool:
     memory: str
     compute: str | None = None
     """GPU Feature Discovery's compute capability labels (major.minor), when the pool has them."""
+    real: bool = False
 
 
 POOLS = (
     Pool("h100", 2, H100_PRODUCT, 8, "208", "1800Gi"),
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
-    Pool("cpu", 1, None, 0, "32", "128Gi"),
+    Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
 )
+
+REAL_NODE = "cpu-0"
+REAL_NODE_POD_CIDR = "10.244.0.0/24"
+# Pod IPs KWOK hands out on the simulated nodes: disjoint from the real node's CIDR.
+KWOK_POD_CIDR = "10.244.128.0/17"
+
+
+def simulated_placement() -> dict[str, Any]:
+    """Pod spec fields that put a pod on a simulated node, where KWOK plays its lifecycle.
+
+    Pods without a GPU toleration land on the real ``cpu-0`` and really run their image;
+    tests of KWOK's stages (Job completion, chaos failures, delays) pin their pods here.
+    """
+    return {"nodeSelector": {POOL_LABEL: "a100"}, "tolerations": [dict(GPU_TOLERATION)]}
 
 
 VARIANTS = (
@@ -58,17 +76,26 @@ def node_names() -> list[str]:
     return [f"{pool.name}-{i}" for pool in POOLS for i in range(pool.nodes)]
 
 
-def _node(pool: Pool, index: int) -> dict[str, Any]:
+def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
     name = f"{pool.name}-{index}"
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
-        "type": "kwok",
         POOL_LABEL: pool.name,
     }
+    if not real:
+        labels["type"] = "kwok"
     resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "10Ti"}
     spec: dict[str, Any] = {}
+    if real:
+        # The kubelet registers into this object and reports status and capacity itself.
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"podCIDR": REAL_NODE_POD_CIDR, "podCIDRs": [REAL_NODE_POD_CIDR]},
+        }
     if pool.gpu_product:
         labels[GPU_PRODUCT_LABEL] = pool.gpu_product
         labels[GPU_COUNT_LABEL] = str(pool.gpus_per_node)
@@ -94,11 +121,14 @@ def _node(pool: Pool, index: int) -> dict[str, Any]:
     }
 
 
-def manifests() -> list[dict[str, Any]]:
-    """Every simulated Node, with its status (capacity) set at creation."""
-    return [_node(pool, i) for pool in POOLS for i in range(pool.nodes)]
+def manifests(*, real_cpu_node: bool = True) -> list[dict[str, Any]]:
+    """Every Node: the simulated ones with their status (capacity) set at creation, the real one bare.
+
+    ``real_cpu_node=False`` makes ``cpu-0`` a KWOK node too (machines where the real node cannot run).
+    """
+    return [_node(pool, i, real=pool.real and real_cpu_node) for pool in POOLS for i in range(pool.nodes)]
 
 
 def variant_manifests() -> list[dict[str, Any]]:
     """The Nodes of :data:`VARIANTS` (an H100 NVL and an A100 40 GB node)."""
-    return [_node(pool, i) for pool in VARIANTS for i in range(pool.nodes)]
+    return [_node(pool, i, real=False) for pool in VARIANTS for i in range(pool.nodes)]

@@ -99,11 +99,24 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(attrs)
 
 
-def generate(directory: Path, clients: dict[str, tuple[str, tuple[str, ...]]]) -> Pki:
-    """Write a CA, the apiserver's serving pair, the SA signing pair and client pairs.
+def _san(value: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(value))
+    except ValueError:
+        return x509.DNSName(value)
+
+
+def generate(
+    directory: Path,
+    clients: dict[str, tuple[str, tuple[str, ...]]],
+    servers: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+) -> Pki:
+    """Write a CA, the apiserver's serving pair, the SA signing pair, client and serving pairs.
 
     ``clients`` maps a file stem to (common name, organisations), e.g.
-    ``{"admin": ("kubernetes-admin", ("system:masters",))}``.
+    ``{"admin": ("kubernetes-admin", ("system:masters",))}``; ``servers`` maps a
+    file stem to (common name, subject alternative names: IP addresses or DNS names),
+    e.g. the kubelet's serving certificate.
     """
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki(directory)
@@ -160,6 +173,8 @@ def generate(directory: Path, clients: dict[str, tuple[str, tuple[str, ...]]]) -
     )
     for stem, (common_name, organizations) in clients.items():
         leaf(stem, _name(common_name, organizations), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    for stem, (common_name, sans) in (servers or {}).items():
+        leaf(stem, _name(common_name), ExtendedKeyUsageOID.SERVER_AUTH, [_san(s) for s in sans])
 
     sa_key = _key()
     _write_key(sa_key, pki.sa_key)

@@ -4,25 +4,29 @@ Why the order matters: the apiserver needs etcd; the CRDs in
 ``manifests/crds/`` are applied *before* kube-controller-manager starts so its
 garbage collector discovers them at once (it rediscovers only every 30 s);
 the simulated nodes are created with their GPU capacity before KWOK starts, so
-KWOK never races a status update; and the function returns only when every
-node is Ready without the not-ready taint and the controllers are working (the
-``default`` ServiceAccount exists), so a test can schedule pods right away.
+KWOK never races a status update; the real node's containerd starts (and its
+images are imported) while the apiserver comes up, its kubelet registers into
+the ``cpu-0`` Node object created beforehand (fixed pod CIDR, pool labels);
+and the function returns only when every node is Ready without the not-ready
+taint, the controllers are working (the ``default`` ServiceAccount exists) and
+cluster DNS answers, so a test can schedule pods right away.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import components as comp
+from . import dnsaddon, nodes, pki, procs, realnode, stages
 from . import kubeconfig as kc
-from . import nodes, pki, procs, stages
 from .cluster import Cluster
-from .tools import MissingToolError, missing_control_plane_binaries, stages_dir
+from .tools import MissingToolError, missing_control_plane_binaries, node_images, stages_dir
 
 log = logging.getLogger("seedcoder.devcluster")
 
@@ -74,6 +78,19 @@ def _ports(apiserver_port: int | None) -> comp.Ports:
     return comp.Ports(free[0], free[1], apiserver_port or free[2], free[3], free[4])
 
 
+def real_node_default() -> bool:
+    """The real ``cpu-0`` unless ``SEEDCODER_REAL_NODE=0`` asks for a simulated one."""
+    return os.environ.get("SEEDCODER_REAL_NODE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _deployment_available(cluster: Cluster, namespace: str, name: str) -> bool:
+    try:
+        status = cluster.api_get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}").get("status", {})
+    except OSError:
+        return False
+    return int(status.get("availableReplicas") or 0) >= 1
+
+
 def _nodes_ready(cluster: Cluster) -> bool:
     items = cluster.api_get("/api/v1/nodes")["items"]
     ready = set()
@@ -107,23 +124,30 @@ def start_cluster(
     detach: bool = False,
     apiserver_port: int | None = None,
     timeout: float = 120.0,
+    real_node: bool | None = None,
 ) -> Cluster:
-    """Start etcd, kube-apiserver, KCM, kube-scheduler and KWOK; block until the nodes are Ready.
+    """Start etcd, kube-apiserver, KCM, kube-scheduler, KWOK and the real node; block until Ready.
 
     ``detach=True`` lets the processes outlive this Python process (``make cluster-up``);
     otherwise they get SIGKILL when it dies. On any failure, whatever was started is stopped.
+    ``real_node`` (default: ``real_node_default()``) runs ``cpu-0`` as a real kubelet with
+    containerd, kube-proxy, kube-router and CoreDNS; False keeps it simulated by KWOK.
     """
+    if real_node is None:
+        real_node = real_node_default()
     t0 = time.monotonic()
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     layout = comp.Layout(workdir)
     ports = _ports(apiserver_port)
     _preflight(workdir, ports)
+    if real_node:
+        realnode.preflight()
     for stale in (layout.etcd_data, layout.pids, layout.kwok_home):
         shutil.rmtree(stale, ignore_errors=True)
     layout.logs.mkdir(parents=True, exist_ok=True)
 
-    keys = pki.generate(layout.pki, comp.IDENTITIES)
+    keys = pki.generate(layout.pki, comp.IDENTITIES, comp.SERVING)
     server = f"https://127.0.0.1:{ports.apiserver}"
     for identity in comp.IDENTITIES:
         kc.write_cert_kubeconfig(
@@ -137,7 +161,7 @@ def start_cluster(
     layout.audit_policy.write_text(comp.AUDIT_POLICY)
     stages.write(stages_dir(), layout.stages)
 
-    cluster = Cluster(layout, server)
+    cluster = Cluster(layout, server, detached=detach)
     started: list[procs.ProcRecord] = []
 
     def run(name: str, argv: list[str], env: dict[str, str] | None = None) -> procs.ProcRecord:
@@ -151,8 +175,20 @@ def start_cluster(
         took = procs.wait_until(check_ok, what=what, timeout=budget, watch=started)
         cluster.timings[what] = round(took, 2)
 
+    def run_node(name: str, argv: list[str], env: dict[str, str] | None) -> procs.ProcRecord:
+        return run(name, argv, env)
+
+    def wait_node(what: str, check_ok: Callable[[], bool]) -> None:
+        step(what, check_ok)
+
+    node: realnode.RealNode | None = None
     try:
         run("etcd", comp.etcd(layout, ports))
+        if real_node:
+            healthz, metrics = procs.free_ports(2)
+            realnode.prepare(layout, keys, (healthz, metrics))
+            node = realnode.start_runtime(layout, run_node, wait_node)
+            product_images = realnode.ProductImages(node)
         step("etcd healthy", lambda: procs.http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"))
         run("kube-apiserver", comp.apiserver(layout, ports, keys))
         admin = (keys.client_crt("admin"), keys.client_key("admin"))
@@ -165,8 +201,28 @@ def start_cluster(
             "create",
             "-f",
             "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes.manifests()}),
+            input=json.dumps(
+                {"apiVersion": "v1", "kind": "List", "items": nodes.manifests(real_cpu_node=real_node)}
+            ),
         )
+
+        if node is not None:
+            realnode.start_kubelet(layout, node, run_node)
+            coredns_image = node_images()["coredns"].ref
+            cluster.kubectl(
+                "apply",
+                "--server-side",
+                "--field-manager=devcluster",
+                "-f",
+                "-",
+                input=json.dumps(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "List",
+                        "items": [realnode.kubernetes_endpoints(), *dnsaddon.manifests(coredns_image)],
+                    }
+                ),
+            )
 
         run("kube-controller-manager", comp.controller_manager(layout, ports, keys))
         run("kube-scheduler", comp.scheduler(layout, ports))
@@ -181,6 +237,13 @@ def start_cluster(
             "default ServiceAccount",
             lambda: cluster.api_exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
+        if node is not None:
+            realnode.start_network(layout, node, run_node, server, wait_node)
+            step("kube-proxy and kube-router rules", realnode.network_ready)
+            step("product images imported", product_images.join)
+            step(
+                "cluster DNS ready", lambda: _deployment_available(cluster, dnsaddon.NAMESPACE, dnsaddon.NAME)
+            )
     except BaseException:
         cluster.stop()
         raise

@@ -1,0 +1,3 @@
+module seedcoder.dev/tools/apiserver-proxy
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module seedcoder.dev/tools/echoserver
+
+go 1.26.0

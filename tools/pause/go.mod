@@ -1,0 +1,3 @@
+module seedcoder.dev/tools/pause
+
+go 1.26.0
