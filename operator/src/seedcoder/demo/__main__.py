@@ -24,11 +24,18 @@ import yaml
 from seedcoder.demo import scenario
 from seedcoder.demo.console import Console
 from seedcoder.demo.ide import client_snippets
-from seedcoder.demo.stack import DEMO_NAMESPACE, DemoError, Stack, repo_root
+from seedcoder.demo.stack import (
+    CLIENT_NAMESPACE,
+    CPU_RESOURCE,
+    DEMO_NAMESPACE,
+    RELEASE,
+    DemoError,
+    Stack,
+    repo_root,
+)
 from seedcoder.devcluster import KubectlError, LowDiskError, MissingToolError, PortInUseError
 from seedcoder.devcluster.procs import StartupError
 from seedcoder.localstack.prometheus import PrometheusError
-from seedcoder.localstack.triton import TritonStartError
 
 EXAMPLE = "manifests/examples/h100-a100.yaml"
 
@@ -40,7 +47,6 @@ _EXPECTED: tuple[type[Exception], ...] = (
     PortInUseError,
     LowDiskError,
     StartupError,
-    TritonStartError,
     PrometheusError,
     KubectlError,
 )
@@ -58,8 +64,8 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def bring_up(console: Console, stack: Stack) -> tuple[str, str]:
-    """Steps 1-4: control plane, chart + operator + example, status until Ready, data plane."""
-    with console.step("Start the local control plane with simulated GPU pools") as rec:
+    """Steps 1-4: control plane + real node, chart + operator pod + resources, Ready, the data plane."""
+    with console.step("Start the local control plane: a real CPU node and simulated GPU pools") as rec:
         cluster = stack.start_cluster()
         console.detail(
             cluster.kubectl(
@@ -67,34 +73,59 @@ def bring_up(console: Console, stack: Stack) -> tuple[str, str]:
                 "nodes",
                 "-o",
                 "custom-columns=NODE:.metadata.name,GPU:.metadata.labels.nvidia\\.com/gpu\\.product,"
-                'GPUS:.status.allocatable.nvidia\\.com/gpu,READY:.status.conditions[?(@.type=="Ready")].status',
+                'GPUS:.status.allocatable.nvidia\\.com/gpu,READY:.status.conditions[?(@.type=="Ready")].status,'
+                "RUNTIME:.status.nodeInfo.containerRuntimeVersion",
             ).stdout
         )
+        console.detail("cpu-0 is a real kubelet + containerd node; the H100/A100 nodes are simulated (KWOK)")
         rec.facts.update(server=cluster.server, kubeconfig=str(cluster.kubeconfig))
-    with console.step("Install the chart with Helm and run the operator with its ServiceAccount") as rec:
+    with console.step("Install the chart with the product's images; the operator runs as its pod") as rec:
         stack.install_chart()
         stack.prepare_namespace()
-        prometheus = stack.start_prometheus()
-        stack.start_operator(prometheus.url)
-        manifest = yaml.safe_load((stack.repo / EXAMPLE).read_text())
-        name = str(manifest["metadata"]["name"])
-        model = str(manifest["spec"]["model"]["name"])
+        op = stack.operator_pod()
+        gpu = yaml.safe_load((stack.repo / EXAMPLE).read_text())
         stack.kubectl("-n", DEMO_NAMESPACE, "apply", "-f", str(stack.repo / EXAMPLE))
-        console.detail(f"helm release seedcoder-operator; operator as {stack.operator_service_account()}")
-        console.detail(f"kubectl apply -n {DEMO_NAMESPACE} -f {EXAMPLE}  (pools h100 + a100)")
-        rec.facts.update(resource=name, prometheus=prometheus.url)
-    with console.step(f"Follow {name} until Ready (kubectl get scd -w)") as rec:
-        scenario.follow_until_ready(console, stack, name, rec, timeout=240)
-        console.detail(stack.kubectl("-n", DEMO_NAMESPACE, "get", "scd", name))
-    with console.step("Start the data plane: real tritonserver with llama.cpp, and the gateway") as rec:
-        triton = stack.start_triton()
-        config = stack.gateway_config(name)
-        stack.start_gateway(config)
-        console.detail(f"tritonserver gRPC {triton.grpc_url}, gateway {stack.gateway_url}/v1")
+        cpu = stack.cpu_resource()
+        stack.apply({**cpu, "metadata": {**cpu["metadata"], "namespace": DEMO_NAMESPACE}})
         console.detail(
-            f"gateway configured from ConfigMap {name}-gateway: pools {[p['name'] for p in config['pools']]}"
+            f"helm release {RELEASE}; operator pod {op['metadata']['name']} on {op['spec'].get('nodeName')} "
+            f"as {op['spec']['serviceAccountName']}, image {op['spec']['containers'][0]['image']}"
         )
-        rec.facts.update(gateway=stack.gateway_url, pools=[p["name"] for p in config["pools"]])
+        console.detail(f"kubectl apply -n {DEMO_NAMESPACE} -f {EXAMPLE}  (pools h100 + a100: simulated)")
+        console.detail(
+            f"kubectl apply -n {DEMO_NAMESPACE} {CPU_RESOURCE}  (a CPU pool: runs for real on cpu-0)"
+        )
+        rec.facts.update(
+            resources=[gpu["metadata"]["name"], CPU_RESOURCE], operator_pod=op["metadata"]["name"]
+        )
+    name, model = CPU_RESOURCE, str(cpu["spec"]["model"]["name"])
+    with console.step("Follow both until Ready (kubectl get scd -w)") as rec:
+        scenario.follow_until_ready(console, stack, str(gpu["metadata"]["name"]), rec, timeout=240)
+        scenario.follow_until_ready(console, stack, name, rec, timeout=420)
+        console.detail(stack.kubectl("-n", DEMO_NAMESPACE, "get", "scd"))
+    with console.step(
+        "The data plane as pods on cpu-0: build Job, Triton, gateway behind its Service"
+    ) as rec:
+        console.detail(
+            stack.kubectl(
+                "-n", DEMO_NAMESPACE, "get", "pods", "-o", "wide", "--field-selector=spec.nodeName=cpu-0"
+            )
+        )
+        code, text = stack.client_call(
+            name, {"model": model, "prompt": "def add(a, b):\n    return", "max_tokens": 8}
+        )
+        console.detail(
+            f"from a pod in namespace {CLIENT_NAMESPACE} to {name}-gateway.{DEMO_NAMESPACE}.svc: "
+            f"HTTP {code} {text}"
+        )
+        if code != 200:
+            raise DemoError(f"the completion through the gateway's Service failed: HTTP {code} {text}")
+        stack.start_port_forward(name)
+        prometheus = stack.start_prometheus()
+        console.detail(
+            f"from this machine: kubectl port-forward svc/{name}-gateway -> {stack.gateway_url}/v1"
+        )
+        rec.facts.update(gateway=stack.gateway_url, service_status=code, prometheus=prometheus.url)
     return name, model
 
 
@@ -104,13 +135,19 @@ def run(workdir: Path, summary: Path) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     ok = False
     try:
-        console.say("Seed-Coder operator demo: everything below runs for real on this machine.")
+        console.say(
+            "Seed-Coder operator demo on this machine. Real: the control plane, the CPU node cpu-0 and every\n"
+            "pod on it (operator, build Job, Triton + llama.cpp, gateway). Simulated: the H100/A100 nodes,\n"
+            "their build Jobs and Triton pods (no GPU here; TensorRT-LLM is planned, not executed)."
+        )
         name, model = bring_up(console, stack)
         with console.step("Fill-in-the-middle completion with the official openai client") as rec:
             scenario.fim_completion(console, stack, model, rec)
         with console.step("A streaming completion, printed as it arrives") as rec:
             scenario.streaming_completion(console, stack, model, rec)
-        with console.step("A burst of load, and the autoscaler's decision on the simulated cluster") as rec:
+        with console.step(
+            "A burst of load, and the autoscaler adds a real Triton pod to the CPU pool"
+        ) as rec:
             scenario.autoscaling_decision(console, stack, name, model, rec, timeout=180)
         with console.step("Where to look next"):
             _where_next(console, stack, name)

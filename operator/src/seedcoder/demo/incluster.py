@@ -151,7 +151,9 @@ def cpu_resource(
     *,
     allowed_namespaces: list[str],
     api_key_secret: str,
+    cache_claim: str = "engine-cache",
     feedback_claim: str | None = "feedback",
+    ttft_p95_ms: int = 20000,
     replicas: int = 1,
     autoscaling: Manifest | None = None,
 ) -> Manifest:
@@ -178,7 +180,7 @@ def cpu_resource(
                 "precision": "gguf-q4_k_m",
                 "maxInputLen": 1536,
                 "maxOutputLen": 64,
-                "cache": {"pvc": {"claimName": "engine-cache"}},
+                "cache": {"pvc": {"claimName": cache_claim}},
             },
             "pools": [
                 {
@@ -193,7 +195,7 @@ def cpu_resource(
                     },
                 }
             ],
-            "slo": {"ttftP95Ms": 20000},
+            "slo": {"ttftP95Ms": ttft_p95_ms},
             "autoscaling": autoscaling or {"mode": "fixed"},
             "gateway": gateway,
             "network": {"allowedNamespaces": allowed_namespaces},

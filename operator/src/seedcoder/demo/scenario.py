@@ -57,7 +57,7 @@ def follow_until_ready(console: Console, stack: Stack, name: str, record: StepRe
             c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])
         )
         if ready:
-            record.facts.update(
+            record.facts.setdefault("resources", {})[name] = dict(
                 phase=status.get("phase"),
                 engines={e["arch"]: e["state"] for e in status.get("engines", [])},
                 build_jobs={e["arch"]: e["job"] for e in status.get("engines", [])},
@@ -148,7 +148,7 @@ def autoscaling_decision(
         f"replicas at start (minReplicas): {before}; the SLO is p95 TTFT {obj['spec']['slo']['ttftP95Ms']} ms"
     )
     console.detail(
-        "a 270M model on two shared CPU cores is far slower than that, so the policy adds H100 replicas"
+        "a 270M model on two shared CPU cores is slower than that, so the policy adds a CPU replica, a real pod"
     )
     deadline = time.monotonic() + timeout
     bursts = 0

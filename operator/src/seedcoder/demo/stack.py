@@ -1,14 +1,17 @@
-"""The local stack the demo runs: control plane, chart, operator, Triton, gateway, Prometheus.
+"""The local stack the demo runs: control plane with a real node, chart, the product's pods, Prometheus.
 
 Why one class: ``make demo`` starts these in order and must tear every one of them
 down again, on success, on failure and on Ctrl-C; ``make up`` keeps the same
 stack running under a supervisor until ``make down``. Each ``start_*`` method
 does one thing and records what it started, and ``stop`` undoes them in reverse.
 
-The control plane is real but its nodes are simulated (KWOK): the Triton and
-gateway pods the operator creates there become Ready without running. The data
-plane runs here instead, for real: ``tritonserver`` serving the llama.cpp
-runtime, and the gateway configured from the ConfigMap the operator wrote.
+What is real and what is simulated: the control plane and the CPU node ``cpu-0``
+(kubelet, containerd, CNI, kube-proxy, CoreDNS, NetworkPolicies) are real; the
+operator runs there as the chart's Deployment from the product's own image, and
+the CPU resource's build Job, Triton and gateway run there as pods. The H100 and
+A100 nodes are simulated (KWOK): the GPU resource's build Jobs and pods become
+Ready there without running. The host reaches the gateway's Service through
+``kubectl port-forward``; a Prometheus here scrapes the gateway through it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from typing import Any, TypeVar
 
 import yaml
 
+from seedcoder.demo import incluster
 from seedcoder.devcluster import Cluster, start_cluster
-from seedcoder.devcluster.tools import helm_path
-from seedcoder.devcluster.volumes import prebound_claim
+from seedcoder.devcluster.tools import helm_path, kubectl_path
 from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
-from seedcoder.localstack.triton import TritonServer, free_port, gguf_model_path, write_llamacpp_repository
+from seedcoder.localstack.triton import free_port, gguf_model_path
 
 T = TypeVar("T")
 
@@ -39,7 +42,10 @@ OPERATOR_NAMESPACE = "seedcoder-system"
 DEMO_NAMESPACE = "demo"
 RELEASE = "seedcoder-operator"
 API_KEY_SECRET = "seedcoder-api-keys"  # noqa: S105 - a Secret name, not a secret
-VOLUME_CLAIMS = ("models", "seedcoder-engine-cache")
+VOLUME_CLAIMS = ("models", "seedcoder-engine-cache", "feedback")
+CPU_RESOURCE = "completions-cpu"
+CLIENT_NAMESPACE = "dev-tools"
+"""The namespace the CPU resource lets call its gateway (its NetworkPolicy admits it)."""
 
 
 class DemoError(RuntimeError):
@@ -73,10 +79,7 @@ class Stack:
     workdir: Path
     repo: Path = field(default_factory=repo_root)
     cluster: Cluster | None = None
-    operator: subprocess.Popen[bytes] | None = None
-    operator_metrics_port: int = 0
-    triton: TritonServer | None = None
-    gateway: subprocess.Popen[bytes] | None = None
+    forward: subprocess.Popen[str] | None = None
     gateway_port: int = field(default_factory=free_port)
     prometheus: PrometheusServer | None = None
     api_key: str = field(default_factory=lambda: "sk-demo-" + secrets.token_hex(16))
@@ -109,35 +112,32 @@ class Stack:
         return self.cluster
 
     def install_chart(self) -> None:
-        """``helm install`` the operator's chart, watching the demo namespace only."""
-        self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEMO_NAMESPACE}})
-        helm = [str(helm_path()), "--kubeconfig", str(self.kubeconfig)]
-        proc = subprocess.run(
-            [
-                *helm,
-                "install",
-                RELEASE,
-                str(self.repo / "charts" / "seedcoder-operator"),
-                "--namespace",
-                OPERATOR_NAMESPACE,
-                "--create-namespace",
-                "--set",
-                f"operator.watchNamespaces={{{DEMO_NAMESPACE}}}",
-                "--wait",
-                "--timeout",
-                "120s",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise DemoError(f"helm install failed:\n{proc.stderr.strip()}")
+        """``helm install`` the chart with the product's images; the operator runs as its Deployment."""
+        assert self.cluster is not None
+        try:
+            incluster.wait_for_images(self.cluster, incluster.product_images(), timeout=300)
+        except RuntimeError as exc:
+            raise DemoError(str(exc)) from None
+        for ns in (DEMO_NAMESPACE, CLIENT_NAMESPACE):
+            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        try:
+            incluster.install_chart(
+                self.cluster,
+                helm_path(),
+                namespace=OPERATOR_NAMESPACE,
+                release=RELEASE,
+                watch=[DEMO_NAMESPACE],
+                sets=("--wait", "--timeout", "180s"),
+            )
+        except RuntimeError as exc:
+            raise DemoError(str(exc)) from None
 
     def prepare_namespace(self) -> None:
-        """What a platform team provides: volumes for weights and engines, and an API key."""
+        """What a platform team provides: volumes for weights, engines and feedback, and an API key."""
+        volumes = self.workdir / "volumes"
+        incluster.stage_model(volumes / "models", gguf_model_path())
         for claim in VOLUME_CLAIMS:
-            self.apply(*prebound_claim(DEMO_NAMESPACE, claim, size="200Gi"))
+            self.apply(*incluster.host_claim(DEMO_NAMESPACE, claim, volumes / claim, size="200Gi"))
         self.apply(
             {
                 "apiVersion": "v1",
@@ -148,15 +148,96 @@ class Stack:
             }
         )
 
+    def cpu_resource(self) -> dict[str, Any]:
+        """The CPU resource that runs for real: a tight SLO the CPU cannot meet, so the policy scales it."""
+        return incluster.cpu_resource(
+            CPU_RESOURCE,
+            allowed_namespaces=[CLIENT_NAMESPACE],
+            api_key_secret=API_KEY_SECRET,
+            cache_claim="seedcoder-engine-cache",
+            ttft_p95_ms=300,
+            autoscaling={"mode": "slo", "intervalSeconds": 5},
+        )
+
+    def operator_pod(self) -> dict[str, Any]:
+        pods = self.kubectl_json(
+            "-n", OPERATOR_NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/component=operator"
+        )["items"]
+        if len(pods) != 1:
+            raise DemoError(f"expected one operator pod, found {len(pods)}")
+        pod: dict[str, Any] = pods[0]
+        return pod
+
     def operator_service_account(self) -> str:
-        accounts = self.kubectl_json("-n", OPERATOR_NAMESPACE, "get", "serviceaccounts")["items"]
-        names = [a["metadata"]["name"] for a in accounts if a["metadata"]["name"] != "default"]
-        if len(names) != 1:
-            raise DemoError(f"expected one ServiceAccount from the chart, found {names}")
-        return str(names[0])
+        return str(self.operator_pod()["spec"]["serviceAccountName"])
+
+    def operator_alive(self) -> None:
+        pod = self.operator_pod()
+        for c in pod.get("status", {}).get("containerStatuses", []):
+            if c.get("restartCount", 0) > 2:
+                raise DemoError(f"the operator pod keeps restarting:\n{self.log_tail('operator')}")
+
+    # ------------------------------------------------------------ data plane
+    def client_call(self, instance: str, body: dict[str, Any]) -> tuple[int, str]:
+        """A completion from a pod in the client namespace through the gateway's Service."""
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "ide", "namespace": CLIENT_NAMESPACE},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+                "containers": [
+                    {
+                        "name": "ide",
+                        "image": incluster.product_images()[0],
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["python3", "-c", "import time; time.sleep(600)"],
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                    }
+                ],
+            },
+        }
+        self.apply(pod)
+        self.kubectl("-n", CLIENT_NAMESPACE, "wait", "--for=condition=Ready", "--timeout=120s", "pod/ide")
+        url = f"http://{instance}-gateway.{DEMO_NAMESPACE}.svc.cluster.local:8000/v1/completions"
+        script = (
+            "import httpx, json\n"
+            f"r = httpx.post({url!r}, json={body!r}, timeout=120, "
+            f"headers={{'Authorization': 'Bearer {self.api_key}'}})\n"
+            "print(r.status_code)\n"
+            "print(json.dumps(r.json()['choices'][0]['text']) if r.is_success else r.text)\n"
+        )
+        out = self.kubectl("-n", CLIENT_NAMESPACE, "exec", "ide", "--", "python3", "-c", script).split(
+            "\n", 1
+        )
+        return int(out[0]), out[1].strip() if len(out) > 1 else ""
+
+    def start_port_forward(self, instance: str) -> None:
+        """``kubectl port-forward`` to the gateway's Service: the host's way in (no public Service)."""
+        argv = [
+            str(kubectl_path()), f"--kubeconfig={self.kubeconfig}", "-n", DEMO_NAMESPACE, "port-forward",
+            f"svc/{instance}-gateway", f"{self.gateway_port}:8000",
+        ]  # fmt: skip
+        log = (self.workdir / "port-forward.log").open("a")
+        self.forward = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        log.close()
+        self._undo.append(lambda: _terminate(self.forward))
+        wait_for(
+            "the gateway through kubectl port-forward",
+            lambda: _http_status(self.gateway_url + "/readyz") == 200,
+            60,
+        )
 
     def start_prometheus(self) -> PrometheusServer:
-        """A real Prometheus scraping the gateway, as a PodMonitor would in a cluster."""
+        """A real Prometheus scraping the gateway (through the port-forward), as a PodMonitor would."""
         targets = [
             ScrapeTarget(
                 job="seedcoder-gateway",
@@ -169,94 +250,13 @@ class Stack:
         self._undo.append(self.prometheus.stop)
         return self.prometheus
 
-    def start_operator(self, prometheus_url: str) -> None:
-        """The real operator, with the token of the chart's ServiceAccount (not admin)."""
-        assert self.cluster is not None
-        sa = self.operator_service_account()
-        token = self.cluster.mint_token(OPERATOR_NAMESPACE, sa)
-        kubeconfig = self.cluster.kubeconfig_for_token(token, self.workdir / "operator.kubeconfig")
-        self.operator_metrics_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDCODER_")}
-        env.update(
-            KUBECONFIG=str(kubeconfig),
-            SEEDCODER_PROMETHEUS_URL=prometheus_url,
-            SEEDCODER_RESYNC_SECONDS="5",
-            SEEDCODER_METRICS_PORT=str(self.operator_metrics_port),
-            SEEDCODER_PROBE_PORT=str(free_port()),
-            SEEDCODER_BIND_ADDRESS="127.0.0.1",
-        )
-        log = (self.workdir / "operator.log").open("ab")
-        self.operator = subprocess.Popen(
-            [sys.executable, "-m", "seedcoder.cli", "operator", "--namespace", DEMO_NAMESPACE],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
-        self._undo.append(lambda: _terminate(self.operator))
-
-    def operator_alive(self) -> None:
-        if self.operator is not None and self.operator.poll() is not None:
-            raise DemoError(
-                f"the operator exited with {self.operator.returncode}:\n{self.log_tail('operator')}"
-            )
-
-    # ------------------------------------------------------------ data plane
-    def start_triton(self) -> TritonServer:
-        model = gguf_model_path()
-        repository = write_llamacpp_repository(self.workdir / "triton-repository", model)
-        self.triton = TritonServer()
-        self.triton.start(repository, self.workdir / "triton")
-        self._undo.append(self.triton.stop)
-        self.triton.wait_ready(timeout=300, models=("seedcoder",))
-        return self.triton
-
-    def gateway_config(self, instance: str) -> dict[str, Any]:
-        """The operator's gateway.json for ``instance``, pointed at this machine's Triton."""
-        assert self.triton is not None
-        cm = self.kubectl_json("-n", DEMO_NAMESPACE, "get", "configmap", f"{instance}-gateway")
-        config: dict[str, Any] = json.loads(cm["data"]["gateway.json"])
-        for pool in config["pools"]:
-            pool["grpc_url"] = self.triton.grpc_url
-        keys = self.workdir / "api-keys"
-        keys.mkdir(parents=True, exist_ok=True)
-        (keys / "demo").write_text(self.api_key + "\n")
-        config["api_keys_dir"] = str(keys)
-        config["feedback_dir"] = str(self.workdir / "feedback")
-        return config
-
-    def start_gateway(self, config: dict[str, Any]) -> None:
-        path = self.workdir / "gateway.json"
-        path.write_text(json.dumps(config, indent=2))
-        log = (self.workdir / "gateway.log").open("ab")
-        self.gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "seedcoder.cli",
-                "gateway",
-                "--config",
-                str(path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.gateway_port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-        self._undo.append(lambda: _terminate(self.gateway))
-        wait_for("the gateway's /readyz", lambda: _http_status(self.gateway_url + "/readyz") == 200, 60)
-
     # ------------------------------------------------------------ teardown
     def log_tail(self, name: str, lines: int = 30) -> str:
+        """The last lines of the operator's or the gateway's pod log (or a local log file)."""
+        if self.cluster is not None and name in ("operator", "gateway"):
+            ns = OPERATOR_NAMESPACE if name == "operator" else DEMO_NAMESPACE
+            selector = f"app.kubernetes.io/component={name}"
+            return self.kubectl("logs", "-n", ns, "-l", selector, f"--tail={lines}", check=False)
         path = self.workdir / f"{name}.log"
         if not path.exists():
             return ""
@@ -272,7 +272,7 @@ class Stack:
                 print(f"    (teardown: {exc})", file=sys.stderr)
 
 
-def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+def _terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
