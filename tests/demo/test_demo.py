@@ -2,11 +2,13 @@
 
 The test runs the same entry point as ``make demo`` (``python -m seedcoder.demo run``)
 in a subprocess, then asserts on the JSON record the demo writes of each step:
-the control plane came up with its GPU pools, the operator (with the chart's
-ServiceAccount) brought the mixed H100 + A100 example to Ready with one engine per
-architecture, the real model answered through the gateway, a streamed completion
-arrived in several chunks, and the autoscaler recorded a scale-up decision in the
-resource's status. It also checks that teardown left no process behind.
+the control plane came up with its real CPU node and simulated GPU pools, the
+operator (the chart's pod, with its ServiceAccount) brought the mixed H100 + A100
+example to Ready with one engine per architecture and a CPU resource to Ready
+through a real build Job, Triton and gateway pods on the real node; the real model
+answered through the gateway's Service (from a pod, and from here through
+``kubectl port-forward``), a streamed completion arrived in several chunks, and the
+autoscaler recorded a scale-up decision of the real CPU pool in the status. It also checks that teardown left no process behind.
 """
 
 from __future__ import annotations
@@ -54,14 +56,19 @@ def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
     assert len(steps) == 8
 
     assert steps[1]["facts"]["server"].startswith("https://127.0.0.1:")
-    ready = steps[3]["facts"]
-    assert ready["phase"] == "Ready"
-    assert ready["engines"] == {"sm90": "Ready", "sm80": "Ready"}
-    assert len(set(ready["build_jobs"].values())) == 2, "one build Job per GPU architecture"
-    assert ready["pools"]["h100"] >= 1
-    assert ready["endpoint"].startswith("http://")
+    assert steps[2]["facts"]["operator_pod"], "the operator runs as the chart's pod"
+    gpu = steps[3]["facts"]["resources"]["completions-mixed"]
+    assert gpu["phase"] == "Ready"
+    assert gpu["engines"] == {"sm90": "Ready", "sm80": "Ready"}
+    assert len(set(gpu["build_jobs"].values())) == 2, "one build Job per GPU architecture"
+    assert gpu["pools"]["h100"] >= 1
+    assert gpu["endpoint"].startswith("http://")
+    cpu = steps[3]["facts"]["resources"]["completions-cpu"]
+    assert cpu["engines"] == {"cpu": "Ready"}, "the CPU engine was built by a real Job"
+    assert cpu["pools"]["cpu"] >= 1
 
-    assert steps[4]["facts"]["pools"] == ["h100", "a100"]
+    assert steps[4]["facts"]["service_status"] == 200, "a completion through the gateway's Service"
+    assert steps[4]["facts"]["gateway"].startswith("http://127.0.0.1:")
     fim = steps[5]["facts"]
     assert fim["completion"].strip(), "the model returned an empty completion"
     assert fim["ttft_ms"] > 0

@@ -136,8 +136,8 @@ def run(workdir: Path, summary: Path) -> int:
     ok = False
     try:
         console.say(
-            "Seed-Coder operator demo on this machine. Real: the control plane, the CPU node cpu-0 and every\n"
-            "pod on it (operator, build Job, Triton + llama.cpp, gateway). Simulated: the H100/A100 nodes,\n"
+            "Seed-Coder operator demo on this machine. Real: the control plane, the CPU node cpu-0 and\n"
+            "every pod on it (operator, build Job, Triton + llama.cpp, gateway). Simulated: the H100/A100 nodes,\n"
             "their build Jobs and Triton pods (no GPU here; TensorRT-LLM is planned, not executed)."
         )
         name, model = bring_up(console, stack)

@@ -148,7 +148,7 @@ def autoscaling_decision(
         f"replicas at start (minReplicas): {before}; the SLO is p95 TTFT {obj['spec']['slo']['ttftP95Ms']} ms"
     )
     console.detail(
-        "a 270M model on two shared CPU cores is slower than that, so the policy adds a CPU replica, a real pod"
+        "a 270M model on two shared cores is slower than that, so the policy adds a CPU replica (a real pod)"
     )
     deadline = time.monotonic() + timeout
     bursts = 0
