@@ -8,7 +8,8 @@ example to Ready with one engine per architecture and a CPU resource to Ready
 through a real build Job, Triton and gateway pods on the real node; the real model
 answered through the gateway's Service (from a pod, and from here through
 ``kubectl port-forward``), a streamed completion arrived in several chunks, and the
-autoscaler recorded a scale-up decision of the real CPU pool in the status. It also checks that teardown left no process behind.
+autoscaler recorded a scale-up decision of the real CPU pool in the status. It also
+checks that teardown left no process behind.
 """
 
 from __future__ import annotations

@@ -136,9 +136,10 @@ def run(workdir: Path, summary: Path) -> int:
     ok = False
     try:
         console.say(
-            "Seed-Coder operator demo on this machine. Real: the control plane, the CPU node cpu-0 and\n"
-            "every pod on it (operator, build Job, Triton + llama.cpp, gateway). Simulated: the H100/A100 nodes,\n"
-            "their build Jobs and Triton pods (no GPU here; TensorRT-LLM is planned, not executed)."
+            "Seed-Coder operator demo on this machine.\n"
+            "Real: the control plane, the CPU node cpu-0 and every pod on it (operator, build Job,\n"
+            "Triton + llama.cpp, gateway). Simulated: the H100/A100 nodes, their build Jobs and Triton\n"
+            "pods (no GPU here; TensorRT-LLM is planned and generated, not executed)."
         )
         name, model = bring_up(console, stack)
         with console.step("Fill-in-the-middle completion with the official openai client") as rec:
