@@ -47,6 +47,10 @@ def chart_operator(cluster: Cluster, namespace: str, helm: Path, tmp_path: Path)
         helm, "install", RELEASE, str(CHART), "-n", namespace,
         "--set", f"fullnameOverride={name}",
         "--set", f"operator.watchNamespaces={{{namespace}}}",
+        # The operator runs here as the chart's ServiceAccount (so the test reads its
+        # metrics and logs); the chart's own pod, which would run on the real node, is
+        # parked by a node selector no node matches, so one operator acts.
+        "--set-string", "nodeSelector.seedcoder\\.dev/operator-runs-in-the-test=true",
         kubeconfig=cluster.kubeconfig,
     )  # fmt: skip
     op = OperatorProcess(cluster, namespace, tmp_path, service_account=name, resync="2")
