@@ -26,6 +26,7 @@ from typing import Any
 
 from seedcoder.devcluster import Cluster
 from seedcoder.devcluster.nodes import REAL_NODE
+from seedcoder.devcluster.volumes import prebound_claim
 from seedcoder.images import default_image
 
 Manifest = dict[str, Any]
@@ -37,44 +38,7 @@ def host_claim(namespace: str, claim: str, path: Path, size: str = "20Gi") -> li
     """A ReadWriteMany PersistentVolume on the real node's folder ``path``, pre-bound to ``claim``."""
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o777)  # hostPath folders get no fsGroup: the pods' non-root users write here
-    pv = f"{namespace}-{claim}"[:63]
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": pv},
-            "spec": {
-                "capacity": {"storage": size},
-                "accessModes": ["ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "hostPath": {"path": str(path), "type": "Directory"},
-                "claimRef": {"namespace": namespace, "name": claim},
-                "nodeAffinity": {
-                    "required": {
-                        "nodeSelectorTerms": [
-                            {
-                                "matchExpressions": [
-                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [REAL_NODE]}
-                                ]
-                            }
-                        ]
-                    }
-                },
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": "",
-                "volumeName": pv,
-                "resources": {"requests": {"storage": size}},
-            },
-        },
-    ]
+    return prebound_claim(namespace, claim, size, host_path=str(path), node=REAL_NODE)
 
 
 def stage_model(models: Path, gguf: Path) -> Path:
