@@ -64,6 +64,7 @@ def test_up_leaves_a_ready_cluster_and_down_stops_every_process(dev: Path) -> No
             "a100-0": ("True", "8", "NVIDIA-A100-SXM4-80GB", "a100"),
             "a100-1": ("True", "8", "NVIDIA-A100-SXM4-80GB", "a100"),
             "cpu-0": ("True", None, None, "cpu"),
+            "cpusim-0": ("True", None, None, "cpusim"),
         }
         again = _devcluster("up", "--dev-dir", str(dev))
         assert again.returncode == 0

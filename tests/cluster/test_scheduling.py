@@ -58,10 +58,10 @@ def _pod_nodes(cluster: Cluster, namespace: str, app: str) -> list[str]:
     return [p["spec"].get("nodeName", "") for p in pods["items"]]
 
 
-def test_five_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None:
+def test_six_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None:
     nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
     by_name = {n["metadata"]["name"]: n for n in nodes}
-    assert sorted(by_name) == ["a100-0", "a100-1", "cpu-0", "h100-0", "h100-1"]
+    assert sorted(by_name) == ["a100-0", "a100-1", "cpu-0", "cpusim-0", "h100-0", "h100-1"]
     for name, node in by_name.items():
         labels, status = node["metadata"]["labels"], node["status"]
         ready = {c["type"]: c["status"] for c in status["conditions"]}["Ready"]
@@ -112,7 +112,8 @@ def test_pods_without_the_toleration_never_land_on_gpu_nodes(cluster: Cluster, n
     cpu_only = _deployment("web", replicas=4, gpus=0, product=None, tolerate=False)
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cpu_only))
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Available", "deployment/web", "--timeout=60s")
-    assert _pod_nodes(cluster, namespace, "web") == ["cpu-0"] * 4
+    # The test's namespace keeps pods on simulated nodes: the simulated CPU node.
+    assert _pod_nodes(cluster, namespace, "web") == ["cpusim-0"] * 4
 
     wants_gpu = _deployment("intolerant", replicas=1, gpus=1, product=H100_PRODUCT, tolerate=False)
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(wants_gpu))

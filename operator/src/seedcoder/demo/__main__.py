@@ -28,6 +28,7 @@ from seedcoder.demo.stack import (
     CLIENT_NAMESPACE,
     CPU_RESOURCE,
     DEMO_NAMESPACE,
+    GPU_NAMESPACE,
     RELEASE,
     DemoError,
     Stack,
@@ -84,14 +85,14 @@ def bring_up(console: Console, stack: Stack) -> tuple[str, str]:
         stack.prepare_namespace()
         op = stack.operator_pod()
         gpu = yaml.safe_load((stack.repo / EXAMPLE).read_text())
-        stack.kubectl("-n", DEMO_NAMESPACE, "apply", "-f", str(stack.repo / EXAMPLE))
+        stack.kubectl("-n", GPU_NAMESPACE, "apply", "-f", str(stack.repo / EXAMPLE))
         cpu = stack.cpu_resource()
         stack.apply({**cpu, "metadata": {**cpu["metadata"], "namespace": DEMO_NAMESPACE}})
         console.detail(
             f"helm release {RELEASE}; operator pod {op['metadata']['name']} on {op['spec'].get('nodeName')} "
             f"as {op['spec']['serviceAccountName']}, image {op['spec']['containers'][0]['image']}"
         )
-        console.detail(f"kubectl apply -n {DEMO_NAMESPACE} -f {EXAMPLE}  (pools h100 + a100: simulated)")
+        console.detail(f"kubectl apply -n {GPU_NAMESPACE} -f {EXAMPLE}  (pools h100 + a100: simulated)")
         console.detail(
             f"kubectl apply -n {DEMO_NAMESPACE} {CPU_RESOURCE}  (a CPU pool: runs for real on cpu-0)"
         )
@@ -100,9 +101,11 @@ def bring_up(console: Console, stack: Stack) -> tuple[str, str]:
         )
     name, model = CPU_RESOURCE, str(cpu["spec"]["model"]["name"])
     with console.step("Follow both until Ready (kubectl get scd -w)") as rec:
-        scenario.follow_until_ready(console, stack, str(gpu["metadata"]["name"]), rec, timeout=240)
+        scenario.follow_until_ready(
+            console, stack, str(gpu["metadata"]["name"]), rec, timeout=240, namespace=GPU_NAMESPACE
+        )
         scenario.follow_until_ready(console, stack, name, rec, timeout=420)
-        console.detail(stack.kubectl("-n", DEMO_NAMESPACE, "get", "scd"))
+        console.detail(stack.kubectl("get", "scd", "-A"))
     with console.step(
         "The data plane as pods on cpu-0: build Job, Triton, gateway behind its Service"
     ) as rec:
@@ -171,7 +174,8 @@ def run(workdir: Path, summary: Path) -> int:
 
 def _where_next(console: Console, stack: Stack, name: str) -> None:
     console.detail(
-        f"kubectl --kubeconfig {stack.kubeconfig} -n {DEMO_NAMESPACE} get scd,deploy,svc,job,netpol"
+        f"kubectl --kubeconfig {stack.kubeconfig} get scd,deploy,svc,job,netpol -n {DEMO_NAMESPACE} "
+        f"(and -n {GPU_NAMESPACE})"
     )
     console.detail(f"kubectl --kubeconfig {stack.kubeconfig} explain scd.spec.pools")
     console.detail("dashboards: charts/seedcoder-operator/files/dashboards/*.json")

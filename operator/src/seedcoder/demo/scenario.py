@@ -42,12 +42,19 @@ def status_line(obj: dict[str, Any]) -> str:
     return f"phase={status.get('phase', '-'):<15} ready={ready:<7} engines[{engines}] pools[{pools}]"
 
 
-def follow_until_ready(console: Console, stack: Stack, name: str, record: StepRecord, timeout: float) -> None:
+def follow_until_ready(
+    console: Console,
+    stack: Stack,
+    name: str,
+    record: StepRecord,
+    timeout: float,
+    namespace: str = DEMO_NAMESPACE,
+) -> None:
     last = ""
     deadline = time.monotonic() + timeout
     while True:
         stack.operator_alive()
-        obj = stack.kubectl_json("-n", DEMO_NAMESPACE, "get", "scd", name)
+        obj = stack.kubectl_json("-n", namespace, "get", "scd", name)
         line = status_line(obj)
         if line != last:
             console.detail(f"{time.strftime('%H:%M:%S')}  {line}")

@@ -32,7 +32,9 @@ import yaml
 
 from seedcoder.demo import incluster
 from seedcoder.devcluster import Cluster, start_cluster
+from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
 from seedcoder.devcluster.tools import helm_path, kubectl_path
+from seedcoder.devcluster.volumes import prebound_claim
 from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.localstack.triton import free_port, gguf_model_path
 
@@ -40,6 +42,8 @@ T = TypeVar("T")
 
 OPERATOR_NAMESPACE = "seedcoder-system"
 DEMO_NAMESPACE = "demo"
+GPU_NAMESPACE = "demo-gpu"
+"""The simulated GPU resource lives apart: its namespace keeps every pod on simulated nodes."""
 RELEASE = "seedcoder-operator"
 API_KEY_SECRET = "seedcoder-api-keys"  # noqa: S105 - a Secret name, not a secret
 VOLUME_CLAIMS = ("models", "seedcoder-engine-cache", "feedback")
@@ -120,13 +124,20 @@ class Stack:
             raise DemoError(str(exc)) from None
         for ns in (DEMO_NAMESPACE, CLIENT_NAMESPACE):
             self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": GPU_NAMESPACE, "annotations": dict(SIMULATED_NAMESPACE)},
+            }
+        )
         try:
             incluster.install_chart(
                 self.cluster,
                 helm_path(),
                 namespace=OPERATOR_NAMESPACE,
                 release=RELEASE,
-                watch=[DEMO_NAMESPACE],
+                watch=[DEMO_NAMESPACE, GPU_NAMESPACE],
                 sets=("--wait", "--timeout", "180s"),
             )
         except RuntimeError as exc:
@@ -138,15 +149,17 @@ class Stack:
         incluster.stage_model(volumes / "models", gguf_model_path())
         for claim in VOLUME_CLAIMS:
             self.apply(*incluster.host_claim(DEMO_NAMESPACE, claim, volumes / claim, size="200Gi"))
-        self.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": API_KEY_SECRET, "namespace": DEMO_NAMESPACE},
-                "type": "Opaque",
-                "stringData": {"demo": self.api_key},
-            }
-        )
+            self.apply(*prebound_claim(GPU_NAMESPACE, claim, size="200Gi"))
+        for ns in (DEMO_NAMESPACE, GPU_NAMESPACE):
+            self.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": API_KEY_SECRET, "namespace": ns},
+                    "type": "Opaque",
+                    "stringData": {"demo": self.api_key},
+                }
+            )
 
     def cpu_resource(self) -> dict[str, Any]:
         """The CPU resource that runs for real: a tight SLO the CPU cannot meet, so the policy scales it."""

@@ -47,7 +47,17 @@ POOLS = (
     Pool("h100", 2, H100_PRODUCT, 8, "208", "1800Gi"),
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
     Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
+    Pool("cpusim", 1, None, 0, "32", "128Gi"),
 )
+"""``cpu-0`` is the real node; ``cpusim-0`` a simulated CPU node for the pods of
+resources whose GPU pools are simulated (their gateways could never become Ready
+for real: no Triton answers behind a simulated pool)."""
+
+SIMULATED_LABEL = "seedcoder.dev/simulated"
+"""Set to "true" on every simulated (KWOK) node."""
+SIMULATED_NAMESPACE = {"scheduler.alpha.kubernetes.io/node-selector": f"{SIMULATED_LABEL}=true"}
+"""Annotations of a namespace whose pods must all land on simulated nodes (the
+apiserver's PodNodeSelector admission adds the selector to every pod there)."""
 
 REAL_NODE = "cpu-0"
 REAL_NODE_POD_CIDR = "10.244.0.0/24"
@@ -86,6 +96,7 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
     }
     if not real:
         labels["type"] = "kwok"
+        labels[SIMULATED_LABEL] = "true"
     resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "10Ti"}
     spec: dict[str, Any] = {}
     if real:
