@@ -18,10 +18,11 @@ import pytest
 import yaml
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import variant_manifests
+from seedcoder.devcluster.nodes import SIMULATED_LABEL, variant_manifests
 from seedcoder.engines.profiles import profile_for_product_label
 from seedcoder.operator.build_job import build_job
 from seedcoder.operator.engineplan import plan_engines
+from seedcoder.operator.image_choice import choose
 from seedcoder.operator.triton import deployment
 
 from tests.operator.harness import install_volumes
@@ -37,10 +38,15 @@ WHY: dict[str, str] = {}
 
 
 def _nodes(cluster: Cluster) -> dict[str, str]:
-    """Node name -> architecture (from its product label; cpu without one)."""
+    """Simulated node name -> architecture (from its product label; cpu without one).
+
+    The test's namespace keeps pods on simulated nodes, so the real ``cpu-0`` is left out.
+    """
     items = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
     out = {}
     for node in items:
+        if node["metadata"]["labels"].get(SIMULATED_LABEL) != "true":
+            continue
         product = node["metadata"]["labels"].get("nvidia.com/gpu.product")
         profile = profile_for_product_label(product) if product else None
         out[node["metadata"]["name"]] = profile.arch if profile else "cpu"
@@ -115,6 +121,8 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
                         key=pe.key,
                         cache_claim=scd.spec.engine.cache.pvc.claim_name,
                         replicas=1,
+                        image=pe.image,
+                        images=choose(SETTINGS, scd.spec.images),
                     )
                     name = f"e{i}-{pe.pool.name}-{node}"
                     pods.append(_pod(name, namespace, dep["spec"]["template"]["spec"]))

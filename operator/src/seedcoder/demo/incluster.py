@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from seedcoder.devcluster import Cluster
+from seedcoder.devcluster.images import product_images as index_images
 from seedcoder.devcluster.nodes import REAL_NODE
 from seedcoder.devcluster.volumes import prebound_claim
 from seedcoder.images import default_image
@@ -88,20 +89,34 @@ def install_chart(
 
 
 def wait_for_images(cluster: Cluster, refs: list[str], timeout: float = 300) -> None:
-    """Wait until the node's container runtime holds ``refs`` (the start imports them in the background)."""
+    """Wait until the node's container runtime holds ``refs``.
+
+    The cluster's start imports them in the background; one still missing after
+    its usual time (say, its archive was rebuilt meanwhile) is imported here from
+    ``make images``' index (importing twice is harmless).
+    """
     node = cluster.real_node()
     if node is None:
         raise RuntimeError("the local cluster has no real node")
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def missing() -> list[str]:
         listed = subprocess.run(
             [*node.ctr(), "-n", "k8s.io", "images", "ls", "-q"], capture_output=True, text=True, check=False
         ).stdout.split()
-        missing = [r for r in refs if r not in listed and f"docker.io/{r}" not in listed]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"images {missing} never reached the node: run `make images`")
+        return [r for r in refs if r not in listed and f"docker.io/{r}" not in listed]
+
+    started = time.monotonic()
+    imported = False
+    while left := missing():
+        if time.monotonic() > started + timeout:
+            raise RuntimeError(f"images {left} never reached the node: run `make images`")
+        # The start's import takes up to a minute or two; then import what it missed.
+        if not imported and time.monotonic() > started + 90:
+            archives = {ref: path for ref, path in index_images().items() if ref in left}
+            if len(archives) < len(left):
+                raise RuntimeError(f"images {left} are not built: run `make images`")
+            cluster.load_images(archives)
+            imported = True
         time.sleep(2)
 
 
