@@ -71,7 +71,9 @@ def test_six_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None
         if name.startswith("cpu"):
             assert "nvidia.com/gpu" not in status["allocatable"]
             assert "nvidia.com/gpu.product" not in labels
-            assert taints == []
+            # the simulated CPU node takes only the pods of namespaces kept on simulated nodes
+            expected = [] if name == "cpu-0" else [("seedcoder.dev/simulated", "true", "NoSchedule")]
+            assert [(t["key"], t.get("value"), t["effect"]) for t in taints] == expected
         else:
             product = H100_PRODUCT if name.startswith("h100") else A100_PRODUCT
             assert labels["nvidia.com/gpu.product"] == product

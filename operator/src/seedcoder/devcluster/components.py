@@ -147,9 +147,10 @@ def apiserver(layout: Layout, ports: Ports, pki: Pki) -> list[str]:
         f"--tls-private-key-file={pki.apiserver_key}",
         f"--client-ca-file={pki.ca_crt}",
         "--authorization-mode=Node,RBAC",
-        # PodNodeSelector: a namespace annotated with a node selector keeps its pods on
-        # the simulated nodes (tests and the demo of simulated GPU resources).
-        "--enable-admission-plugins=NodeRestriction,PodNodeSelector",
+        # PodNodeSelector, PodTolerationRestriction: a namespace annotated with a node
+        # selector and a default toleration keeps its pods on the simulated nodes (tests
+        # and the demo of simulated GPU resources).
+        "--enable-admission-plugins=NodeRestriction,PodNodeSelector,PodTolerationRestriction",
         f"--kubelet-client-certificate={pki.client_crt('apiserver-kubelet-client')}",
         f"--kubelet-client-key={pki.client_key('apiserver-kubelet-client')}",
         f"--kubelet-certificate-authority={pki.ca_crt}",

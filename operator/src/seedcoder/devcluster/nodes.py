@@ -55,9 +55,18 @@ for real: no Triton answers behind a simulated pool)."""
 
 SIMULATED_LABEL = "seedcoder.dev/simulated"
 """Set to "true" on every simulated (KWOK) node."""
-SIMULATED_NAMESPACE = {"scheduler.alpha.kubernetes.io/node-selector": f"{SIMULATED_LABEL}=true"}
+SIMULATED_TAINT = {"key": SIMULATED_LABEL, "value": "true", "effect": "NoSchedule"}
+"""On the simulated CPU node: only pods of simulated namespaces land there."""
+SIMULATED_NAMESPACE = {
+    "scheduler.alpha.kubernetes.io/node-selector": f"{SIMULATED_LABEL}=true",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": (
+        f'[{{"key": "{SIMULATED_LABEL}", "operator": "Exists", "effect": "NoSchedule"}}]'
+    ),
+}
 """Annotations of a namespace whose pods must all land on simulated nodes (the
-apiserver's PodNodeSelector admission adds the selector to every pod there)."""
+apiserver's PodNodeSelector and PodTolerationRestriction admission add the node
+selector and the simulated node's toleration to every pod there). Pods of other
+namespaces can only land on the real ``cpu-0`` (or tolerate a GPU taint)."""
 
 REAL_NODE = "cpu-0"
 REAL_NODE_POD_CIDR = "10.244.0.0/24"
@@ -115,6 +124,8 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
         labels["node.kubernetes.io/instance-type"] = f"gpu-{pool.name}-{pool.gpus_per_node}x"
         resources[GPU_RESOURCE] = str(pool.gpus_per_node)
         spec["taints"] = [dict(GPU_TAINT)]
+    elif not real:
+        spec["taints"] = [dict(SIMULATED_TAINT)]
     return {
         "apiVersion": "v1",
         "kind": "Node",
