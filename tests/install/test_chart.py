@@ -91,9 +91,11 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     assert container["resources"]["requests"]
     assert container["resources"]["limits"]["memory"]
     assert container["command"] == ["seedcoder", "operator"]
-    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert "args" not in container, "the operator takes its settings from the environment"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["healthz"] == 8080
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SEEDCODER_NAMESPACES"] == ""
+    assert env["SEEDCODER_ALL_NAMESPACES"] == "true", "no namespaces listed: the operator must watch all"
     assert env["SEEDCODER_MONITORING_NAMESPACE"] == "monitoring"
     assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == default_image("seedcoder").reference
     assert env["SEEDCODER_TRITON_CPU_IMAGE"] == default_image("triton-cpu").reference
@@ -124,6 +126,7 @@ def test_values_reach_the_operator(render: Render) -> None:
     (container,) = deploy["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SEEDCODER_NAMESPACES"] == "a,b"
+    assert env["SEEDCODER_ALL_NAMESPACES"] == "false"
     assert env["SEEDCODER_PROMETHEUS_URL"] == "http://prom.monitoring.svc:9090"
     assert env["SEEDCODER_GATEWAY_IMAGE"] == "registry.local/gw:1"
     assert container["image"] == "ghcr.io/seedcoder/seedcoder@sha256:" + "a" * 64
