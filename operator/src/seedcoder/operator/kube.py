@@ -13,7 +13,8 @@ from __future__ import annotations
 import builtins
 import json
 import ssl
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -83,6 +84,34 @@ def _load_configuration(kubeconfig: str | None) -> Configuration:
     return cfg
 
 
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
+
+
+def bearer(token: str) -> str:
+    """The Authorization header value: the in-cluster loader writes ``bearer <token>`` in lower case."""
+    scheme, _, rest = token.partition(" ")
+    return f"Bearer {rest}" if scheme.lower() == "bearer" and rest else f"Bearer {token}"
+
+
+class ServiceAccountAuth(httpx.Auth):
+    """The pod's ServiceAccount token, read again from its file as the kubelet rotates it."""
+
+    def __init__(self, path: str = SERVICE_ACCOUNT_TOKEN, max_age_s: float = 60.0) -> None:
+        self._path = path
+        self._max_age_s = max_age_s
+        self._token = ""
+        self._read_at = -max_age_s
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        now = time.monotonic()
+        if now - self._read_at >= self._max_age_s:
+            with open(self._path, encoding="ascii") as f:
+                self._token = f.read().strip()
+            self._read_at = now
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 class Kube:
     """Async access to the API server with the operator's credentials."""
 
@@ -104,10 +133,15 @@ class Kube:
         if cfg.cert_file:
             context.load_cert_chain(cfg.cert_file, cfg.key_file)
         headers = {}
+        auth: httpx.Auth | None = None
         token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
-        if token:
-            headers["Authorization"] = token if token.startswith("Bearer ") else f"Bearer {token}"
-        client = httpx.AsyncClient(base_url=cfg.host, verify=context, headers=headers, timeout=30.0)
+        if kubeconfig is None:
+            auth = ServiceAccountAuth()  # in the cluster: the projected token, rotated by the kubelet
+        elif token:
+            headers["Authorization"] = bearer(token)
+        client = httpx.AsyncClient(
+            base_url=cfg.host, verify=context, headers=headers, auth=auth, timeout=30.0
+        )
         return cls(client, on_write)
 
     async def close(self) -> None:
