@@ -53,6 +53,8 @@ def test_no_compilers_in_the_final_image(images: dict[str, dict[str, Any]], name
     [
         ("seedcoder", ["seedcoder", "--help"]),
         ("seedcoder", ["python3", "-c", "import seedcoder.gateway.app, seedcoder.operator.main"]),
+        # Kopf names the operator after the user: a uid without a passwd entry must work.
+        ("seedcoder", ["python3", "-c", "import getpass; assert getpass.getuser()"]),
         ("triton-cpu", ["python3", "-c", "import llama_cpp, seedcoder.engines.llamacpp_repo"]),
         ("triton-cpu", ["sh", "-c", "tritonserver --help 2>&1 | grep -q -- --model-repository"]),
         ("triton-trtllm", ["python3", "-c", "import seedcoder.engines.build"]),
@@ -61,9 +63,10 @@ def test_no_compilers_in_the_final_image(images: dict[str, dict[str, Any]], name
 def test_starts_read_only_as_an_arbitrary_non_root_user(
     images: dict[str, dict[str, Any]], name: str, command: list[str]
 ) -> None:
-    """As a restricted pod runs it: read-only root, another uid than the image's, no capabilities."""
+    """As a restricted pod runs it: read-only root, another uid than the image's (with no passwd
+    entry: Kubernetes adds none), no capabilities."""
     result = podman(
-        "run", "--rm", *ULIMITS, "--network=none", "--read-only", "--user", "65532:65532",
+        "run", "--rm", *ULIMITS, "--network=none", "--read-only", "--user", "65532:65532", "--passwd=false",
         "--cap-drop=ALL", "--security-opt=no-new-privileges", images[name]["reference"], *command,
         check=False,
     )  # fmt: skip
