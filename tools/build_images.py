@@ -191,6 +191,8 @@ def dependency_wheels() -> Path:
             own.unlink()
         pip("download", "--no-deps", "--only-binary=:all:", "--dest", str(tmp), PYTRITON, "pip")
         dest.parent.mkdir(parents=True, exist_ok=True)
+        for old in dest.parent.glob(f"py{py}-*"):
+            shutil.rmtree(old, ignore_errors=True)  # one wheelhouse per Python version is kept
         tmp.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -226,6 +228,15 @@ def revision() -> str:
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
     )
     return out.stdout.strip() or "unknown"
+
+
+def _drop_older(name: str, keep: str) -> None:
+    """Untag earlier builds of ``name`` and free their layers: the cache holds one build each."""
+    listed = run([*PODMAN, "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True).stdout
+    old = [r for r in listed.split() if r.startswith(f"localhost/seedcoder-cache/{name}:") and r != keep]
+    if old:
+        subprocess.run([*PODMAN, "untag", *old], capture_output=True, check=False)
+        subprocess.run([*PODMAN, "image", "prune", "--force"], capture_output=True, check=False)
 
 
 def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
@@ -289,6 +300,7 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
         run([*PODMAN, "save", "--quiet", "--format", "docker-archive", "--output", str(partial), ref])
         partial.rename(archive)
         built = True
+        _drop_older(name, cache_ref)
     elif image_id(ref) != image_id(cache_ref):
         run([*PODMAN, "tag", cache_ref, ref])
     size = int(run([*PODMAN, "image", "inspect", "--format", "{{.Size}}", ref], capture_output=True).stdout)
