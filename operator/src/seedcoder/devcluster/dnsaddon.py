@@ -4,8 +4,11 @@ Why: pods find Services by name (``<svc>.<ns>.svc.cluster.local``) as in any
 cluster, so the product's components can be tested with their real
 configuration. CoreDNS answers only for ``cluster.local`` and the reverse
 zones; it has no ``forward`` plugin at all (the binary is built without it),
-so no query leaves the machine. It runs unprivileged on port 1053 behind the
-``kube-dns`` Service on the cluster DNS address the kubelet hands to pods.
+so no query leaves the machine. It runs unprivileged on port 53 (the pod's
+``net.ipv4.ip_unprivileged_port_start`` sysctl lets it bind there) behind the
+``kube-dns`` Service on the cluster DNS address the kubelet hands to pods. Port 53
+matters: NetworkPolicies that allow DNS name port 53, and they match the pod's
+port, after the Service's translation.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .nodes import REAL_NODE
 
 NAMESPACE = "kube-system"
 NAME = "coredns"
-DNS_PORT = 1053
+DNS_PORT = 53
 
 COREFILE = f"""\
 .:{DNS_PORT} {{
@@ -102,6 +105,9 @@ def manifests(image: str) -> list[dict[str, Any]]:
                     "metadata": {"labels": labels},
                     "spec": {
                         "serviceAccountName": NAME,
+                        "securityContext": {
+                            "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}]
+                        },
                         "priorityClassName": "system-cluster-critical",
                         "dnsPolicy": "Default",
                         "nodeSelector": {"kubernetes.io/hostname": REAL_NODE},
