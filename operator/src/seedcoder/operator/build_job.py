@@ -88,7 +88,9 @@ def build_job(
     env, mounts, volumes = _env_and_volumes(spec, pe.profile)
     gpus = podsec.gpu_count(pe.profile)
     resources: Manifest = {
-        "requests": {"cpu": "4", "memory": "32Gi"} if gpus else {"cpu": "2", "memory": "8Gi"},
+        # A CPU (llama.cpp) build copies and checks a GGUF file and writes the repository:
+        # it needs little, and must fit beside the pool on a small CPU node.
+        "requests": {"cpu": "4", "memory": "32Gi"} if gpus else {"cpu": "250m", "memory": "1Gi"},
     }
     if gpus:
         resources["limits"] = {names.GPU_RESOURCE: gpus}
