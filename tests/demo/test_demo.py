@@ -18,9 +18,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from seedcoder.devcluster import Cluster
+
+from tests.fixtures.cluster import CLUSTER_KEY
 
 pytestmark = [pytest.mark.slow]
 
@@ -30,6 +34,21 @@ def _processes_under(path: Path) -> list[str]:
     return [line for line in out.splitlines() if str(path) in line and "pytest" not in line]
 
 
+@pytest.fixture
+def free_real_node(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One real node runs per machine: the session's cluster lends its node to the demo."""
+    cluster: Cluster | None = request.config.stash.get(CLUSTER_KEY, None)
+    if cluster is None or cluster.real_node() is None:
+        yield
+        return
+    cluster.stop_real_node()
+    try:
+        yield
+    finally:
+        cluster.start_real_node()
+
+
+@pytest.mark.usefixtures("free_real_node")
 def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     summary_path = tmp_path / "summary.json"

@@ -312,11 +312,12 @@ def test_a_gateway_configuration_change_rolls_the_gateway(product: Product) -> N
 
 
 def test_killing_the_operator_pod_mid_build_leaves_one_job(product: Product) -> None:
-    patch = {"spec": {"engine": {"maxOutputLen": 48}}}
-    product.kubectl("patch", "scd", NAME, "-n", NS, "--type=merge", "-p", json.dumps(patch))
+    # The Jobs before the change, listed first: the operator creates the new one at once.
     old_jobs = {
         j["metadata"]["name"] for j in kubectl_json(product.cluster, "get", "jobs", "-n", NS)["items"]
     }
+    patch = {"spec": {"engine": {"maxOutputLen": 48}}}
+    product.kubectl("patch", "scd", NAME, "-n", NS, "--type=merge", "-p", json.dumps(patch))
 
     def new_job() -> list[dict[str, Any]]:
         jobs = kubectl_json(product.cluster, "get", "jobs", "-n", NS)["items"]
