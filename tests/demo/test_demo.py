@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +52,8 @@ def free_real_node(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.mark.usefixtures("free_real_node")
 def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
+    # A short folder: the kubelet's unix sockets live under it (at most 108 bytes a path).
+    workdir = Path(tempfile.mkdtemp(prefix="scd-demo-"))
     summary_path = tmp_path / "summary.json"
     proc = subprocess.run(
         [
@@ -102,6 +105,7 @@ def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
 
     assert "Demo finished" in proc.stdout
     assert _processes_under(workdir) == [], "the demo left processes running"
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_demo_without_the_control_plane_binaries_says_what_to_do(tmp_path: Path) -> None:
