@@ -224,3 +224,44 @@ def test_capacity_cut_recovers_only_on_busy_comfortable_windows() -> None:
     assert long_run.capacity_rps < prior_rps / 2
     assert feed(25.0, 120.0, 800).capacity_rps == long_run.capacity_rps
     assert feed(80.0, 120.0, 400).capacity_rps == prior_rps  # and never beyond the prior
+
+
+def test_decides_once_per_interval_and_a_call_between_changes_nothing() -> None:
+    first = decide([H100], {"h100": obs(request_rate=100.0)}, PolicyState(), NOW, CFG)
+    assert first.decided
+    assert first.state.last_decided_at == NOW
+    soon = decide([H100], {"h100": obs(request_rate=300.0)}, first.state, NOW + CFG.interval_s / 2, CFG)
+    assert not soon.decided
+    assert soon.decisions == []
+    assert soon.state == first.state
+    assert soon.desired == {"h100": 4}
+    later = decide([H100], {"h100": obs(request_rate=300.0)}, first.state, NOW + CFG.interval_s, CFG)
+    assert later.decided
+
+
+def test_scale_up_cooldown_holds_the_next_scale_up() -> None:
+    cfg = CFG.model_copy(update={"scale_up_cooldown_s": 120.0})
+    first = decide([H100], {"h100": obs(request_rate=100.0)}, PolicyState(), NOW, cfg)
+    assert first.decisions[0].action == "up"
+    n = first.desired["h100"]
+    t = NOW + cfg.interval_s
+    held = decide(
+        [H100], {"h100": obs(replicas=n, request_rate=250.0, observed_at=t - 10)}, first.state, t, cfg
+    )
+    assert held.desired["h100"] == n
+    assert held.decisions[0].cause == "UpCooldown"
+    assert "cooldown" in held.decisions[0].reason
+    t = NOW + 120.0
+    free = decide(
+        [H100], {"h100": obs(replicas=n, request_rate=250.0, observed_at=t - 10)}, held.state, t, cfg
+    )
+    assert free.desired["h100"] > n
+
+
+def test_a_scale_up_adds_at_most_max_step_up() -> None:
+    pool = H100.model_copy(update={"max_replicas": 64})
+    cfg = CFG.model_copy(update={"max_step_up": 3})
+    res = decide([pool], {"h100": obs(request_rate=600.0)}, PolicyState(), NOW, cfg)
+    assert res.desired["h100"] == 4 + 3
+    assert res.decisions[0].cause == "StepLimit"
+    assert res.changes == res.decisions

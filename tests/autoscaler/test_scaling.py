@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator import hooks
-from seedcoder.operator.scaling import PolicyStore, autoscale, policy_pools
+from seedcoder.operator.scaling import PolicyStore, autoscale, policy_config, policy_pools
 from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
 from seedcoder.operator.signals import PoolSignals
 
@@ -119,3 +119,28 @@ async def test_state_is_kept_between_rounds_and_pools_not_serving_are_skipped() 
     specs = policy_pools(resource(), pools())
     assert [(s.gpu, s.precision) for s in specs] == [("H100", "fp8"), ("A100", "bf16")]
     assert specs[0].cost_per_hour_usd > specs[1].cost_per_hour_usd
+
+
+async def test_interval_cooldown_and_step_come_from_the_spec_through_the_policy() -> None:
+    body = sample(autoscaling={"mode": "slo", "scaleUpCooldownSeconds": 600, "maxStepUp": 2})
+    body["metadata"]["uid"] = "uid-2"
+    res = SeedCoderDeployment.parse(body)
+    cfg = policy_config(res, OperatorSettings())
+    assert (cfg.scale_up_cooldown_s, cfg.max_step_up) == (600.0, 2)
+    assert cfg.interval_s == max(OperatorSettings().resync_seconds, 15.0)
+    kube, store = FakeKube(), PolicyStore()
+    t = NOW.timestamp()
+    hot = Signals({"h100": PoolSignals(t - 5, 200.0, 900.0, 10.0, 0.0)})
+    out = await autoscale(kube, res, pools(), NOW, OperatorSettings(), signals=hot, store=store)  # type: ignore[arg-type]
+    assert [(d.from_replicas, d.to_replicas) for d in out.decisions] == [(1, 3)]
+    assert "StepLimit" in out.decisions[0].reason
+    # The next timer tick inside the interval reads nothing and writes nothing.
+    soon = NOW + timedelta(seconds=1)
+    out = await autoscale(kube, res, pools(h100=3), soon, OperatorSettings(), signals=hot, store=store)  # type: ignore[arg-type]
+    assert out == hooks.ScalingOutcome()
+    # After the interval, the cooldown holds the scale-up.
+    later = NOW + timedelta(seconds=cfg.interval_s)
+    out = await autoscale(kube, res, pools(h100=3), later, OperatorSettings(), signals=hot, store=store)  # type: ignore[arg-type]
+    assert out.decisions == []
+    assert out.desired["h100"] == 3
+    assert len(kube.applied) == 1

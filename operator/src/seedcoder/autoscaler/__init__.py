@@ -15,7 +15,7 @@ from seedcoder.autoscaler.models import (
     PoolSpec,
     PoolState,
 )
-from seedcoder.autoscaler.policy import decide
+from seedcoder.autoscaler.policy import decide, due
 from seedcoder.autoscaler.priors import CapacityPrior, prior_for
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "PoolSpec",
     "PoolState",
     "decide",
+    "due",
     "prior_for",
 ]

@@ -27,6 +27,8 @@ Cause = Literal[
     "MinReplicas",
     "MaxReplicas",
     "ScaleUpInFlight",
+    "UpCooldown",
+    "NotDue",
 ]
 """CamelCase reason codes (events, conditions); ``reason`` carries the sentence."""
 
@@ -61,7 +63,15 @@ class PolicyConfig(_Frozen):
     cold_start_s: float = Field(
         default=120.0, ge=0, description="Scheduling to ready, for the forecast horizon."
     )
-    interval_s: float = Field(default=15.0, gt=0, description="How often the policy is called.")
+    interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the policy decides; a call sooner after the last decision changes nothing.",
+    )
+    scale_up_cooldown_s: float = Field(
+        default=0.0, ge=0, description="Pause after a scale-up of a pool before its next one (0: none)."
+    )
+    max_step_up: int = Field(default=16, ge=1, description="Most replicas added to a pool in one decision.")
     stale_after_s: float = Field(default=120.0, gt=0, description="Older metrics are stale: hold.")
     target_utilisation: float = Field(
         default=0.9, gt=0, le=1, description="Share of learned capacity to plan for."
@@ -136,6 +146,9 @@ class PolicyState(BaseModel):
 
     version: Literal[1] = 1
     pools: dict[str, PoolState] = Field(default_factory=dict)
+    last_decided_at: float | None = Field(
+        default=None, description="When the policy last decided: it decides once per ``interval_s``."
+    )
 
 
 class PoolDecision(_Frozen):
@@ -152,8 +165,19 @@ class PoolDecision(_Frozen):
 
 
 class PolicyResult(_Frozen):
-    """Desired replicas per pool, why, and the state to keep."""
+    """Desired replicas per pool, why, and the state to keep.
+
+    ``decided`` is false when the call came sooner than ``interval_s`` after the
+    last decision: then ``desired`` repeats the observed replicas, ``decisions``
+    is empty and ``state`` is the one passed in.
+    """
 
     desired: dict[str, int]
     decisions: list[PoolDecision]
     state: PolicyState
+    decided: bool = True
+
+    @property
+    def changes(self) -> list[PoolDecision]:
+        """The decisions that move a pool (what the operator writes and records)."""
+        return [d for d in self.decisions if d.to_replicas != d.from_replicas]

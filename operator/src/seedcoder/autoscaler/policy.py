@@ -7,6 +7,12 @@ at the SLO (``capacity.py``), a trend forecast one cold start ahead
 (``forecast.py``), fast feedback on measured p95 TTFT and queue depth,
 cost-aware placement across GPU kinds (``placement.py``), and slow, bounded
 scale-down. Missing or stale metrics make a pool hold, never shrink.
+
+The whole rule lives here, the operator's safety bounds included: the policy
+decides at most once per ``interval_s`` (:func:`due`), a pool that scaled up
+waits ``scale_up_cooldown_s`` before its next scale-up, and no decision adds
+more than ``max_step_up`` replicas. The operator and the simulator therefore
+run exactly the same rule.
 """
 
 from __future__ import annotations
@@ -29,6 +35,16 @@ from seedcoder.autoscaler.models import (
 )
 from seedcoder.autoscaler.placement import PoolCapacity, place
 from seedcoder.autoscaler.priors import prior_for
+
+_DUE_SLACK = 0.05
+"""Share of ``interval_s`` a timer may fire early and still be due (timers jitter)."""
+
+
+def due(state: PolicyState, now: float, config: PolicyConfig | None = None) -> bool:
+    """Whether a call at ``now`` decides (callers may skip reading signals when it would not)."""
+    cfg = config or PolicyConfig()
+    last = state.last_decided_at
+    return last is None or now - last >= cfg.interval_s * (1.0 - _DUE_SLACK) or now < last
 
 
 def _clamp(n: int, pool: PoolSpec) -> int:
@@ -121,7 +137,6 @@ def _decide_fresh(
     if target > current:
         ps.recommendations = [r for r in ps.recommendations if r[0] > now - cfg.scale_down_stabilisation_s]
         ps.recommendations.append((now, target))
-        ps.last_up_at = now
         return PoolDecision(
             pool=pool.name,
             from_replicas=current,
@@ -230,6 +245,44 @@ def _bounded(pool: PoolSpec, d: PoolDecision) -> PoolDecision:
     )
 
 
+def _bounded_up(d: PoolDecision, ps: PoolState, now: float, cfg: PolicyConfig) -> PoolDecision:
+    """The scale-up safety bounds: the cooldown after a scale-up, then at most ``max_step_up`` at once."""
+    if d.to_replicas <= d.from_replicas or d.cause == "MinReplicas":
+        return d
+    if ps.last_up_at is not None and 0.0 <= now - ps.last_up_at < cfg.scale_up_cooldown_s:
+        left = cfg.scale_up_cooldown_s - (now - ps.last_up_at)
+        return d.model_copy(
+            update={
+                "to_replicas": d.from_replicas,
+                "action": "hold",
+                "cause": "UpCooldown",
+                "reason": f"Holding {d.from_replicas}: scale-up cooldown, {left:.0f}s left "
+                f"(wanted {d.to_replicas}: {d.reason})",
+            }
+        )
+    ps.last_up_at = now
+    cap = d.from_replicas + cfg.max_step_up
+    if d.to_replicas <= cap:
+        return d
+    return d.model_copy(
+        update={
+            "to_replicas": cap,
+            "cause": "StepLimit",
+            "reason": f"{d.reason} Step bounded to +{cfg.max_step_up} (wanted {d.to_replicas}).",
+        }
+    )
+
+
+def _not_due(
+    pools: Sequence[PoolSpec], observations: Mapping[str, PoolObservation], state: PolicyState
+) -> PolicyResult:
+    desired = {}
+    for pool in pools:
+        obs = observations.get(pool.name)
+        desired[pool.name] = obs.replicas if obs is not None else pool.min_replicas
+    return PolicyResult(desired=desired, decisions=[], state=state, decided=False)
+
+
 def decide(
     pools: Sequence[PoolSpec],
     observations: Mapping[str, PoolObservation],
@@ -239,14 +292,19 @@ def decide(
 ) -> PolicyResult:
     """Desired replicas for every pool in ``pools``.
 
-    Pure: ``state`` is not modified; the new state is in the result.
+    Pure: ``state`` is not modified; the new state is in the result. A call
+    sooner than ``interval_s`` after the last decision decides nothing
+    (``PolicyResult.decided`` is false).
     """
     cfg = config or PolicyConfig()
+    if not due(state, now, cfg):
+        return _not_due(pools, observations, state)
     new = PolicyState(
         pools={
             p.name: state.pools[p.name].model_copy(deep=True) if p.name in state.pools else PoolState()
             for p in pools
-        }
+        },
+        last_decided_at=now,
     )
     fresh: dict[str, PoolObservation] = {}
     problems: dict[str, tuple[Cause, str]] = {}
@@ -270,6 +328,7 @@ def decide(
                 pool,
                 _decide_fresh(pool, fresh[pool.name], ps, loads_f[pool.name], loads_now[pool.name], now, cfg),
             )
+            d = _bounded_up(d, ps, now, cfg)
         else:
             d = _hold_unobserved(pool, observations.get(pool.name), ps, problems[pool.name])
         decisions.append(d)
