@@ -12,9 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.autoscaling.bench import QUICK, Plan, run_all
+from benchmarks.autoscaling.bench import full_plan, quick_plan, run_all
 from benchmarks.autoscaling.report import markdown, plot_pareto, plot_sweep, plot_timelines, write_json
-from benchmarks.autoscaling.workload import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TRACE = Path("..") / "shared" / "data" / "traces" / "AzureLLMInferenceTrace_code_2023.csv"
@@ -31,25 +30,35 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="output folder")
     ap.add_argument("--name", default="autoscaling", help="base name of the output files")
-    ap.add_argument("--quick", action="store_true", help="one seed, short workloads (a smoke run)")
+    ap.add_argument("--quick", action="store_true", help="one seed, short workloads (a smoke run for CI)")
+    ap.add_argument(
+        "--seeds", type=int, default=3, help="seeds of the full run (they vary the copies' offsets and noise)"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes (scenario, seed units)",
+    )
     args = ap.parse_args(argv)
     trace_path = args.trace or Path(os.environ.get("SEEDCODER_TRACE", "") or REPO / DEFAULT_TRACE)
     if not trace_path.is_file():
         print(f"Trace not found: {trace_path} (pass --trace or set SEEDCODER_TRACE)", file=sys.stderr)
         return 2
-    plan = QUICK if args.quick else Plan()
+    plan = quick_plan() if args.quick else full_plan(tuple(range(args.seeds)))
     t0 = time.monotonic()
-    trace = read_trace(trace_path)
 
     def log(msg: str) -> None:
         print(f"[{time.monotonic() - t0:6.1f}s] {msg}", flush=True)
 
-    scenarios = run_all(trace, trace_path.stem, plan, log)
+    scenarios = run_all(trace_path, trace_path.stem, plan, log, jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {
         "command": "python -m benchmarks.autoscaling" + (" --quick" if args.quick else ""),
         "trace": trace_path.name,
         "runtime_s": round(time.monotonic() - t0, 1),
+        "jobs": args.jobs,
+        "cpu_count": os.cpu_count(),
     }
     write_json(args.out / f"{args.name}.json", scenarios, meta)
     (args.out / f"{args.name}.md").write_text(markdown(scenarios, meta), encoding="utf-8")

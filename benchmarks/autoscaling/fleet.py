@@ -5,6 +5,14 @@ the same replica physics, the same cold start and the same router, so that the
 GPU-hours and SLO attainment they reach are comparable. Replicas are billed from
 scheduling and serve from ready; removed replicas stop taking requests and are
 billed until their last request finishes.
+
+The router is the gateway's own code (``seedcoder.gateway.routing``): each pool
+is a routing ``Pool`` built from the ``PoolEndpoint`` the operator writes into
+the gateway's configuration, a ready replica is a healthy ``Endpoint``, a
+retired one drains; every request goes through ``choose`` and ``Pool.pick``
+with each endpoint's outstanding count brought up to date first (requests
+queued, prefilling or decoding on that replica). A balancing defect in the
+gateway or in the operator's routing hints therefore costs SLO here.
 """
 
 from __future__ import annotations
@@ -17,6 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from seedcoder.api.gateway_config import PoolEndpoint
+from seedcoder.gateway.routing import Endpoint, choose
+from seedcoder.gateway.routing import Pool as RoutingPool
+from seedcoder.operator.gateway_objects import pool_endpoint, routing_hints
 
 from benchmarks.autoscaling.latency import LatencyProfile
 from benchmarks.autoscaling.noise import Noise
@@ -35,8 +47,31 @@ class PoolConfig:
     min_replicas: int
     max_replicas: int
     cost_per_hour_usd: float
-    max_prompt_tokens: int = 1 << 30
-    """The router sends longer prompts elsewhere (a GPU that cannot prefill them inside the SLO)."""
+    max_input_len: int = 8192
+    """The engine's longest prompt (the operator passes it to the gateway's configuration)."""
+    slo_ms: float = 300.0
+
+
+def gateway_pools(pools: list[PoolConfig]) -> list[PoolEndpoint]:
+    """What the operator writes into the gateway's configuration for these pools (its own functions)."""
+    hints = routing_hints([(p.profile.gpu, p.profile.precision) for p in pools], pools[0].slo_ms)
+    return [
+        pool_endpoint(
+            instance="bench",
+            namespace="bench",
+            pool=p.name,
+            gpu=p.profile.gpu,
+            max_input_len=p.max_input_len,
+            domain="cluster.local",
+            capacity_weight=weight,
+            max_prompt_tokens=longest,
+        )
+        for p, (weight, longest) in zip(pools, hints, strict=True)
+    ]
+
+
+class _NoBackend:
+    """The simulated replica is reached by the fleet, not through a backend."""
 
 
 @dataclass
@@ -80,6 +115,11 @@ class Fleet:
         self.served_by = [""] * n
         self.replicas: dict[str, list[Replica]] = {p.name: [] for p in pools}
         self.routable: dict[str, list[Replica]] = {p.name: [] for p in pools}
+        self.router = [
+            RoutingPool(ep.name, ep.capacity_weight, ep.max_prompt_tokens) for ep in gateway_pools(pools)
+        ]
+        self._router_by_name = {rp.name: rp for rp in self.router}
+        self._rep_of: dict[str, Replica] = {}
         self.records = {p.name: PoolRecord() for p in pools}
         self.scale_events: list[ScaleEvent] = []
         self.timeline: list[tuple[float, dict[str, int], dict[str, int]]] = []
@@ -115,6 +155,7 @@ class Fleet:
         rep.ready = True
         rep.clock = max(rep.clock, rep.ready_at)
         self.routable[rep.pool].append(rep)
+        self._sync_endpoints(rep.pool)
         backlog = self.records[rep.pool].backlog
         while backlog:
             self._dispatch(rep, backlog.popleft(), rep.ready_at)
@@ -145,31 +186,53 @@ class Fleet:
             rep.stopped_at = t
             return
         self.routable[rep.pool].remove(rep)
+        self._sync_endpoints(rep.pool)
         if not rep.busy and not rep.has_prefill_work():
             rep.stopped_at = max(t, rep.drain_end())
 
     # ------------------------------------------------------------------ requests
+    def _sync_endpoints(self, pool: str) -> None:
+        """Make the routing pool's endpoints the ready replicas (the gateway's ``Pool.update``)."""
+        rp = self._router_by_name[pool]
+        addresses = [f"r{r.rid}" for r in self.routable[pool]]
+        for r in self.routable[pool]:
+            self._rep_of[f"r{r.rid}"] = r
+        added, _ = rp.update(addresses, lambda _pool, _address: _NoBackend())  # type: ignore[arg-type,return-value]
+        for ep in added:
+            ep.healthy = True  # the first probe succeeds: the replica just became ready
+
+    def _outstanding(self, ep: Endpoint) -> int:
+        r = self._rep_of[ep.address]
+        if not r.busy:
+            r.advance(self.now)
+        return r.inflight()
+
     def _route(self, i: int) -> None:
         p = self.prompt[i]
-        best: Replica | None = None
-        best_key = math.inf
-        for name, reps in self.routable.items():
-            if p > self.pools[name].max_prompt_tokens:
-                continue
-            for r in reps:
-                key = (r.pending_tokens + 64 * r.n_dec) / r.prof.f_eff
-                if key < best_key:
-                    best, best_key = r, key
-        rec_pool = best.pool if best is not None else self._fallback_pool(p)
-        self.records[rec_pool].arrivals.append(self.arr[i])
-        if best is None:
+        for rp in self.router:
+            for ep in rp.endpoints.values():
+                ep.outstanding = self._outstanding(ep)
+            for ep in list(rp.draining.values()):
+                ep.outstanding = self._outstanding(ep)
+            rp.reap()
+        chosen = choose(self.router, p)
+        ep = chosen.pick() if chosen is not None else None
+        if chosen is None or ep is None:
+            rec_pool = self._fallback_pool(p)
+            self.records[rec_pool].arrivals.append(self.arr[i])
             self.records[rec_pool].backlog.append(i)
-        else:
-            self._dispatch(best, i, self.arr[i])
+            return
+        chosen.acquire(ep)
+        rep = self._rep_of[ep.address]
+        self.records[rep.pool].arrivals.append(self.arr[i])
+        self._dispatch(rep, i, self.arr[i])
 
     def _fallback_pool(self, prompt: int) -> str:
-        fits = [n for n, c in self.pools.items() if prompt <= c.max_prompt_tokens]
-        return fits[0] if fits else next(iter(self.pools))
+        """No ready replica anywhere: the request waits for the first pool whose prompts it fits."""
+        fits = [
+            rp.name for rp in self.router if rp.max_prompt_tokens is None or prompt <= rp.max_prompt_tokens
+        ]
+        return fits[0] if fits else self.router[0].name
 
     def _dispatch(self, rep: Replica, i: int, t: float) -> None:
         self.served_by[i] = rep.pool

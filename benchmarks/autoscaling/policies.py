@@ -5,7 +5,10 @@ against what people run today, implemented faithfully and fed the same signals
 (see the table in the design notes): Kubernetes HPA on GPU utilisation, on
 in-flight requests, KEDA on queue depth, Knative's KPA, and a Dynamo-style
 predictive planner. ``seedcoder`` calls ``seedcoder.autoscaler.decide``: the
-same function the operator calls, never a copy.
+same function the operator calls, never a copy, configured by the operator's
+own ``policy_config_for`` from the resource's default spec, and called on the
+operator's timer period (``OperatorSettings().resync_seconds``); the interval,
+the scale-up cooldown and the step bound are inside ``decide``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, prior_for
+from seedcoder.api.spec import AutoscalingSpec, SloSpec
+from seedcoder.autoscaler import PolicyState, PoolObservation, PoolSpec, decide, prior_for
+from seedcoder.operator.scaling import policy_config_for
+from seedcoder.operator.settings import OperatorSettings
 
 from benchmarks.autoscaling.fleet import Fleet, PoolConfig
 
@@ -26,10 +32,10 @@ WINDOW_S = 60.0
 class SeedcoderPolicy:
     """Adapter: the fleet's metrics become the operator's observations; decisions become replicas."""
 
-    name = "seedcoder"
-    interval_s = 15.0
-
-    def __init__(self, pools: list[PoolConfig], cold_start_s: float, slo_ms: float) -> None:
+    def __init__(self, pools: list[PoolConfig], slo_ms: float, name: str = "seedcoder") -> None:
+        self.name = name
+        self.interval_s = OperatorSettings().resync_seconds
+        """The operator's timer period: the policy is offered every tick and gates itself."""
         self.specs = [
             PoolSpec(
                 name=p.name,
@@ -41,7 +47,7 @@ class SeedcoderPolicy:
             )
             for p in pools
         ]
-        self.cfg = PolicyConfig(slo_ttft_p95_ms=slo_ms, cold_start_s=cold_start_s, interval_s=self.interval_s)
+        self.cfg = policy_config_for(SloSpec(ttft_p95_ms=round(slo_ms)), AutoscalingSpec(), self.interval_s)
         self.state = PolicyState()
         self.decisions = 0
 
@@ -61,8 +67,8 @@ class SeedcoderPolicy:
             )
         result = decide(self.specs, obs, self.state, now, self.cfg)
         self.state = result.state
-        for p, n in result.desired.items():
-            fleet.set_replicas(p, n, now)
+        for d in result.changes:
+            fleet.set_replicas(d.pool, d.to_replicas, now)
 
 
 @dataclass
@@ -201,21 +207,21 @@ class DynamoPlanner:
 
 @dataclass
 class Scheduled:
-    """Follows a replica schedule (the oracle, and the static baselines)."""
+    """Follows a replica schedule per pool (the oracle, and the static baselines)."""
 
     name: str
-    want: list[int]
-    """Replicas needed in each scoring window."""
+    want: dict[str, list[int]]
+    """Replicas needed in each scoring window, per pool."""
     window_s: float
     cold_start_s: float
-    pool: str
     interval_s: float = 5.0
 
     def __call__(self, fleet: Fleet, now: float) -> None:
         k0 = int(now // self.window_s)
         k1 = int((now + self.cold_start_s + self.interval_s) // self.window_s)
-        ks = range(k0, min(k1, len(self.want) - 1) + 1)
-        fleet.set_replicas(self.pool, max((self.want[k] for k in ks), default=self.want[-1]), now)
+        for pool, want in self.want.items():
+            ks = range(k0, min(k1, len(want) - 1) + 1)
+            fleet.set_replicas(pool, max((want[k] for k in ks), default=want[-1]), now)
 
 
 def baselines(pools: list[PoolConfig], slo_ms: float) -> list[object]:

@@ -1,8 +1,13 @@
-"""Request workloads for the autoscaling benchmark: the real trace, rate-scaled, and a synthetic week.
+"""Request workloads for the autoscaling benchmark: the real trace, rate-scaled, and a day-long cycle.
 
 Why: the policy has to be judged on real burstiness (the Azure code trace) and on
-daily cycles (a synthetic week). Any CSV with the columns ``TIMESTAMP``,
-``ContextTokens`` and ``GeneratedTokens`` can be replayed.
+daily cycles. Rate scaling is by superposition (:func:`superposed`): ×k is k
+copies of the trace, each shifted circularly by its own random offset, at the
+trace's own time scale: k times as many developers. Dividing the timestamps
+(:func:`rate_scaled`) models the same developers typing k times faster and
+squeezes the hour into less than a few cold starts; it is kept only as a
+labelled stress test. Any CSV with the columns ``TIMESTAMP``, ``ContextTokens``
+and ``GeneratedTokens`` can be replayed.
 """
 
 from __future__ import annotations
@@ -63,9 +68,10 @@ def read_trace(path: Path) -> Trace:
 
 
 def rate_scaled(trace: Trace, scale: float, loops: int, warmup_loops: int, name: str) -> Workload:
-    """Timestamps divided by ``scale``; the compressed trace replayed ``loops`` times back to back.
+    """STRESS TEST ONLY: timestamps divided by ``scale``, replayed ``loops`` times back to back.
 
-    The compressed hour lasts minutes, shorter than a few cold starts, so it is
+    This models the same developers typing ``scale`` times faster, not more
+    developers; use :func:`superposed` for rate scaling. The compressed hour lasts minutes, shorter than a few cold starts, so it is
     looped to give the controllers time; the first ``warmup_loops`` are not scored.
     """
     period = (trace.t[-1] + float(np.median(np.diff(trace.t)))) / scale
@@ -82,8 +88,103 @@ def rate_scaled(trace: Trace, scale: float, loops: int, warmup_loops: int, name:
         score_from=math.ceil(warmup_loops * period / 60.0) * 60.0,
         rate_scale=scale,
         notes=[
-            f"timestamps divided by {scale:g} (one trace hour lasts {period:.0f}s), replayed {loops} times; "
+            f"STRESS TEST (time-compressed, not rate scaling): timestamps divided by {scale:g} (one trace hour lasts {period:.0f}s), replayed {loops} times; "
             f"the first {warmup_loops} replay(s) (rounded up to whole minutes) are warm-up and not scored"
+        ],
+    )
+
+
+def _period(trace: Trace) -> float:
+    """The trace's length as a circle: last arrival plus one median gap."""
+    return float(trace.t[-1] + float(np.median(np.diff(trace.t))))
+
+
+def _copies(trace: Trace, k: int, rng: np.random.Generator, span: float) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` circularly shifted copies of the trace covering ``[0, span)``: (times, trace row of each)."""
+    period = _period(trace)
+    reps = math.ceil(span / period) + 1
+    times, rows = [], []
+    idx = np.arange(len(trace.t))
+    for _ in range(k):
+        shifted = (trace.t + rng.uniform(0.0, period)) % period
+        order = np.argsort(shifted, kind="stable")
+        base, base_rows = shifted[order], idx[order]
+        t = np.concatenate([base + j * period for j in range(reps)])
+        keep = t < span
+        times.append(t[keep])
+        rows.append(np.tile(base_rows, reps)[keep])
+    t_all, r_all = np.concatenate(times), np.concatenate(rows)
+    order = np.argsort(t_all, kind="stable")
+    return t_all[order], r_all[order]
+
+
+def superposed(trace: Trace, k: int, seed: int, name: str, warmup_s: float = 600.0) -> Workload:
+    """×``k`` by superposition: one trace hour of ``k`` shifted copies, after ``warmup_s`` unscored.
+
+    The warm-up replays the copies' last ``warmup_s`` seconds (the copies are
+    circular), so the scored hour starts from a fleet that has seen its load.
+    """
+    rng = np.random.default_rng(seed)
+    period = _period(trace)
+    t, rows = _copies(trace, k, rng, period)
+    tail = t >= period - warmup_s
+    times = np.concatenate([t[tail] - (period - warmup_s), t + warmup_s])
+    rows = np.concatenate([rows[tail], rows])
+    return Workload(
+        name=name,
+        t=times.tolist(),
+        prompt=trace.prompt[rows].tolist(),
+        gen=trace.gen[rows].tolist(),
+        duration=period + warmup_s,
+        score_from=warmup_s,
+        rate_scale=float(k),
+        notes=[
+            f"rate x{k} by superposition: {k} copies of the trace, each shifted circularly by its own "
+            f"random offset (seed {seed}), at the trace's own time scale; one trace hour "
+            f"({period:.0f}s) scored after a {warmup_s:.0f}s warm-up"
+        ],
+    )
+
+
+def weekday_rate(hour_of_day: np.ndarray, peak: float) -> np.ndarray:
+    """Requests/s over a weekday: a working-hours hump with a lunch dip over a night trough."""
+    return diurnal_rate(np.asarray(hour_of_day) % 24.0, peak)
+
+
+def diurnal_day(
+    trace: Trace, seed: int, compress: float = 4.0, peak: float = 98.0, start_hour: float = 4.0
+) -> Workload:
+    """A weekday from ``start_hour`` round the clock, time-compressed ``compress`` times (at most 4).
+
+    Superposed shifted copies of the trace (enough for the peak) are thinned by
+    the diurnal envelope, so the trace's own second-to-minute burstiness is kept
+    at its own time scale and only the daily envelope runs faster. The first
+    half hour of the (compressed) night is warm-up and not scored.
+    """
+    if not 1.0 <= compress <= 4.0:
+        raise ValueError(
+            f"compress must be within 1..4 (got {compress:g}): a day shorter than 6 h hides cold starts"
+        )
+    rng = np.random.default_rng(seed)
+    duration = 86400.0 / compress
+    k = math.ceil(peak / (len(trace.t) / _period(trace)))
+    t, rows = _copies(trace, k, rng, duration)
+    hour = (start_hour + t * compress / 3600.0) % 24.0
+    keep = rng.random(len(t)) < weekday_rate(hour, peak) / peak
+    warm = 1800.0 / compress
+    return Workload(
+        name="diurnal-day",
+        t=t[keep].tolist(),
+        prompt=trace.prompt[rows[keep]].tolist(),
+        gen=trace.gen[rows[keep]].tolist(),
+        duration=duration,
+        score_from=warm,
+        rate_scale=float(k),
+        notes=[
+            f"one weekday compressed {compress:g}x in time (a day lasts {duration:.0f}s), from {start_hour:g}:00; "
+            f"{k} superposed shifted copies of the trace (seed {seed}) thinned by a diurnal envelope "
+            f"(peak {peak:g} req/s, night trough {0.06 * peak:.0f} req/s); the trace's bursts keep their "
+            f"own time scale; first {warm:.0f}s not scored"
         ],
     )
 

@@ -12,12 +12,16 @@ from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
 from seedcoder.autoscaler.models import PolicyConfig, PoolObservation, PoolSpec, PoolState
 from seedcoder.autoscaler.priors import prior_for
 
-_RECOVER_BELOW_BASE = 0.9
-"""A p95 under this share of the prior's unloaded p95 is below anything the curve can learn from..."""
+_RECOVER_BELOW = 0.25
+"""A p95 within this share of the room between the unloaded p95 and the SLO says little to the curve..."""
 _RECOVER_MIN_LOAD = 0.6
 """...while each replica carries at least this share of the usable capacity (the fleet is busy)."""
 _RECOVER_STEP = 0.03
-"""Factor above 1 by which such an observation raises a capacity cut back toward the prior."""
+"""Factor above 1 by which such an observation raises a capacity cut back toward the prior..."""
+_PROVEN_AFTER_BREACH = 0.8
+"""A first breach at x requests/s per replica proves no more than this share of x."""
+_RECOVER_OVER_PROVEN = 1.1
+"""...but never past this multiple of the highest load per replica seen within the SLO (explore, slowly)."""
 
 
 def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
@@ -43,6 +47,10 @@ def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: 
         # The window's latency may come from a busier minute just before it: charge it to that one.
         busiest = max(r for t, r in ps.load if t >= obs.observed_at - cfg.window_s)
         x = busiest / obs.ready
+        if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms and x >= ps.capacity_rps:
+            # Load beyond what the estimate says a replica holds explains the breach (a backlog
+            # while replicas start): the estimate was right, there is nothing to learn.
+            return
         ps.capacity_rps = update_capacity(
             ps.capacity_rps,
             prior,
@@ -54,12 +62,15 @@ def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: 
             cfg.learning_rate_up,
         )
         if obs.ttft_p95_ms > cfg.slo_ttft_p95_ms:
+            ps.proven_rps = min(ps.proven_rps, x) if ps.proven_rps is not None else _PROVEN_AFTER_BREACH * x
             implied = implied_capacity(
                 x, obs.ttft_p95_ms, cfg.slo_ttft_p95_ms, prior.base_p95_ms, prior.utilisation_at_slo
             )
             if implied is not None:
                 ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
-        elif obs.ttft_p95_ms < _RECOVER_BELOW_BASE * prior.base_p95_ms:
+        else:
+            ps.proven_rps = max(ps.proven_rps or 0.0, x)
+        if obs.ttft_p95_ms <= cfg.slo_ttft_p95_ms and obs.ttft_p95_ms < prior.base_p95_ms + _RECOVER_BELOW * (cfg.slo_ttft_p95_ms - prior.base_p95_ms):
             _recover(ps, x, prior_rps, cfg)
 
 
@@ -67,17 +78,20 @@ def _recover(ps: PoolState, per_replica_rps: float, prior_rps: float, cfg: Polic
     """Let a capacity cut (learned or remembered from a breach) creep back toward the prior.
 
     Why: once a breach has cut the estimate, the fleet sized from it runs so far below
-    its capacity that p95 sits under the latency curve's base, which says nothing, so
-    the cut would never be learned back. A p95 below the unloaded base while replicas
+    its capacity that p95 sits near the latency curve's base, which says little, so
+    the cut would never be learned back. A p95 near the unloaded base while replicas
     carry a real share of the usable capacity is evidence the cut is too pessimistic;
     each such observation raises it a little. A new breach cuts it again.
     """
     if per_replica_rps < _RECOVER_MIN_LOAD * usable_capacity(ps, cfg):
         return
     step = 1.0 + _RECOVER_STEP
-    if ps.capacity_rps is not None and ps.capacity_rps < prior_rps:
-        ps.capacity_rps = min(prior_rps, ps.capacity_rps * step)
-    ps.breaches = [(t, min(prior_rps, c * step)) for t, c in ps.breaches]
+    ceiling = prior_rps
+    if ps.proven_rps is not None:
+        ceiling = min(ceiling, _RECOVER_OVER_PROVEN * ps.proven_rps / cfg.target_utilisation)
+    if ps.capacity_rps is not None and ps.capacity_rps < ceiling:
+        ps.capacity_rps = min(ceiling, ps.capacity_rps * step)
+    ps.breaches = [(t, max(c, min(ceiling, c * step))) for t, c in ps.breaches]
 
 
 def usable_capacity(ps: PoolState, cfg: PolicyConfig) -> float:

@@ -135,6 +135,10 @@ class PoolState(BaseModel):
     observing_since: float | None = Field(
         default=None, description="First fresh observation: no scale-down before a full stabilisation window."
     )
+    proven_rps: float | None = Field(
+        default=None,
+        description="Highest requests/s per ready replica seen within the SLO since the last breach.",
+    )
     last_queue_over: bool = Field(default=False, description="The queue was over its limit at the last call.")
     last_ready: int | None = None
 

@@ -103,6 +103,15 @@ def plan(
     serving: dict[str, str] = {}
     kept: set[str] = set()
     endpoints = []
+    hints = dict(
+        zip(
+            [pe.pool.name for pe in pools],
+            gateway_objects.routing_hints(
+                [(pe.profile.gpu, pe.plan.inputs.precision) for pe in pools], float(spec.slo.ttft_p95_ms)
+            ),
+            strict=True,
+        )
+    )
     for pe in pools:
         job = observed.jobs.get(pe.key)
         live = observed.triton.get(pe.pool.name)
@@ -136,6 +145,7 @@ def plan(
                 )
             )
         )
+        weight, longest = hints[pe.pool.name]
         endpoints.append(
             gateway_objects.pool_endpoint(
                 instance=inst,
@@ -144,6 +154,8 @@ def plan(
                 gpu=pe.profile.gpu,
                 max_input_len=pe.plan.inputs.limits.max_input_len,
                 domain=settings.cluster_domain,
+                capacity_weight=weight,
+                max_prompt_tokens=longest,
             )
         )
     if endpoints:

@@ -17,6 +17,7 @@ import json
 
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
+from seedcoder.autoscaler import prior_for
 from seedcoder.operator import names, podsec, triton
 from seedcoder.operator.image_choice import ImageChoice
 from seedcoder.operator.podsec import Manifest
@@ -40,10 +41,43 @@ def selector_labels(instance: str) -> dict[str, str]:
 
 
 def pool_endpoint(
-    *, instance: str, namespace: str, pool: str, gpu: str, max_input_len: int, domain: str
+    *,
+    instance: str,
+    namespace: str,
+    pool: str,
+    gpu: str,
+    max_input_len: int,
+    domain: str,
+    capacity_weight: float = 1.0,
+    max_prompt_tokens: int | None = None,
 ) -> PoolEndpoint:
     host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
-    return PoolEndpoint(name=pool, grpc_url=f"{host}:{triton.GRPC}", gpu=gpu, max_prompt_tokens=max_input_len)
+    return PoolEndpoint(
+        name=pool,
+        grpc_url=f"{host}:{triton.GRPC}",
+        gpu=gpu,
+        capacity_weight=capacity_weight,
+        max_prompt_tokens=min(max_input_len, max_prompt_tokens or max_input_len),
+    )
+
+
+def routing_hints(pools: list[tuple[str, str]], slo_ms: float) -> list[tuple[float, int | None]]:
+    """(capacity weight, longest prompt to send it) per (GPU, precision), for the gateway's pool rule.
+
+    Why: the gateway balances least-outstanding weighted by capacity and keeps
+    prompts off pools that cannot prefill them inside the SLO. The weight is
+    the requests/s one replica holds at the SLO (the autoscaler's prior), so an
+    A100 replica gets its share, not an H100's; a pool gets a prompt limit only
+    when another pool of the deployment serves longer prompts inside the SLO
+    (alone, a pool serves everything it accepts).
+    """
+    priors = [prior_for(gpu, precision) for gpu, precision in pools]
+    servable = [p.servable_prompt_tokens(slo_ms) for p in priors]
+    longest = max(servable, default=0)
+    return [
+        (round(p.rps_for_slo(slo_ms), 3), s if s < longest else None)
+        for p, s in zip(priors, servable, strict=True)
+    ]
 
 
 def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:
