@@ -73,19 +73,20 @@ class Plan:
     slo_ms: float = 300.0
 
 
-def full_plan(seeds: tuple[int, ...] = (0, 1, 2)) -> Plan:
+def full_plan(seeds: tuple[int, ...] = (0, 1, 2), day_seeds: int = 1) -> Plan:
+    """The committed run. The day-long scenario (about 800,000 requests per policy) runs
+    ``day_seeds`` seeds to fit the time budget on two shared cores."""
     one = seeds[:1]
     return Plan(
         specs=(
             Spec("x10", "superposed", 10, seeds=seeds),
             Spec("x40", "superposed", 40, seeds=seeds),
-            Spec("day", "day", 38, seeds=seeds),
+            Spec("day", "day", 38, seeds=seeds[:day_seeds]),
             Spec("mixed-x20", "superposed", 20, profiles=("h100-fp8", "a100-bf16"), seeds=seeds),
             Spec("stress-x10", "compressed", 10, seeds=one, stress=True),
-            Spec("stress-x40", "compressed", 40, seeds=one, stress=True),
             *(
                 Spec(f"x10-cold-{cs:g}", "superposed", 10, cold_start_s=cs, seeds=one, sweep=True)
-                for cs in (30.0, 60.0, 180.0, 300.0)
+                for cs in (60.0, 300.0)
             ),
         )
     )
@@ -236,6 +237,9 @@ def run_all(
 ) -> list[dict[str, Any]]:
     """Every scenario of the report, in plan order."""
     units = [(spec, seed, trace_path, trace_name, plan.slo_ms) for spec in plan.specs for seed in spec.seeds]
+    weight = {"day": 4, "compressed": 2, "superposed": 1}
+    # Longest first, so that the last unit to finish is a short one.
+    units.sort(key=lambda u: -(weight[u[0].kind] * u[0].scale * len(u[0].profiles)))
     results: dict[tuple[str, int], dict[str, Any]] = {}
     if jobs <= 1:
         for u in units:

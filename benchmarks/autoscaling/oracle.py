@@ -144,16 +144,25 @@ def _search(w: Workload, pools: list[PoolConfig], slo_s: float, seed: int, windo
             continue
         cache: dict[tuple[int, ...], bool] = {}
 
-        def ok_at(n: dict[str, int], j0: int = j0, lo: int = lo, hi: int = hi, k: int = k) -> bool:
+        def ok_at(
+            n: dict[str, int],
+            j0: int = j0,
+            lo: int = lo,
+            hi: int = hi,
+            k: int = k,
+            cache: dict[tuple[int, ...], bool] = cache,
+        ) -> bool:
             key = tuple(n[p.name] for p in pools)
             if key not in cache:
                 cache[key] = _window_p95(w, pools, lo, j0, hi, n, seed * 100003 + k) <= slo_s
             return cache[key]
 
         floor = 1 if not any(p.min_replicas for p in others) else main.min_replicas
-        n_main = _smallest(
-            lambda n: ok_at({**base, main.name: n}), prev, max(floor, main.min_replicas), main.max_replicas
-        )
+
+        def main_ok(n: int, base: dict[str, int] = base) -> bool:
+            return ok_at({**base, main.name: n})
+
+        n_main = _smallest(main_ok, prev, max(floor, main.min_replicas), main.max_replicas)
         best = {**base, main.name: max(main.min_replicas, n_main)}
         for other in sorted(others, key=lambda p: p.cost_per_hour_usd):
             if other.cost_per_hour_usd >= main.cost_per_hour_usd:

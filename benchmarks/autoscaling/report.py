@@ -16,7 +16,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 
 DISCLAIMER = (
     "Simulated: the replica latency model is a roofline model calibrated from published TensorRT-LLM "
@@ -69,15 +68,18 @@ def markdown(scenarios: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         kind = "STRESS TEST, time-compressed" if s.get("stress") else s.get("method", "")
         title = f"{s['trace']} (×{s['rate_scale']:g}, {kind})"
         pools = "; ".join(
-            f"{p['name']} {p['profile']} {p['min_replicas']}–{p['max_replicas']} at ${p['price_per_gpu_hour_usd']:.2f}/GPU-h"
+            f"{p['name']} {p['profile']} {p['min_replicas']}–{p['max_replicas']} "
+            f"at ${p['price_per_gpu_hour_usd']:.2f}/GPU-h"
             for p in s.get("pools", [])
         )
         lines += [
             f"## {title}, {s['profile']}, cold start {s['cold_start_s']:g} s",
             "",
-            f"SLO p95 TTFT ≤ {s['slo_ttft_p95_ms']:g} ms; pools: {pools}; {s['requests_scored']} requests over "
-            f"{s['scored_minutes']} scored minutes (seed 0). " + " ".join(s["notes"]),
-            f"Simulation time per seed: {', '.join(f'{x:.0f} s' for x in s.get('simulated_s_per_seed', []))}.",
+            f"SLO p95 TTFT ≤ {s['slo_ttft_p95_ms']:g} ms; pools: {pools}; {s['requests_scored']} requests "
+            f"over {s['scored_minutes']} scored minutes (seed 0). " + " ".join(s["notes"]),
+            "Simulation time per seed: "
+            + ", ".join(f"{x:.0f} s" for x in s.get("simulated_s_per_seed", []))
+            + ".",
             "",
             "| policy | " + " | ".join(c[1] for c in COLUMNS) + " |",
             "|---|" + "---:|" * len(COLUMNS),
@@ -116,12 +118,13 @@ def goal_rows(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(scenarios: list[dict[str, Any]]) -> str:
-    """The goals table: ≤1 % windows over the SLO, ≤1.15× the oracle, beat every baseline as good on the SLO."""
+    """The goals table: ≤1 % windows over the SLO, ≤1.15× the oracle, beat every baseline as good."""
     lines = [
         "## Against the goals",
         "",
-        f"Goals: ≤ {GOAL_WINDOWS_PCT:g} % of 1-minute windows over the SLO; ≤ {GOAL_VS_ORACLE:g}× the oracle's "
-        "GPU-hours ($ for mixed pools); fewer GPU-hours ($) than every baseline that violates no more windows.",
+        f"Goals: ≤ {GOAL_WINDOWS_PCT:g} % of 1-minute windows over the SLO; ≤ {GOAL_VS_ORACLE:g}× the "
+        "oracle's GPU-hours ($ for mixed pools); fewer GPU-hours ($) than every baseline that violates "
+        "no more windows.",
         "",
         "| scenario | windows over SLO % (mean / worst seed) | × oracle (mean / worst seed) | "
         "baselines with ≤ our violations that we beat | … that we do not beat |",
@@ -134,7 +137,8 @@ def summary(scenarios: list[dict[str, Any]]) -> str:
         label = s["key"] + (" (STRESS TEST)" if s.get("stress") else "")
         lines.append(
             f"| {label} | {g['windows_violated_pct']:.2f} / {g['windows_violated_pct_max']:.2f} | "
-            f"{g['vs_oracle']:.2f} / {g['vs_oracle_max']:.2f} ({'$' if g['metric'] == 'cost_usd' else 'GPU-h'}) | "
+            f"{g['vs_oracle']:.2f} / {g['vs_oracle_max']:.2f} "
+            f"({'$' if g['metric'] == 'cost_usd' else 'GPU-h'}) | "
             f"{', '.join(sorted(g['beats'])) or '–'} | {', '.join(sorted(g['not_beaten'])) or '–'} |"
         )
     return "\n".join(lines)

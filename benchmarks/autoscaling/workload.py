@@ -71,8 +71,9 @@ def rate_scaled(trace: Trace, scale: float, loops: int, warmup_loops: int, name:
     """STRESS TEST ONLY: timestamps divided by ``scale``, replayed ``loops`` times back to back.
 
     This models the same developers typing ``scale`` times faster, not more
-    developers; use :func:`superposed` for rate scaling. The compressed hour lasts minutes, shorter than a few cold starts, so it is
-    looped to give the controllers time; the first ``warmup_loops`` are not scored.
+    developers; use :func:`superposed` for rate scaling. The compressed hour lasts
+    minutes, shorter than a few cold starts, so it is looped to give the
+    controllers time; the first ``warmup_loops`` are not scored.
     """
     period = (trace.t[-1] + float(np.median(np.diff(trace.t)))) / scale
     base = trace.t / scale
@@ -88,7 +89,8 @@ def rate_scaled(trace: Trace, scale: float, loops: int, warmup_loops: int, name:
         score_from=math.ceil(warmup_loops * period / 60.0) * 60.0,
         rate_scale=scale,
         notes=[
-            f"STRESS TEST (time-compressed, not rate scaling): timestamps divided by {scale:g} (one trace hour lasts {period:.0f}s), replayed {loops} times; "
+            f"STRESS TEST (time-compressed, not rate scaling): timestamps divided by {scale:g} "
+            f"(one trace hour lasts {period:.0f}s), replayed {loops} times; "
             f"the first {warmup_loops} replay(s) (rounded up to whole minutes) are warm-up and not scored"
         ],
     )
@@ -181,7 +183,8 @@ def diurnal_day(
         score_from=warm,
         rate_scale=float(k),
         notes=[
-            f"one weekday compressed {compress:g}x in time (a day lasts {duration:.0f}s), from {start_hour:g}:00; "
+            f"one weekday compressed {compress:g}x in time (a day lasts {duration:.0f}s), "
+            f"from {start_hour:g}:00; "
             f"{k} superposed shifted copies of the trace (seed {seed}) thinned by a diurnal envelope "
             f"(peak {peak:g} req/s, night trough {0.06 * peak:.0f} req/s); the trace's bursts keep their "
             f"own time scale; first {warm:.0f}s not scored"

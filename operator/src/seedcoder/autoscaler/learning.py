@@ -70,7 +70,9 @@ def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: 
                 ps.breaches.append((now, max(implied, 0.1 * prior_rps)))
         else:
             ps.proven_rps = max(ps.proven_rps or 0.0, x)
-        if obs.ttft_p95_ms <= cfg.slo_ttft_p95_ms and obs.ttft_p95_ms < prior.base_p95_ms + _RECOVER_BELOW * (cfg.slo_ttft_p95_ms - prior.base_p95_ms):
+        if obs.ttft_p95_ms <= cfg.slo_ttft_p95_ms and obs.ttft_p95_ms < prior.base_p95_ms + _RECOVER_BELOW * (
+            cfg.slo_ttft_p95_ms - prior.base_p95_ms
+        ):
             _recover(ps, x, prior_rps, cfg)
 
 

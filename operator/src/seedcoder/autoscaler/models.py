@@ -76,6 +76,11 @@ class PolicyConfig(_Frozen):
     target_utilisation: float = Field(
         default=0.9, gt=0, le=1, description="Share of learned capacity to plan for."
     )
+    staffing_beta: float = Field(
+        default=0.5,
+        ge=0,
+        description="Square-root safety staffing: plan R + beta*sqrt(R) replicas for a load worth R.",
+    )
     scale_down_hysteresis: float = Field(
         default=0.05, ge=0, lt=1, description="Extra slack before a scale-down."
     )

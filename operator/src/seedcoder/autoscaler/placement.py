@@ -10,6 +10,7 @@ placed only on such pools.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,8 +41,25 @@ class Placement:
     unplaced_rps: float
 
 
-def place(pools: Sequence[PoolCapacity], demand_rps: float, long_share: float) -> Placement:
-    """Greedy cheapest-first placement of ``demand_rps``, ``long_share`` of it on long-capable pools."""
+def load_of(replicas: int, staffing_beta: float) -> float:
+    """The load R (in replicas' worth) that ``replicas`` n hold under square-root staffing.
+
+    Solves R + beta*sqrt(R) = n.
+    """
+    if replicas <= 0:
+        return 0.0
+    root = (-staffing_beta + math.sqrt(staffing_beta**2 + 4.0 * replicas)) / 2.0
+    return root * root
+
+
+def place(
+    pools: Sequence[PoolCapacity], demand_rps: float, long_share: float, staffing_beta: float = 0.0
+) -> Placement:
+    """Greedy cheapest-first placement of ``demand_rps``, ``long_share`` of it on long-capable pools.
+
+    The minimum replicas are filled first up to the load they hold with the policy's
+    safety staffing (``staffing_beta``), so that filling them never asks for more.
+    """
     if not any(p.serves_long for p in pools):
         pools = [
             PoolCapacity(p.name, p.capacity_rps, p.cost_per_hour_usd, p.min_replicas, p.max_replicas, True)
@@ -60,7 +78,7 @@ def place(pools: Sequence[PoolCapacity], demand_rps: float, long_share: float) -
                 left -= take
         return left
 
-    floors = {p.name: p.min_replicas * p.capacity_rps for p in pools}
+    floors = {p.name: load_of(p.min_replicas, staffing_beta) * p.capacity_rps for p in pools}
     ceilings = {p.name: p.max_replicas * p.capacity_rps for p in pools}
     long_pools = [p for p in pools if p.serves_long]
     long_left = fill(long_left, long_pools, floors)

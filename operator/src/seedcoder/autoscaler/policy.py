@@ -47,6 +47,18 @@ def due(state: PolicyState, now: float, config: PolicyConfig | None = None) -> b
     return last is None or now - last >= cfg.interval_s * (1.0 - _DUE_SLACK) or now < last
 
 
+def _staffed(replicas_of_load: float, cfg: PolicyConfig) -> int:
+    """Replicas for a load worth ``replicas_of_load`` replicas, with square-root safety staffing.
+
+    Why: bursts relative to the mean shrink as a fleet grows (a superposition of
+    many users averages out), so a fixed utilisation target over-provisions big
+    fleets and under-provisions small ones; ``R + beta*sqrt(R)`` (Halfin-Whitt)
+    gives small fleets proportionally more headroom than big ones.
+    """
+    r = max(0.0, replicas_of_load)
+    return math.ceil(r + cfg.staffing_beta * math.sqrt(r) - 1e-9)
+
+
 def _clamp(n: int, pool: PoolSpec) -> int:
     return max(pool.min_replicas, min(pool.max_replicas, n))
 
@@ -88,8 +100,8 @@ def _pool_loads(
         for p in pools
     ]
     total_f, total_now = sum(own_f.values()), sum(own_now.values())
-    f_load = place(caps, total_f, long_share).load
-    n_load = place(caps, total_now, long_share).load
+    f_load = place(caps, total_f, long_share, cfg.staffing_beta).load
+    n_load = place(caps, total_now, long_share, cfg.staffing_beta).load
     return f_load, n_load
 
 
@@ -105,7 +117,7 @@ def _decide_fresh(
     current, slo = obs.replicas, cfg.slo_ttft_p95_ms
     usable = usable_capacity(ps, cfg)
     cap = usable / cfg.target_utilisation
-    up_need = math.ceil(load_f / usable - 1e-9)
+    up_need = _staffed(load_f / usable, cfg)
     cause: Cause = "Forecast" if load_f > load_now * 1.02 else "Load"
     why = (
         f"load {load_now:.1f} req/s (forecast {load_f:.1f}), capacity {cap:.2f} req/s per replica at the SLO"
@@ -147,7 +159,7 @@ def _decide_fresh(
             demand_rps=load_f,
             capacity_rps=cap,
         )
-    down_need = math.ceil(max(load_f, load_now) / (usable * (1.0 - cfg.scale_down_hysteresis)) - 1e-9)
+    down_need = _staffed(max(load_f, load_now) / (usable * (1.0 - cfg.scale_down_hysteresis)), cfg)
     rec = _clamp(max(down_need, target), pool)
     ps.recommendations.append((now, rec))
     ps.recommendations = [r for r in ps.recommendations if r[0] > now - cfg.scale_down_stabilisation_s]
