@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         "--seeds", type=int, default=3, help="seeds of the full run (they vary the copies' offsets and noise)"
     )
     ap.add_argument(
+        "--sweep", action="store_true", help="add the cold-start sweep (60 and 300 s) to the full run"
+    )
+    ap.add_argument(
+        "--cache", type=Path, default=None, help="keep each finished (scenario, seed) here; reuse it"
+    )
+    ap.add_argument("--cached-only", action="store_true", help="report only what --cache already holds")
+    ap.add_argument(
         "--jobs",
         type=int,
         default=min(2, os.cpu_count() or 1),
@@ -45,13 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     if not trace_path.is_file():
         print(f"Trace not found: {trace_path} (pass --trace or set SEEDCODER_TRACE)", file=sys.stderr)
         return 2
-    plan = quick_plan() if args.quick else full_plan(tuple(range(args.seeds)))
+    plan = quick_plan() if args.quick else full_plan(tuple(range(args.seeds)), sweep=args.sweep)
     t0 = time.monotonic()
 
     def log(msg: str) -> None:
         print(f"[{time.monotonic() - t0:6.1f}s] {msg}", flush=True)
 
-    scenarios = run_all(trace_path, trace_path.stem, plan, log, jobs=args.jobs)
+    scenarios = run_all(
+        trace_path, trace_path.stem, plan, log, jobs=args.jobs, cache=args.cache, cached_only=args.cached_only
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {
         "command": "python -m benchmarks.autoscaling" + (" --quick" if args.quick else ""),

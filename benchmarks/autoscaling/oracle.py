@@ -55,7 +55,7 @@ def oracle_schedule(
     seed: int,
     window_s: float = 60.0,
     cold_start_s: float = 120.0,
-    refine: int = 4,
+    refine: int = 3,
 ) -> Schedule:
     """Replicas per pool and window (index k covers ``[k·window, (k+1)·window)``).
 

@@ -1,12 +1,13 @@
-"""Reads the committed autoscaling results and checks the issue's targets, so regressions show.
+"""Reads the committed autoscaling results and checks the issue's goals, so regressions show.
 
-The targets (code trace ×10 and ×40, H100 FP8, 120 s cold start): ``seedcoder``
-breaks the SLO in at most 1 % of one-minute windows, uses at most 1.15× the
-oracle's GPU-hours, and fewer GPU-hours than every baseline that breaks the SLO
-in as few windows or fewer. Every target the committed run meets is asserted.
-A target it misses is asserted as a regression guard instead: the measured
-figure may not get worse than the committed one, and the comment says the
-target and the shortfall in plain numbers.
+The goals (superposed ×10 and ×40 code trace, the day-long cycle and the mixed
+H100 + A100 fleet; 120 s cold start, p95 TTFT ≤ 300 ms): ``seedcoder`` breaks
+the SLO in at most 1 % of one-minute windows, uses at most 1.15× the oracle's
+GPU-hours ($ for mixed pools), and fewer GPU-hours ($) than every baseline that
+breaks the SLO in as few windows or fewer. Every goal the committed run meets is
+asserted. A goal it misses is asserted as a regression guard instead: the
+figure may not get worse than the committed one (``MISSED`` says the target and
+the committed figure; ``benchmarks/README.md`` says what limits it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from benchmarks.autoscaling.report import goal_rows
+
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "autoscaling.json"
+GOAL_SCENARIOS = ("x10", "x40", "day", "mixed-x20")
 REQUIRED = (
     "attainment_pct",
     "windows_violated_pct",
@@ -24,8 +30,12 @@ REQUIRED = (
     "ttft_p99_ms",
     "gpu_hours",
     "gpu_hours_vs_oracle",
+    "cost_usd",
+    "cost_vs_oracle",
     "scale_events",
 )
+MISSED: dict[tuple[str, str], float] = {}
+"""(scenario, goal) -> the committed figure, for goals the committed run misses."""
 
 
 def _doc() -> dict[str, Any]:
@@ -33,73 +43,52 @@ def _doc() -> dict[str, Any]:
     return doc
 
 
-def _headline(scale: float) -> dict[str, Any]:
+def _scenario(key: str) -> dict[str, Any]:
     for s in _doc()["scenarios"]:
-        if (
-            s["rate_scale"] == scale
-            and s["profile"] == "h100-fp8"
-            and s["cold_start_s"] == 120
-            and not s.get("sweep")
-            and "code" in s["trace"]
-        ):
+        if s["key"] == key:
             return dict(s)
-    raise AssertionError(f"no code-trace x{scale:g} H100 FP8 120 s scenario in {RESULTS.name}")
+    raise AssertionError(f"no scenario {key!r} in {RESULTS.name}")
 
 
-def test_results_have_every_field_and_say_they_are_simulated() -> None:
+def test_results_have_every_scenario_and_field_and_say_they_are_simulated() -> None:
     doc = _doc()
     assert "not measured on a GPU" in doc["disclaimer"]
-    assert doc["scenarios"]
+    keys = {s["key"] for s in doc["scenarios"]}
+    assert set(GOAL_SCENARIOS) <= keys
+    assert any(s["stress"] and s["method"] == "time-compressed" for s in doc["scenarios"])
     for s in doc["scenarios"]:
-        for key in ("trace", "rate_scale", "profile", "cold_start_s", "slo_ttft_p95_ms", "policies"):
-            assert key in s
-        assert {"seedcoder", "oracle"} <= set(s["policies"])
+        assert s["cold_start_s"] == 120 or s["sweep"]
+        assert s["slo_ttft_p95_ms"] == 300
+        assert all(t > 0 for t in s["simulated_s_per_seed"])
+        assert {"seedcoder", "oracle", "static-peak", "static-mean-x1.5"} <= set(s["policies"])
         for m in s["policies"].values():
             assert all(k in m for k in REQUIRED)
-    scales = {s["rate_scale"] for s in doc["scenarios"]}
-    assert {10.0, 40.0} <= scales
-    assert {s["cold_start_s"] for s in doc["scenarios"]} >= {30.0, 60.0, 120.0, 180.0, 300.0}
+    for key in ("x10", "x40", "mixed-x20"):
+        s = _scenario(key)
+        assert s["method"] == "superposition"
+        assert len(s["seeds"]) >= 3
+    assert _scenario("day")["method"] == "diurnal-superposition"
+    mixed = _scenario("mixed-x20")
+    assert [p["profile"] for p in mixed["pools"]] == ["h100-fp8", "a100-bf16"]
+    assert {"seedcoder-h100-only", "seedcoder-a100-only"} <= set(mixed["policies"])
 
 
-def _static_peak(scale: float) -> dict[str, Any]:
-    return dict(_headline(scale)["policies"]["static-peak"])
+@pytest.mark.parametrize("key", GOAL_SCENARIOS)
+def test_slo_windows_goal(key: str) -> None:
+    g = goal_rows(_scenario(key))
+    committed = MISSED.get((key, "windows"))
+    assert g["windows_violated_pct"] <= (1.0 if committed is None else committed + 1e-6), g
 
 
-def test_seedcoder_holds_the_slo_in_99_pct_of_windows() -> None:
-    for scale in (10.0, 40.0):
-        assert _headline(scale)["policies"]["seedcoder"]["windows_violated_pct"] <= 1.0, scale
+@pytest.mark.parametrize("key", GOAL_SCENARIOS)
+def test_oracle_ratio_goal(key: str) -> None:
+    g = goal_rows(_scenario(key))
+    committed = MISSED.get((key, "oracle"))
+    assert g["vs_oracle"] <= (1.15 if committed is None else committed + 1e-6), g
 
 
-def test_x40_gpu_hours_within_115_pct_of_the_oracle() -> None:
-    assert _headline(40.0)["policies"]["seedcoder"]["gpu_hours_vs_oracle"] <= 1.15
-
-
-def test_x10_gpu_hours_vs_oracle_does_not_regress() -> None:
-    # Target: <= 1.15x the oracle's GPU-hours. MISSED: the committed run uses 1.79x
-    # (11.73 GPU-h against 6.55). Guard: no worse than that.
-    assert _headline(10.0)["policies"]["seedcoder"]["gpu_hours_vs_oracle"] <= 1.80
-
-
-def test_cheaper_than_every_dynamic_baseline_as_good_on_the_slo() -> None:
-    # Met at x10 and x40 for every baseline except static-peak (see the next test).
-    for scale in (10.0, 40.0):
-        s = _headline(scale)
-        ours = s["policies"]["seedcoder"]
-        for name, m in s["policies"].items():
-            if name in ("seedcoder", "oracle", "static-peak"):
-                continue
-            if m["windows_violated_pct"] <= ours["windows_violated_pct"]:
-                assert ours["gpu_hours"] < m["gpu_hours"], (scale, name)
-
-
-def test_gpu_hours_over_static_peak_do_not_regress() -> None:
-    # Target: fewer GPU-hours than every baseline with as few violated windows. MISSED
-    # against static-peak (a fixed fleet at the oracle's busiest window, sized with
-    # hindsight), which also holds 0 % of windows: at x10 it uses 9.02 GPU-h and
-    # seedcoder 11.73 (+30 %); at x40 15.97 against 16.60 (+4 %). Guard: the ratio
-    # may not grow past the committed one.
-    for scale, committed in ((10.0, 1.30), (40.0, 1.04)):
-        ours = _headline(scale)["policies"]["seedcoder"]
-        peak = _static_peak(scale)
-        assert peak["windows_violated_pct"] <= ours["windows_violated_pct"] + 1.0
-        assert ours["gpu_hours"] / peak["gpu_hours"] <= committed + 0.01, scale
+@pytest.mark.parametrize("key", GOAL_SCENARIOS)
+def test_cheaper_than_every_baseline_as_good_on_the_slo(key: str) -> None:
+    g = goal_rows(_scenario(key))
+    committed = MISSED.get((key, "baselines"))
+    assert len(g["not_beaten"]) <= (0 if committed is None else committed), g
