@@ -72,7 +72,8 @@ async def test_scales_up_and_writes_replicas_as_the_autoscaler() -> None:
     assert out.desired["h100"] > 1
     assert [d.pool for d in out.decisions] == ["h100"]
     d = out.decisions[0]
-    assert (d.from_replicas, d.to_replicas, d.time) == (1, out.desired["h100"], NOW)
+    assert (d.from_replicas, d.to_replicas, d.decided_at) == (1, out.desired["h100"], NOW.timestamp())
+    assert d.action == "up"
     assert d.reason
     body, manager, force = kube.applied[0]
     assert manager == AUTOSCALER_FIELD_MANAGER == "seedcoder-autoscaler"
@@ -133,7 +134,7 @@ async def test_interval_cooldown_and_step_come_from_the_spec_through_the_policy(
     hot = Signals({"h100": PoolSignals(t - 5, 200.0, 900.0, 10.0, 0.0)})
     out = await autoscale(kube, res, pools(), NOW, OperatorSettings(), signals=hot, store=store)  # type: ignore[arg-type]
     assert [(d.from_replicas, d.to_replicas) for d in out.decisions] == [(1, 3)]
-    assert "StepLimit" in out.decisions[0].reason
+    assert out.decisions[0].cause == "StepLimit"
     # The next timer tick inside the interval reads nothing and writes nothing.
     soon = NOW + timedelta(seconds=1)
     out = await autoscale(kube, res, pools(h100=3), soon, OperatorSettings(), signals=hot, store=store)  # type: ignore[arg-type]

@@ -161,9 +161,14 @@ class PolicyState(BaseModel):
 
 
 class PoolDecision(_Frozen):
-    """One pool's outcome of one call, with the reason in words."""
+    """One pool's outcome of one call, with the reason in words.
+
+    The one decision type from the policy to the resource's status: the operator
+    writes the changes (``PolicyResult.changes``) and records them as they are.
+    """
 
     pool: str
+    decided_at: float | None = Field(default=None, description="Unix time of the decision.")
     from_replicas: int
     to_replicas: int
     action: Action

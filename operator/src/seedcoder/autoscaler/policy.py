@@ -343,5 +343,5 @@ def decide(
             d = _bounded_up(d, ps, now, cfg)
         else:
             d = _hold_unobserved(pool, observations.get(pool.name), ps, problems[pool.name])
-        decisions.append(d)
+        decisions.append(d.model_copy(update={"decided_at": now}))
     return PolicyResult(desired={d.pool: d.to_replicas for d in decisions}, decisions=decisions, state=new)

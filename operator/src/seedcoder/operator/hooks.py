@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from seedcoder.api.resource import SeedCoderDeployment
+from seedcoder.autoscaler import PoolDecision
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.settings import OperatorSettings
 
@@ -58,17 +59,6 @@ class PoolObservation:
 
 
 @dataclass(frozen=True)
-class ScaleDecision:
-    """One scaling step the autoscaler took."""
-
-    time: datetime
-    pool: str
-    from_replicas: int
-    to_replicas: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class SloMeasurement:
     ttft_p95_ms: float
     met: bool
@@ -80,7 +70,8 @@ class ScalingOutcome:
     """What one autoscaler round decided."""
 
     desired: dict[str, int] = field(default_factory=dict)
-    decisions: list[ScaleDecision] = field(default_factory=list)
+    decisions: list[PoolDecision] = field(default_factory=list)
+    """The policy's own decisions that changed a pool (``PolicyResult.changes``), as decided."""
     slo: SloMeasurement | None = None
 
 

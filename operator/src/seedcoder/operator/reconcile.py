@@ -138,11 +138,11 @@ async def _autoscale(
     scale_events = [
         ScaleEvent.model_validate(
             {
-                "time": _rfc3339(d.time),
+                "time": _rfc3339(datetime.fromtimestamp(d.decided_at, UTC) if d.decided_at else now),
                 "pool": d.pool,
                 "from": d.from_replicas,
                 "to": d.to_replicas,
-                "reason": d.reason[:1024],
+                "reason": f"{d.cause}: {d.reason}"[:1024],
             }
         )
         for d in outcome.decisions

@@ -28,8 +28,9 @@ types live in ``seedcoder.operator.hooks``)::
   missing data).
 - writes: ``apply_replicas`` sets ``spec.replicas`` by server-side apply with
   field manager ``seedcoder-autoscaler`` (force), and only when it changes.
-- returns ``desired`` (replicas per serving pool), ``decisions`` (only the
-  changes, with the policy's reason) and ``slo`` (the worst pool's p95 TTFT,
+- returns ``desired`` (replicas per serving pool), ``decisions`` (the policy's
+  own ``PoolDecision`` for each change, the one decision type from the policy
+  to the status) and ``slo`` (the worst pool's p95 TTFT,
   met or not, when measured).
 """
 
@@ -258,25 +259,15 @@ async def autoscale(
     result = decide(specs, observations(pools, sig), state, t, cfg)
     store.states[uid] = result.state
     by_name = {p.name: p for p in pools}
-    decisions = []
     for d in result.decisions:
         p = by_name[d.pool]
-        if d.to_replicas != p.replicas:
+        if d.to_replicas != d.from_replicas:
             await apply_replicas(kube, p.namespace, p.deployment, d.to_replicas)
-            decisions.append(
-                hooks.ScaleDecision(
-                    time=now,
-                    pool=d.pool,
-                    from_replicas=p.replicas,
-                    to_replicas=d.to_replicas,
-                    reason=f"{d.cause}: {d.reason}",
-                )
-            )
             log.info(
                 "Scaled Deployment %s/%s from %d to %d replicas: %s",
                 p.namespace,
                 p.deployment,
-                p.replicas,
+                d.from_replicas,
                 d.to_replicas,
                 d.reason,
             )
@@ -285,5 +276,5 @@ async def autoscale(
                 "Held Deployment %s/%s at %d replicas: %s", p.namespace, p.deployment, p.replicas, d.reason
             )
     return hooks.ScalingOutcome(
-        desired=dict(result.desired), decisions=decisions, slo=_slo(sig, cfg.slo_ttft_p95_ms)
+        desired=dict(result.desired), decisions=result.changes, slo=_slo(sig, cfg.slo_ttft_p95_ms)
     )
