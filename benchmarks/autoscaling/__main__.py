@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {
-        "command": "python -m benchmarks.autoscaling" + (" --quick" if args.quick else ""),
+        "command": "python -m benchmarks.autoscaling"
+        + (" --quick" if args.quick else "")
+        + (" --sweep" if args.sweep else ""),
         "trace": trace_path.name,
         "runtime_s": round(time.monotonic() - t0, 1),
         "jobs": args.jobs,
