@@ -39,6 +39,13 @@ DEFAULT_TRACE = Path("..") / "shared" / "data" / "traces" / "AzureLLMInferenceTr
 DEVELOPER_RPS = 1.0 / 10.0
 """One actively coding developer: a completion request every 10 s on average (IDE clients
 ask on each typing pause, after a debounce; an assumption, not a measurement)."""
+
+
+def developers(rps: float) -> int:
+    """Whole developers a card serves at ``rps`` requests/s (rounded down)."""
+    return math.floor(round(rps, 3) / DEVELOPER_RPS + 1e-9)
+
+
 LM_HEAD_BYTES = memory.VOCAB * memory.HIDDEN * 2
 """Read every iteration in FP16 (the input embedding is only indexed, not streamed)."""
 
@@ -103,7 +110,7 @@ def p95_ttft(profile: LatencyProfile, rate: float, prompt: np.ndarray, gen: np.n
 def capacity_at_slo(
     profile: LatencyProfile, slo_s: float, prompt: np.ndarray, gen: np.ndarray, seed: int = 0
 ) -> float:
-    """The highest request rate (req/s, 2 % resolution) at which p95 TTFT stays within ``slo_s``; 0 if none."""
+    """The highest request rate (req/s, 2 % resolution) whose p95 TTFT stays within ``slo_s``; 0 if none."""
     lo, hi = 0.0, 0.05
     while p95_ttft(profile, hi, prompt, gen, seed) <= slo_s:
         lo, hi = hi, hi * 2
@@ -169,7 +176,7 @@ def sizing(
                 unloaded_ttft_ms_2048=round(prof.unloaded_ttft(2048) * 1000, 1),
                 unloaded_p95_ms=round(float(np.quantile(unloaded, 0.95)) * 1000, 1),
                 rps_at_slo=round(rps, 3),
-                developers_per_card=int(rps / DEVELOPER_RPS),
+                developers_per_card=developers(rps),
                 kv_capacity_tokens=prof.kv_capacity_tokens,
             )
         )

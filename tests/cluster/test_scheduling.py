@@ -87,7 +87,10 @@ def test_nine_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> Non
             product, memory = (RTX4090_PRODUCT, "24564") if name.startswith("rtx") else (L4_PRODUCT, "23034")
             assert labels["nvidia.com/gpu.product"] == product
             assert labels["nvidia.com/gpu.count"] == "1"
-            assert (labels["nvidia.com/gpu.compute.major"], labels["nvidia.com/gpu.compute.minor"]) == ("8", "9")
+            assert (labels["nvidia.com/gpu.compute.major"], labels["nvidia.com/gpu.compute.minor"]) == (
+                "8",
+                "9",
+            )
             assert labels["nvidia.com/gpu.memory"] == memory
             assert status["allocatable"]["nvidia.com/gpu"] == "1"
             assert [(t["key"], t["value"], t["effect"]) for t in taints] == [

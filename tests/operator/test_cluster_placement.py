@@ -58,6 +58,10 @@ def _nodes(cluster: Cluster) -> dict[str, str]:
 def _pod(name: str, namespace: str, pod_spec: dict[str, Any]) -> dict[str, Any]:
     spec = json.loads(json.dumps(pod_spec))
     spec["restartPolicy"] = "Never"
+    # Where a pod may go is decided by its affinity, nodeSelector and tolerations; without
+    # its GPU request, the test's many pods all fit the one-GPU nodes (RTX 4090, L4) at once.
+    for container in spec["containers"]:
+        container.get("resources", {}).get("limits", {}).pop("nvidia.com/gpu", None)
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -30,9 +30,9 @@ from seedcoder import __version__
 
 ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda"]
 IMAGE_KINDS: tuple[ImageKind, ...] = ("seedcoder", "triton-cpu", "triton-trtllm")
-"""The images ``make images`` builds and the chart names; the llama.cpp CUDA variant is built on
-request (``tools/build_images.py --only triton-llamacpp-cuda``) and named by the operator's
-setting ``SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE`` or a resource's ``spec.images``."""
+"""The images ``make images`` builds; the llama.cpp CUDA variant (named by the chart's
+``images.tritonLlamacppCuda``, the operator's ``SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE`` or a
+resource's ``spec.images``) is built on request: ``tools/build_images.py --only triton-llamacpp-cuda``."""
 
 DEFAULT_REGISTRY = "ghcr.io"
 """Where the project publishes its images; ``global.imageRegistry`` replaces it."""

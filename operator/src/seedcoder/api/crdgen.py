@@ -127,7 +127,11 @@ def profile_rules() -> tuple[list[Schema], list[Schema]]:
     }
     precisions = "{" + ", ".join(f"'{k}': {_cel_list(v)}" for k, v in by_runtime.items()) + "}"
     defaults = "{" + ", ".join(f"'{gpu}': '{p.runtime}'" for gpu, p in sorted(profiles.items())) + "}"
-    runtimes = "{" + ", ".join(f"'{gpu}': {_cel_list(list(p.runtimes))}" for gpu, p in sorted(profiles.items())) + "}"
+    runtimes = (
+        "{"
+        + ", ".join(f"'{gpu}': {_cel_list(list(p.runtimes))}" for gpu, p in sorted(profiles.items()))
+        + "}"
+    )
     fp8 = ", ".join(sorted(g for g, p in profiles.items() if "fp8" in p.supported_precisions))
 
     def lookup(pool: str) -> str:
@@ -136,8 +140,7 @@ def profile_rules() -> tuple[list[Schema], list[Schema]]:
 
     pool_rules = [
         {
-            "rule": "!has(self.precision) || self.precision == 'auto' || "
-            f"self.precision in {lookup('self')}",
+            "rule": f"!has(self.precision) || self.precision == 'auto' || self.precision in {lookup('self')}",
             "message": "precision is not supported by this pool's GPU and runtime (fp8 needs one of: "
             f"{fp8}; GGUF needs runtime llamacpp)",
             "fieldPath": ".precision",

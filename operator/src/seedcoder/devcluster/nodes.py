@@ -58,7 +58,7 @@ POOLS = (
     Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
     Pool("cpusim", 1, None, 0, "32", "128Gi"),
     Pool("rtx4090", 2, RTX4090_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=24564),
-    Pool("l4", 1, L4_PRODUCT, 1, "8", "32Gi", compute="8.9", memory_mib=23034),
+    Pool("l4", 1, L4_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=23034),
 )
 """``cpu-0`` is the real node; ``cpusim-0`` a simulated CPU node for the pods of
 resources whose GPU pools are simulated (their gateways could never become Ready

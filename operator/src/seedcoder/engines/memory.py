@@ -89,7 +89,9 @@ class MemoryBudget(BaseModel):
     activations_gib: float
     runtime_gib: float
     kv_bytes_per_token: int
-    free_gib: float = Field(description="Left after weights, activations and runtime (negative: they do not fit).")
+    free_gib: float = Field(
+        description="Left after weights, activations and runtime (negative: they do not fit)."
+    )
     kv_needed_gib: float = Field(description="One request at the limits plus the batch at typical length.")
     max_seq_len: int
     max_batch_size: int
@@ -120,7 +122,8 @@ class MemoryBudget(BaseModel):
     def summary(self) -> str:
         """One line: the parts, the KV budget and the verdict."""
         parts = (
-            f"{self.gpu} ({self.gpu_memory_gib:.1f} GiB), {self.precision}: weights {self.weights_gib:.1f} GiB, "
+            f"{self.gpu} ({self.gpu_memory_gib:.1f} GiB), {self.precision}: "
+            f"weights {self.weights_gib:.1f} GiB, "
             f"activations {self.activations_gib:.1f} GiB, runtime {self.runtime_gib:.1f} GiB, "
             f"KV cache {self.kv_budget_gib:.1f} GiB = {self.kv_budget_tokens} tokens "
             f"({self.kv_bytes_per_token // 1024} KiB each), {self.sequences_at_limits} requests of "

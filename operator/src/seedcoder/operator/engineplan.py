@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
-from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines import memory
+from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
 from seedcoder.engines.trtllm_constraints import ConstraintError
@@ -133,8 +133,8 @@ def memory_problem(profile: GpuProfile, plan: BuildPlan) -> str | None:
     if mb is None or mb.fits:
         return None
     return (
-        f"the engine does not fit on one {profile.gpu}: {mb.summary()}. Choose a smaller precision (int4-awq, fp8) or lower spec.engine.maxBatchSize / maxInputLen / "
-        "maxOutputLen"
+        f"the engine does not fit on one {profile.gpu}: {mb.summary()}. Choose a smaller precision "
+        "(int4-awq, fp8) or lower spec.engine.maxBatchSize / maxInputLen / maxOutputLen"
     )
 
 
