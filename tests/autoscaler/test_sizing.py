@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from seedcoder.autoscaler.priors import prior_for
 
 from benchmarks.autoscaling.latency import PROFILES
 from benchmarks.sizing import capacity_at_slo, consumer_profiles, developers
@@ -72,3 +73,16 @@ def test_the_readme_and_the_example_quote_the_committed_results() -> None:
     per_card = rows[("rtx4090-int4-awq", 1000, 2048)]["developers_per_card"]
     assert f"about {per_card} developers per card" in example
     assert f"four cards serve about {4 * per_card}" in example
+
+
+@pytest.mark.parametrize(("gpu", "profile"), [("RTX4090", "rtx4090-int4-awq"), ("L4", "l4-int4-awq")])
+def test_the_autoscalers_prior_for_a_24gb_card_is_the_sizing_model(gpu: str, profile: str) -> None:
+    """Before anything is observed, the autoscaler expects what the sizing model says at 1 s."""
+    rows = {
+        (r["profile"], r["slo_ms"], r["context_budget"]): r for r in json.loads(RESULTS.read_text())["rows"]
+    }
+    prior = prior_for(gpu)
+    assert prior.precision == "int4-awq"
+    assert prior.rps_for_slo(1000) == pytest.approx(rows[(profile, 1000, 2048)]["rps_at_slo"], rel=0.05)
+    # prompts the card cannot prefill inside the SLO go to another pool
+    assert prior.servable_prompt_tokens(1000) < 8192
