@@ -107,6 +107,10 @@ bench-gateway: deps
 bench-autoscaling: venv
 	$(VPY) -m benchmarks.autoscaling
 
+.PHONY: bench-sizing
+bench-sizing: venv
+	$(VPY) -m benchmarks.sizing
+
 .PHONY: clean
 clean:
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache

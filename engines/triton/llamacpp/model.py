@@ -57,6 +57,8 @@ class TritonPythonModel:
             n_threads=threads,
             # Prompt processing too: llama-cpp-python's default is every CPU of the node.
             n_threads_batch=threads,
+            # 0 on CPU; -1 (every layer) in the CUDA image's repositories (RTX 4090, L4 pools).
+            n_gpu_layers=int(_param(config, "n_gpu_layers", "0")),
             verbose=False,
         )
         self.n_ctx = self.llm.n_ctx()

@@ -89,7 +89,8 @@ def _precision(resource: SeedCoderDeployment, pool: str, gpu: str) -> str:
     spec_pool = next((p for p in resource.spec.pools if p.name == pool), None)
     requested = (spec_pool.precision if spec_pool is not None else None) or resource.spec.engine.precision
     try:
-        return resolve_precision(get_profile(gpu), str(requested))
+        runtime = spec_pool.runtime if spec_pool is not None else None
+        return resolve_precision(get_profile(gpu, runtime), str(requested))
     except (KeyError, ValueError):
         return ""
 

@@ -54,6 +54,10 @@ class OperatorSettings(BaseModel):
         default=None,
         description="Full reference of the image that builds and serves TensorRT-LLM pools.",
     )
+    triton_llamacpp_cuda_image: str | None = Field(
+        default=None,
+        description="Full reference of the image that builds and serves llama.cpp pools on GPUs (CUDA).",
+    )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="imagePullPolicy of every container the operator creates."
     )
@@ -98,7 +102,7 @@ class OperatorSettings(BaseModel):
     def _registry(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("gateway_image", "triton_cpu_image", "triton_trtllm_image")
+    @field_validator("gateway_image", "triton_cpu_image", "triton_trtllm_image", "triton_llamacpp_cuda_image")
     @classmethod
     def _reference(cls, value: str | None) -> str | None:
         return None if not value else check_reference(value)
