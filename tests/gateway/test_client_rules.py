@@ -51,7 +51,8 @@ def test_sampling_fields_follow_the_runtime() -> None:
     with pytest.raises(InvalidRequest) as info:
         completion(MIXED, min_p=0.05)
     assert info.value.param == "min_p"
-    assert "tensorrt-llm" in info.value.message and "h100" in info.value.message
+    assert "tensorrt-llm" in info.value.message
+    assert "h100" in info.value.message
     with pytest.raises(InvalidRequest) as info:
         infill(MIXED, min_p=0.1)
     assert info.value.param == "min_p"
@@ -104,4 +105,5 @@ def test_infill_answer_carries_llamacpp_fields() -> None:
     assert t["predicted_ms"] == pytest.approx(400.0)
     assert t["predicted_per_second"] == pytest.approx(40.0)
     warm = llamacpp_wire.warmup("c", "m", 0.001)
-    assert warm["content"] == "" and warm["tokens_predicted"] == 0 and warm["timings"]["predicted_n"] == 0
+    assert warm["content"] == ""
+    assert warm["tokens_predicted"] == warm["timings"]["predicted_n"] == 0
