@@ -184,3 +184,55 @@ def test_unsupported_sampling_field_is_named(triton_server: Any, gateway_factory
     err = json.loads(raw)["error"]
     assert err["param"] == "min_p"
     assert "tensorrt-llm" in err["message"]
+
+
+def test_ide_snippets_reach_the_gateway_as_the_fixtures_do(ide_gateway: GatewayProcess) -> None:
+    """What ``make up`` and the README print, read the way each client reads it, hits the real gateway."""
+    import tomllib
+
+    import yaml
+    from seedcoder.demo import ide
+
+    model = fixture("continue-autocomplete.json")["request"]["body"]["model"]
+    base = ide_gateway.url + "/v1"
+    auth = {"Authorization": f"Bearer {ide_gateway.api_key}", "Content-Type": "application/json"}
+
+    def call(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=auth)
+        with urllib.request.urlopen(req, timeout=180) as resp:
+            return resp.status, json.loads(resp.read())
+
+    # Continue: renders its autocomplete template (Handlebars triple braces) and posts to apiBase/completions.
+    cont = yaml.safe_load(ide.continue_config(base, ide_gateway.api_key, model))["models"][0]
+    captured = fixture("continue-autocomplete.json")["request"]["body"]
+    prefix, suffix = (
+        "import math\n\n\ndef circle_area(radius):\n    return ",
+        "\n\n\nprint(circle_area(2.0))\n",
+    )
+    prompt = cont["promptTemplates"]["autocomplete"].replace("{{{prefix}}}", prefix)
+    prompt = prompt.replace("{{{suffix}}}", suffix)
+    assert prompt == captured["prompt"]
+    assert set(cont["defaultCompletionOptions"]["stop"]) <= set(captured["stop"])
+    status, out = call(
+        cont["apiBase"] + "/completions",
+        {"model": cont["model"], "prompt": prompt, "max_tokens": 4096, "temperature": 0.01, "stream": False,
+         "stop": cont["defaultCompletionOptions"]["stop"]},
+    )  # fmt: skip
+    assert status == 200
+    assert out["choices"][0]["text"].strip()
+    # Tabby: api_endpoint + /completions with prompt and suffix.
+    tabby = tomllib.loads(ide.tabby_config(base, ide_gateway.api_key, model))["model"]["completion"]["http"]
+    assert tabby["kind"] == "openai/completion"
+    status, out = call(
+        tabby["api_endpoint"] + "/completions",
+        {"model": tabby["model_name"], "prompt": prefix, "suffix": suffix, "max_tokens": 8, "stream": False},
+    )
+    assert status == 200
+    # llama.vscode: <endpoint>/infill, the endpoint without /v1.
+    settings = json.loads(ide.llama_vscode_settings(base, ide_gateway.api_key))
+    assert not settings["llama-vscode.endpoint"].endswith("/v1")
+    status, out = call(
+        settings["llama-vscode.endpoint"] + "/infill", fixture("llama-vscode-warmup.json")["request"]["body"]
+    )
+    assert status == 200
+    assert out["tokens_predicted"] == 0
