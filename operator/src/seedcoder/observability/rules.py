@@ -50,6 +50,22 @@ AVAILABILITY_SLOW_BURN = "SeedCoderAvailabilityBudgetSlowBurn"
 POOL_UNHEALTHY = "SeedCoderPoolUnhealthy"
 POOL_UNDER_CAPACITY = "SeedCoderPoolBelowDesiredReplicas"
 
+RUNBOOK_BASE_URL = "https://github.com/seedcoder/seedcoder-operator/blob/main/docs/runbooks/"
+"""Where each alert's runbook lives: ``docs/runbooks/<alert>.md`` in this repository."""
+SEVERITY = {"page": "critical", "ticket": "warning"}
+"""Burn-window class -> the ``severity`` label default Alertmanager routing understands."""
+
+
+def runbook_url(alert: str) -> str:
+    return f"{RUNBOOK_BASE_URL}{alert}.md"
+
+
+def _with_runbooks(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every alert gets ``annotations.runbook_url`` pointing at its runbook."""
+    for rule in alerts:
+        rule.setdefault("annotations", {})["runbook_url"] = runbook_url(rule["alert"])
+    return alerts
+
 
 def recording_rule_names() -> list[str]:
     """Every series name the per-deployment rules record (for dashboards and tests)."""
@@ -148,7 +164,7 @@ def _burn_alerts(
                 "alert": alert,
                 "expr": expr,
                 "for": for_,
-                "labels": {"severity": severity, "slo": slo},
+                "labels": {"severity": SEVERITY[severity], "slo": slo},
                 "annotations": {
                     "summary": f"{{{{ $labels.namespace }}}}/{{{{ $labels.deployment }}}} is burning its "
                     f"{slo} error budget too fast",
@@ -206,7 +222,7 @@ def recording_and_alert_rules(
             "alert": POOL_UNHEALTHY,
             "expr": f"max by ({_by(POOL)}) ({m.GATEWAY_POOL_HEALTHY}{sel}) == 0",
             "for": "5m",
-            "labels": {"severity": "ticket"},
+            "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
                 "fails the gateway's health checks",
@@ -220,7 +236,7 @@ def recording_and_alert_rules(
             "expr": f"max by ({_by(POOL)}) ({m.AUTOSCALER_READY_REPLICAS}{sel})\n<\n"
             f"max by ({_by(POOL)}) ({m.AUTOSCALER_DESIRED_REPLICAS}{sel})",
             "for": "30m",
-            "labels": {"severity": "ticket"},
+            "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
                 "has had fewer ready replicas than the autoscaler wants for 30 minutes",
@@ -231,7 +247,7 @@ def recording_and_alert_rules(
     return {
         "groups": [
             _recording_group(namespace, name, bound, ttft_target_ratio, availability_target),
-            {"name": f"seedcoder-slo-alerts.{namespace}.{name}", "rules": alerts},
+            {"name": f"seedcoder-slo-alerts.{namespace}.{name}", "rules": _with_runbooks(alerts)},
         ]
     }
 
@@ -288,41 +304,44 @@ def operator_rules() -> dict[str, Any]:
         "groups": [
             {
                 "name": "seedcoder-operator",
-                "rules": [
-                    {
-                        "alert": "SeedCoderReconcileErrors",
-                        "expr": f"sum by (reason) (rate({m.OPERATOR_RECONCILE_ERRORS_TOTAL}[10m])) > 0.05",
-                        "for": "15m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "SeedCoder reconciles keep failing: {{ $labels.reason }}",
-                            "description": "Read the operator's log and the Ready condition of the "
-                            "SeedCoderDeployments (kubectl get scd -A).",
+                "rules": _with_runbooks(
+                    [
+                        {
+                            "alert": "SeedCoderReconcileErrors",
+                            "expr": f"sum by (reason) (rate({m.OPERATOR_RECONCILE_ERRORS_TOTAL}[10m]))"
+                            " > 0.05",
+                            "for": "15m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "SeedCoder reconciles keep failing: {{ $labels.reason }}",
+                                "description": "Read the operator's log and the Ready condition of the "
+                                "SeedCoderDeployments (kubectl get scd -A).",
+                            },
                         },
-                    },
-                    {
-                        "alert": "SeedCoderEngineBuildFailed",
-                        "expr": f'sum by (arch) ({m.OPERATOR_ENGINE_BUILDS}{{state="Failed"}}) > 0',
-                        "for": "5m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "A TensorRT-LLM engine build for {{ $labels.arch }} failed",
-                            "description": "Pools of that GPU architecture cannot serve the new engine; "
-                            "see status.engines of the SeedCoderDeployment and the build Job's log.",
+                        {
+                            "alert": "SeedCoderEngineBuildFailed",
+                            "expr": f'sum by (arch) ({m.OPERATOR_ENGINE_BUILDS}{{state="Failed"}}) > 0',
+                            "for": "5m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "A TensorRT-LLM engine build for {{ $labels.arch }} failed",
+                                "description": "Pools of that GPU architecture cannot serve the new engine; "
+                                "see status.engines of the SeedCoderDeployment and the build Job's log.",
+                            },
                         },
-                    },
-                    {
-                        "alert": "SeedCoderReconcileSlow",
-                        "expr": "histogram_quantile(0.99, sum by (le) "
-                        f"(rate({m.OPERATOR_RECONCILE_SECONDS}_bucket[10m]))) > 30",
-                        "for": "15m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "The SeedCoder operator's reconciles take over 30 s (p99)",
-                            "description": "The Kubernetes API may be slow or the operator overloaded.",
+                        {
+                            "alert": "SeedCoderReconcileSlow",
+                            "expr": "histogram_quantile(0.99, sum by (le) "
+                            f"(rate({m.OPERATOR_RECONCILE_SECONDS}_bucket[10m]))) > 30",
+                            "for": "15m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "The SeedCoder operator's reconciles take over 30 s (p99)",
+                                "description": "The Kubernetes API may be slow or the operator overloaded.",
+                            },
                         },
-                    },
-                ],
+                    ]
+                ),
             }
         ]
     }
