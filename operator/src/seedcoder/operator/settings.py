@@ -16,14 +16,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seedcoder.images import check_reference
+from seedcoder.observability.monitors import KUBE_PROMETHEUS_STACK_LABELS
 
 ENV_PREFIX = "SEEDCODER_"
 FIELD_MANAGER = "seedcoder-operator"
 """The one server-side-apply field manager of everything the operator writes."""
 AUTOSCALER_FIELD_MANAGER = "seedcoder-autoscaler"
 """The field manager that owns Triton Deployment replicas in ``slo`` mode."""
-DEFAULT_MONITORING_LABELS = {"release": "kube-prometheus-stack"}
-"""What a kube-prometheus-stack's Prometheus selects PodMonitors and PrometheusRules by (its release name)."""
+DEFAULT_MONITORING_LABELS = KUBE_PROMETHEUS_STACK_LABELS
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
