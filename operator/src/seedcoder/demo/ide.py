@@ -29,7 +29,7 @@ def _root(base_url: str) -> str:
 
 
 def continue_config(base_url: str, api_key: str, model: str) -> str:
-    stops = "\n".join(f'          - "{s}"' for s in SEED_CODER_STOPS)
+    stops = "\n".join(f'        - "{s}"' for s in SEED_CODER_STOPS)
     return f"""name: Seed-Coder autocomplete
 version: 1.0.0
 schema: v1

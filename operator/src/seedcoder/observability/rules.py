@@ -83,6 +83,17 @@ def _by(level: str) -> str:
     return "namespace, deployment, pool" if level == POOL else "namespace, deployment"
 
 
+def _error_ratio(by: str, sel: str, err_sel: str, window: str) -> str:
+    """5xx answers / all answers; 0 (not "no data") while the gateway serves without errors.
+
+    A counter with a ``code="5xx"`` label does not exist until the first error, so
+    the numerator falls back to zero times the request rate (the same label set).
+    """
+    total = m.GATEWAY_REQUESTS_TOTAL
+    all_rate = f"sum by ({by}) (rate({total}{sel}[{window}]))"
+    return f"(\n  sum by ({by}) (rate({total}{err_sel}[{window}]))\nor\n  0 * {all_rate}\n)\n/\n{all_rate}"
+
+
 def _recording_group(
     namespace: str, name: str, bound: float, ttft_obj: float, avail_obj: float
 ) -> dict[str, Any]:
@@ -108,8 +119,7 @@ def _recording_group(
     rules.append(
         {
             "record": ERROR_RATIO,
-            "expr": f"sum by ({_by(POOL)}) (rate({total}{err_sel}[5m]))\n"
-            f"/\nsum by ({_by(POOL)}) (rate({total}{sel}[5m]))",
+            "expr": _error_ratio(_by(POOL), sel, err_sel, "5m"),
         }
     )
     for window in sli_windows():
@@ -124,8 +134,7 @@ def _recording_group(
         rules.append(
             {
                 "record": AVAILABILITY_ERROR_RATIO.format(w=window),
-                "expr": f"sum by ({_by(DEP)}) (rate({total}{err_sel}[{window}]))\n"
-                f"/\nsum by ({_by(DEP)}) (rate({total}{sel}[{window}]))",
+                "expr": _error_ratio(_by(DEP), sel, err_sel, window),
             }
         )
     for record, value in (
