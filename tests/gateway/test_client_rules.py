@@ -107,3 +107,26 @@ def test_infill_answer_carries_llamacpp_fields() -> None:
     warm = llamacpp_wire.warmup("c", "m", 0.001)
     assert warm["content"] == ""
     assert warm["tokens_predicted"] == warm["timings"]["predicted_n"] == 0
+
+
+def test_triton_models_read_and_check_the_new_sampling_tensors() -> None:
+    import numpy as np
+    from seedcoder.engines.request import RequestError, parse_request
+
+    def getter(**extra: object) -> object:
+        tensors = {
+            "text_input": np.array([b"x"], dtype=np.object_),
+            "max_tokens": np.array([4], dtype=np.int32),
+        }
+        tensors.update({k: np.array([v], dtype=np.float32) for k, v in extra.items()})
+        return tensors.get
+
+    req = parse_request(getter(min_p=0.05, repetition_penalty=1.1), max_tokens_limit=8)  # type: ignore[arg-type]
+    assert req.min_p == pytest.approx(0.05)
+    assert req.repetition_penalty == pytest.approx(1.1)
+    plain = parse_request(getter(), max_tokens_limit=8)  # type: ignore[arg-type]
+    assert (plain.min_p, plain.repetition_penalty) == (0.0, 1.0)
+    with pytest.raises(RequestError, match="min_p"):
+        parse_request(getter(min_p=1.5), max_tokens_limit=8)  # type: ignore[arg-type]
+    with pytest.raises(RequestError, match="repetition_penalty"):
+        parse_request(getter(repetition_penalty=0.0), max_tokens_limit=8)  # type: ignore[arg-type]
