@@ -31,6 +31,7 @@ venv: $(VENV)/.stamp
 .PHONY: testbins
 testbins:
 	bash tools/build-testbins.sh >/dev/null
+	bash tools/fetch-monitoring-crds.sh >/dev/null
 
 .PHONY: tools
 tools: venv testbins

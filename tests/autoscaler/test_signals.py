@@ -145,9 +145,11 @@ async def test_gateway_scrape_signals_hold_on_a_failed_pod_and_see_traffic_befor
 
 
 def test_promql_uses_the_gateway_histogram_per_pool() -> None:
-    q = promql(300.0, {"namespace": "ml"})
+    q = promql(300.0, {"namespace": "ml", "deployment": "c"}, ["h100", "a100"])
     assert q["ttft_p95"].startswith("histogram_quantile(0.95, sum by (pool, le)")
-    assert f'{mn.GATEWAY_TTFT_SECONDS}_bucket{{namespace="ml"}}[300s]' in q["ttft_p95"]
+    sel = 'deployment="c",namespace="ml",pool=~"a100|h100"'
+    assert f"{mn.GATEWAY_TTFT_SECONDS}_bucket{{{sel}}}[300s]" in q["ttft_p95"]
+    assert all(sel in query for query in q.values())
     assert mn.TRITON_PENDING_REQUESTS in q["queue"]
 
 

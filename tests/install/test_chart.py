@@ -320,6 +320,27 @@ def test_monitoring_objects(render: Render) -> None:
     assert not by_kind(render(), "ConfigMap"), "monitoring objects are off by default"
 
 
+def test_monitoring_selector_labels_reach_the_operator_and_the_charts_objects(render: Render) -> None:
+    """kube-prometheus-stack selects by ``release``: the default fits it, and a value changes every object."""
+    (deploy,) = by_kind(render(), "Deployment")
+    env = {e["name"]: e.get("value") for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SEEDCODER_MONITORING_LABELS"] == "release=kube-prometheus-stack"
+    objects = render(
+        "-f", str(CHART / "ci" / "monitoring-values.yaml"),
+        "--set", "monitoring.selectorLabels.release=prom",
+        "--set", "monitoring.selectorLabels.team=ml",
+        "--set", "monitoring.prometheusRule.labels.release=prom",
+        "--set", "metrics.serviceMonitor.labels.release=prom",
+    )  # fmt: skip
+    (deploy,) = by_kind(objects, "Deployment")
+    env = {e["name"]: e.get("value") for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SEEDCODER_MONITORING_LABELS"] == "release=prom,team=ml"
+    for kind in ("PrometheusRule", "ServiceMonitor"):
+        (obj,) = by_kind(objects, kind)
+        assert obj["metadata"]["labels"]["release"] == "prom"
+        assert obj["metadata"]["labels"]["team"] == "ml"
+
+
 def test_notes_say_what_to_do_next(helm: Path) -> None:
     out = run_helm(helm, "install", "x", str(CHART), "--dry-run=client", "-n", "ops").stdout
     notes = out.split("NOTES:", 1)[1]

@@ -150,8 +150,8 @@ class TritonPythonModel:
             temp=req.temperature,
             top_p=req.top_p,
             top_k=req.top_k,
-            min_p=0.0,
-            repeat_penalty=1.0,
+            min_p=req.min_p,
+            repeat_penalty=req.repetition_penalty,
             reset=True,
         )
         for token in tokens:

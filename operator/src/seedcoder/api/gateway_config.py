@@ -8,6 +8,8 @@ and on change.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -44,6 +46,9 @@ class PoolEndpoint(BaseModel):
         )
     )
     gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
+    runtime: Literal["tensorrt-llm", "llamacpp"] = Field(
+        default="llamacpp", description="Serving runtime of the pool: which sampling fields it honours."
+    )
     capacity_weight: float = Field(
         default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
     )

@@ -280,8 +280,8 @@ def engine_builds() -> dict[str, Any]:
             ),
             stat(
                 "Builds running",
-                "Engine build Jobs running now.",
-                Query(f'sum({m.OPERATOR_ENGINE_BUILDS}{{state="Running"}}) or vector(0)', "running"),
+                "Engines being built now (state Building: their Job runs).",
+                Query(f'sum({m.OPERATOR_ENGINE_BUILDS}{{state="Building"}})', "building"),
             ),
             timeseries(
                 "Engine builds by state",

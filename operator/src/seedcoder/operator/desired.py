@@ -144,6 +144,7 @@ def plan(
                 gpu=pe.profile.gpu,
                 max_input_len=pe.plan.inputs.limits.max_input_len,
                 domain=settings.cluster_domain,
+                runtime=pe.profile.runtime,
             )
         )
     if endpoints:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, triton
@@ -40,10 +41,18 @@ def selector_labels(instance: str) -> dict[str, str]:
 
 
 def pool_endpoint(
-    *, instance: str, namespace: str, pool: str, gpu: str, max_input_len: int, domain: str
+    *,
+    instance: str,
+    namespace: str,
+    pool: str,
+    gpu: str,
+    max_input_len: int,
+    domain: str,
+    runtime: RuntimeName = "tensorrt-llm",
 ) -> PoolEndpoint:
     host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
-    return PoolEndpoint(name=pool, grpc_url=f"{host}:{triton.GRPC}", gpu=gpu, max_prompt_tokens=max_input_len)
+    url = f"{host}:{triton.GRPC}"
+    return PoolEndpoint(name=pool, grpc_url=url, gpu=gpu, runtime=runtime, max_prompt_tokens=max_input_len)
 
 
 def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:

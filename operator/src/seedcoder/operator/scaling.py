@@ -221,7 +221,8 @@ async def _read(
                 client,
                 url,
                 window_s=window_s,
-                labels={"namespace": resource.metadata.namespace},
+                # The resource, not just its namespace: another resource there may have the same pools.
+                labels={"namespace": resource.metadata.namespace, "deployment": resource.metadata.name},
                 timeout_s=SIGNAL_TIMEOUT_S,
             )
         else:

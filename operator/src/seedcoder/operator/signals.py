@@ -45,13 +45,21 @@ class SignalSource(Protocol):
     async def read(self, pools: Sequence[str], now: float) -> dict[str, PoolSignals]: ...
 
 
-def _matchers(labels: Mapping[str, str]) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+def _matchers(labels: Mapping[str, str], pools: Sequence[str] = ()) -> str:
+    out = [f'{k}="{v}"' for k, v in sorted(labels.items())]
+    if pools:  # pool names are DNS labels: no regex metacharacters to escape
+        out.append(f'pool=~"{"|".join(sorted(pools))}"')
+    return ",".join(out)
 
 
-def promql(window_s: float, labels: Mapping[str, str]) -> dict[str, str]:
-    """The PromQL queries, by signal name (each returns one series per ``pool``)."""
-    sel = _matchers(labels)
+def promql(window_s: float, labels: Mapping[str, str], pools: Sequence[str] = ()) -> dict[str, str]:
+    """The PromQL queries, by signal name (each returns one series per ``pool``).
+
+    ``labels`` should name the resource (``namespace`` and ``deployment``, the labels
+    the PodMonitor puts on every series): two resources in one namespace may have
+    pools of the same name. ``pools`` limits the series to the resource's pools.
+    """
+    sel = _matchers(labels, pools)
     win = f"{max(1, round(window_s))}s"
     return {
         "ttft_p95": (
@@ -97,7 +105,7 @@ class PrometheusSignals:
         timeout_s: float = 5.0,
     ) -> None:
         self._client, self._url = client, url.rstrip("/")
-        self._queries = promql(window_s, labels)
+        self._window, self._labels = window_s, dict(labels)
         self._timeout = timeout_s
 
     async def _query(self, q: str, now: float) -> dict[str, float] | None:
@@ -111,8 +119,9 @@ class PrometheusSignals:
             return None
 
     async def read(self, pools: Sequence[str], now: float) -> dict[str, PoolSignals]:
-        names = list(self._queries)
-        answers = await asyncio.gather(*(self._query(self._queries[n], now) for n in names))
+        queries = promql(self._window, self._labels, pools)
+        names = list(queries)
+        answers = await asyncio.gather(*(self._query(queries[n], now) for n in names))
         got = dict(zip(names, answers, strict=True))
         out: dict[str, PoolSignals] = {}
         for pool in pools:
