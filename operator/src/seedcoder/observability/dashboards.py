@@ -331,6 +331,20 @@ def engine_builds() -> dict[str, Any]:
                 unit="wps",
             ),
         ],
+        [
+            timeseries(
+                "Operator load",
+                "Resources watched and reconciles waiting for their resource's lock (a burst or a slow API).",
+                Query(f"sum({m.OPERATOR_RESOURCES})", "resources"),
+                Query(f"sum({m.OPERATOR_QUEUE_DEPTH})", "queued reconciles"),
+            ),
+            timeseries(
+                "Operator memory",
+                "Resident memory of the operator process (grows with the resources it watches).",
+                Query(f"max({m.OPERATOR_MEMORY_BYTES})", "resident"),
+                unit="bytes",
+            ),
+        ],
     ]
     return dashboard(
         "seedcoder-engines",

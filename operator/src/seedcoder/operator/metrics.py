@@ -66,7 +66,9 @@ class OperatorMetrics:
             mn.OPERATOR_QUEUE_DEPTH, "Reconciles waiting for their resource's lock.", registry=self.registry
         )
         self.resources = Gauge(mn.OPERATOR_RESOURCES, "SeedCoderDeployments watched.", registry=self.registry)
-        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes: memory under load
+        # memory under load, as mn.OPERATOR_MEMORY_BYTES (and the collector's other process_* series)
+        ProcessCollector(namespace=mn.OPERATOR_MEMORY_BYTES.removesuffix("_process_resident_memory_bytes"),
+                         registry=self.registry)  # fmt: skip
         self.engine_builds = Gauge(
             mn.OPERATOR_ENGINE_BUILDS,
             "Engines the watched resources need, by GPU architecture and build state.",
