@@ -28,6 +28,7 @@ from seedcoder.api.fields import (
     rules,
 )
 from seedcoder.api.model import ClaimRef, EngineSpec, ModelSpec, SecretRef
+from seedcoder.api.scan import ScanSpec
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
 __all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
@@ -267,6 +268,10 @@ class GatewaySpec(ApiModel):
             "Durable storage of the feedback data set. Unset: each pod's emptyDir, lost with the pod "
             "(status condition FeedbackDurable=False says so)."
         ),
+    )
+    scan: ScanSpec = Field(
+        default_factory=ScanSpec,
+        description="Security scanning of generated code, the API allow/deny lists, and feedback scrubbing.",
     )
 
 

@@ -59,6 +59,7 @@ def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> 
         rate_limit_rps=float(gw.rate_limit_rps),
         rate_limit_burst=2 * gw.rate_limit_rps,
         feedback_dir=FEEDBACK_DIR,
+        scan=gw.scan,
     )
 
 
