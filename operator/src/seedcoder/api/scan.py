@@ -13,6 +13,7 @@ from pydantic import Field
 
 from seedcoder.api._base import ApiModel
 
+ScanPolicy = Literal["off", "annotate", "block"]
 ApiName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_$./*?\[\]-]+$")]
 RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9.-]+$")]
 
@@ -20,7 +21,7 @@ RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9.
 class ScanSpec(ApiModel):
     """Static analysis of every completion candidate before any of its text leaves the gateway."""
 
-    policy: Literal["off", "annotate", "block"] = Field(
+    policy: ScanPolicy = Field(
         default="annotate",
         description=(
             "off: no scanning. annotate: findings are returned in the response's `seedcoder.scan` field "

@@ -269,9 +269,12 @@ class GatewaySpec(ApiModel):
             "(status condition FeedbackDurable=False says so)."
         ),
     )
-    scan: ScanSpec = Field(
-        default_factory=ScanSpec,
-        description="Security scanning of generated code, the API allow/deny lists, and feedback scrubbing.",
+    scan: ScanSpec | None = Field(
+        default=None,
+        description=(
+            "Security scanning of every completion, the API allow/deny lists, and feedback scrubbing. "
+            "Unset: the operator's default policy (chart value operator.defaultScanPolicy), no lists."
+        ),
     )
 
 

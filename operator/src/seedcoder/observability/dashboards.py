@@ -420,6 +420,30 @@ def acceptance() -> dict[str, Any]:
                 unit="reqps",
             ),
         ],
+        [
+            timeseries(
+                "Security scan findings by rule",
+                "Findings of the completion scanner per second, by rule and action (annotated: returned to "
+                "the IDE; blocked: the candidate never left the gateway).",
+                Query(
+                    f"sum by (rule, action) (rate({m.GATEWAY_SCAN_FINDINGS_TOTAL}{{{SEL}}}[5m]))",
+                    "{{rule}} {{action}}",
+                ),
+                unit="ops",
+            ),
+            timeseries(
+                "Scan latency and fast-path misses",
+                "p99 time the scan added to a completion; background-pass findings the fast rules missed.",
+                Query(
+                    f"histogram_quantile(0.99, sum by (le) (rate({m.GATEWAY_SCAN_SECONDS}_bucket{{{SEL}}}[5m])))",
+                    "scan p99 (s)",
+                ),
+                Query(
+                    f'sum by (rule) (rate({m.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL}{{{SEL}, fast_path="missed"}}[1h]))',
+                    "missed {{rule}}",
+                ),
+            ),
+        ],
     ]
     return dashboard(
         "seedcoder-usage",
