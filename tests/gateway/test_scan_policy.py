@@ -88,9 +88,11 @@ def post(gw: GatewayProcess, path: str, body: dict[str, Any]) -> tuple[int, byte
         return int(resp.status), bytes(resp.read())
 
 
-def complete(gw: GatewayProcess, *variants: str, **extra: Any) -> tuple[int, bytes]:
+def complete(gw: GatewayProcess, *variants: str, **extra: Any) -> bytes:
     body = {"model": MODEL_NAME, "prompt": script(*variants) + "\n" + PREFIX, "max_tokens": 128, **extra}
-    return post(gw, "/v1/completions", body)
+    code, raw = post(gw, "/v1/completions", body)
+    assert code == 200
+    return raw
 
 
 def streamed_text(raw: bytes) -> tuple[str, list[dict[str, Any]]]:
@@ -117,21 +119,22 @@ def test_block_drops_the_insecure_candidate_and_returns_the_next_ranked_clean_on
     gateway_with: Callable[..., GatewayProcess],
 ) -> None:
     gw = gateway_with(policy="block")
-    code, raw = complete(gw, INSECURE, SAFE, n=2, seed=0)
+    raw = complete(gw, INSECURE, SAFE, n=2, seed=0)
     body = json.loads(raw)
-    assert code == 200
     assert b"shell=True" not in raw
     assert [c["text"] for c in body["choices"]] == [SAFE]
     assert body["seedcoder"]["scan"]["blocked_candidates"] == 1
     assert body["seedcoder"]["scan"]["blocked"][0][0]["cwe"] == "CWE-78"
-    assert metric(gw, "seedcoder_gateway_scan_findings_total", rule="py.subprocess-shell", action="blocked") == 1
+    assert (
+        metric(gw, "seedcoder_gateway_scan_findings_total", rule="py.subprocess-shell", action="blocked") == 1
+    )
 
 
 def test_block_with_no_clean_candidate_answers_content_filter(
     gateway_with: Callable[..., GatewayProcess],
 ) -> None:
     gw = gateway_with(policy="block")
-    code, raw = complete(gw, INSECURE)
+    raw = complete(gw, INSECURE)
     body = json.loads(raw)
     assert b"shell=True" not in raw
     assert body["choices"] == [{"text": "", "index": 0, "logprobs": None, "finish_reason": "content_filter"}]
@@ -139,52 +142,67 @@ def test_block_with_no_clean_candidate_answers_content_filter(
 
 def test_block_streamed_never_sends_the_flagged_line(gateway_with: Callable[..., GatewayProcess]) -> None:
     gw = gateway_with(policy="block")
-    code, raw = complete(gw, INSECURE, stream=True)
+    raw = complete(gw, INSECURE, stream=True)
     text, events = streamed_text(raw)
-    assert code == 200
-    assert b"shell=True" not in raw and b"ping -c 1 \\\" + host" not in raw
+    assert b"shell=True" not in raw
+    assert b'ping -c 1 \\" + host' not in raw
     assert text == "    print(host)\n"  # the clean line before it was released, nothing after
     finishes = [c["finish_reason"] for e in events for c in e.get("choices", []) if c["finish_reason"]]
     assert finishes == ["content_filter"]
     # a clean completion streams whole
-    code, raw = complete(gw, SAFE, stream=True)
+    raw = complete(gw, SAFE, stream=True)
     assert streamed_text(raw)[0] == SAFE
 
 
 def test_annotate_returns_findings_and_counts_them(gateway_with: Callable[..., GatewayProcess]) -> None:
     gw = gateway_with(policy="annotate")
-    code, raw = complete(gw, INSECURE)
+    raw = complete(gw, INSECURE)
     body = json.loads(raw)
     assert body["choices"][0]["text"] == INSECURE
     (findings,) = body["seedcoder"]["scan"]["findings"]
     assert [(f["rule"], f["cwe"], f["line"]) for f in findings] == [("py.subprocess-shell", "CWE-78", 2)]
-    assert metric(gw, "seedcoder_gateway_scan_findings_total", rule="py.subprocess-shell", action="annotated") == 1
-    code, raw = complete(gw, INSECURE, stream=True)
+    assert (
+        metric(gw, "seedcoder_gateway_scan_findings_total", rule="py.subprocess-shell", action="annotated")
+        == 1
+    )
+    raw = complete(gw, INSECURE, stream=True)
     text, events = streamed_text(raw)
     assert text == INSECURE
     scans = [e["seedcoder"]["scan"] for e in events if "seedcoder" in e]
     assert [f["rule"] for f in scans[0]["findings"]] == ["py.subprocess-shell"]
-    code, raw = complete(gw, SAFE)
+    raw = complete(gw, SAFE)
     assert "findings" in json.loads(raw)["seedcoder"]["scan"]
     assert json.loads(raw)["seedcoder"]["scan"]["findings"] == [[]]
 
 
-def test_deny_list_blocks_a_call_through_the_files_imports(gateway_with: Callable[..., GatewayProcess]) -> None:
+def test_deny_list_blocks_a_call_through_the_files_imports(
+    gateway_with: Callable[..., GatewayProcess],
+) -> None:
     gw = gateway_with(policy="block", deny_modules=["requests"])
-    code, raw = complete(gw, DENIED)
+    raw = complete(gw, DENIED)
     body = json.loads(raw)
     assert body["choices"][0]["finish_reason"] == "content_filter"
     assert body["seedcoder"]["scan"]["blocked"] == [[{"rule": "api.denied-module", "cwe": None}]]
-    code, raw = complete(gw, SAFE)
+    raw = complete(gw, SAFE)
     assert json.loads(raw)["choices"][0]["text"] == SAFE
 
 
 def test_off_changes_nothing(gateway_with: Callable[..., GatewayProcess]) -> None:
     gw = gateway_with(policy="off")
-    code, raw = complete(gw, INSECURE)
+    raw = complete(gw, INSECURE)
     body = json.loads(raw)
     assert body["choices"][0]["text"] == INSECURE
     assert "scan" not in body["seedcoder"]
+
+
+def test_metric_series_exist_before_any_finding(gateway_with: Callable[..., GatewayProcess]) -> None:
+    gw = gateway_with(policy="block")
+    with urllib.request.urlopen(gw.url + "/metrics", timeout=10) as resp:
+        body = resp.read().decode()
+    for name in ("seedcoder_gateway_scan_findings_total", "seedcoder_gateway_scan_deep_findings_total",
+                 "seedcoder_gateway_scan_duration_seconds_bucket"):  # fmt: skip
+        assert name + "{" in body, name
+    assert 'seedcoder_gateway_scan_findings_total{action="blocked",rule="py.eval"} 0.0' in body
 
 
 def test_feedback_on_disk_has_no_planted_key_and_gets_a_background_scan(
@@ -192,7 +210,7 @@ def test_feedback_on_disk_has_no_planted_key_and_gets_a_background_scan(
 ) -> None:
     gw = gateway_with(policy="annotate")
     planted = f'    key = "{AWS_KEY}"\n    password = "Tr0ub4dor&3x-2024"\n' + BAD_LINE
-    code, raw = complete(gw, planted)
+    raw = complete(gw, planted)
     cid = json.loads(raw)["id"]
     code, raw = post(gw, "/v1/feedback", {"id": cid, "outcome": "accepted"})
     assert code == 201

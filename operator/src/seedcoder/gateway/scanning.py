@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from seedcoder.api.scan import ScanSpec
 from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.ranking import Candidate
+from seedcoder.scan.deep import WHOLE_FILE
 from seedcoder.scan.lang import guess_language
-from seedcoder.scan.scanner import ApiLists, Finding, Scanner
+from seedcoder.scan.scanner import API_RULES, ApiLists, Finding, Scanner
 
 CONTENT_FILTER = "content_filter"
 
@@ -54,6 +55,13 @@ class Guard:
             api=ApiLists(tuple(spec.allow_modules), tuple(spec.deny_modules), tuple(spec.deny_calls)),
             disabled=frozenset(spec.disabled_rules),
         )
+        if self.active:  # every known series exists from the start (dashboards and rates see zeros)
+            ids = [r.id for r in self.scanner.active_rules] + list(API_RULES)
+            for rule in ids:
+                for action in ("annotated", "blocked"):
+                    metrics.scan_findings.labels(rule, action)
+            for rule in ids:
+                metrics.scan_deep_findings.labels(rule, WHOLE_FILE, "missed")
 
     @property
     def active(self) -> bool:

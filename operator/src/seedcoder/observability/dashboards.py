@@ -435,11 +435,13 @@ def acceptance() -> dict[str, Any]:
                 "Scan latency and fast-path misses",
                 "p99 time the scan added to a completion; background-pass findings the fast rules missed.",
                 Query(
-                    f"histogram_quantile(0.99, sum by (le) (rate({m.GATEWAY_SCAN_SECONDS}_bucket{{{SEL}}}[5m])))",
+                    "histogram_quantile(0.99, sum by (le) "
+                    f"(rate({m.GATEWAY_SCAN_SECONDS}_bucket{{{SEL}}}[5m])))",
                     "scan p99 (s)",
                 ),
                 Query(
-                    f'sum by (rule) (rate({m.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL}{{{SEL}, fast_path="missed"}}[1h]))',
+                    "sum by (rule) "
+                    f'(rate({m.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL}{{{SEL}, fast_path="missed"}}[1h]))',
                     "missed {{rule}}",
                 ),
             ),

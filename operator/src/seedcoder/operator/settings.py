@@ -90,7 +90,7 @@ class OperatorSettings(BaseModel):
     )
     default_scan_policy: ScanPolicy = Field(
         default="annotate",
-        description="Scan policy of gateways whose resource sets no spec.gateway.scan (off, annotate, block).",
+        description="Scan policy of gateways whose resource sets no spec.gateway.scan: off, annotate, block.",
     )
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
     probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")

@@ -32,6 +32,7 @@ from seedcoder.scan.scanner import Scanner
 SEMGREP_RULES: Final = Path(__file__).parent / "semgrep"
 SUFFIXES: Final = {"python": ".py", "javascript": ".js", "java": ".java", "go": ".go", None: ".txt"}
 SEMGREP_TIMEOUT_S: Final = 120
+WHOLE_FILE: Final = "fast-rules-whole-file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def deep_scan(
     raw: list[tuple[str, str, int | None, int]] = []
     whole = Scanner(api=fast.api, disabled=fast.disabled, before=10**9, after=10**9)
     for f in whole.scan(prefix, completion, suffix, lang):
-        raw.append(("fast-rules-whole-file", f.rule, f.cwe, first + f.line - 1))
+        raw.append((WHOLE_FILE, f.rule, f.cwe, first + f.line - 1))
     with tempfile.TemporaryDirectory(prefix="seedcoder-deep-") as tmp:
         path = Path(tmp) / f"completion{SUFFIXES.get(lang, '.txt')}"
         path.write_text(prefix + completion + suffix, encoding="utf-8")

@@ -25,7 +25,12 @@ from seedcoder.scan.rules import NOT_CRED_NAMES, RULES, Rule
 
 CONTEXT_BEFORE: Final = 12
 CONTEXT_AFTER: Final = 6
-LOOKBEHIND_CHARS: Final = 600  # a match may start this far before the completion and still overlap it
+LOOKBEHIND_CHARS: Final = 600
+API_RULES: Final = (
+    "api.denied-module",
+    "api.module-not-allowed",
+    "api.denied-call",
+)  # a match may start this far before the completion and still overlap it
 
 _COMMENTS_PY = re.compile(
     r"(?P<s>\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')|(?P<c>#[^\n]*)"
@@ -132,6 +137,10 @@ class Scanner:
         self._by_language[None] = tuple(active)
         for lang in ("python", "javascript", "java", "go"):
             self._by_language[lang] = tuple(r for r in active if lang in r.languages)
+
+    @property
+    def active_rules(self) -> tuple[Rule, ...]:
+        return self._by_language[None]
 
     def scan(
         self, prefix: str, completion: str, suffix: str = "", language: str | None = None
