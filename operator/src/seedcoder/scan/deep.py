@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
@@ -55,11 +56,13 @@ def semgrep_binary() -> str | None:
 
 
 def _bandit(path: Path) -> list[tuple[str, int | None, int]]:
-    from bandit.core import config, manager  # type: ignore[import-untyped]  # only Python files need it
+    with warnings.catch_warnings():  # its plugin loader warns about a deprecated stevedore argument
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from bandit.core import config, manager  # type: ignore[import-untyped]  # only Python needs it
 
-    mgr = manager.BanditManager(config.BanditConfig(), "file", quiet=True)
-    mgr.discover_files([str(path)])
-    mgr.run_tests()
+        mgr = manager.BanditManager(config.BanditConfig(), "file", quiet=True)
+        mgr.discover_files([str(path)])
+        mgr.run_tests()
     return [(f"{i.test_id}.{i.test}", i.cwe.id if i.cwe else None, i.lineno) for i in mgr.get_issue_list()]
 
 

@@ -42,7 +42,7 @@ _OWN: Final[tuple[tuple[str, re.Pattern[str], int | str], ...]] = (
     ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
     ("openai_key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}"), 0),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 0),
-    ("url_password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@\"']+:([^@\s/\"']+)@"), 1),
+    ("url_password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@\"']+:([^@\s/\"'<>]+)@"), 1),
 )  # fmt: skip
 _MAYBE: Final = re.compile(
     r"^.*(?:(?i:pass|pwd|secret|key|token|auth|cred|bearer)|://[^/\s]+@|AKIA|gh[pousr]_|xox|sk_|eyJ|-----BEGIN).*$",
@@ -65,7 +65,8 @@ def find_secrets(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for kind, pattern, group in _OWN:
         for m in pattern.finditer(text):
-            found.append((kind, m.group(group)))
+            if not m.group(group).startswith("<SECRET:"):
+                found.append((kind, m.group(group)))
     lines = [m.group(0) for m in _MAYBE.finditer(text)]
     if lines:
         with transient_settings({"plugins_used": _PLUGINS}):
