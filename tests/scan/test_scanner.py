@@ -25,7 +25,9 @@ def test_every_rule_is_data_with_id_cwe_severity_message_and_languages() -> None
     assert {r.cwe for r in RULES} == set(CATEGORIES)
     for r in RULES:
         assert r.severity in ("low", "medium", "high")
-        assert r.message and r.languages and r.triggers
+        assert r.message
+        assert r.languages
+        assert r.triggers
     covered = {(lang, r.cwe) for r in RULES for lang in r.languages}
     for lang in ("python", "javascript", "java", "go"):
         assert {c for lg, c in covered if lg == lang} >= {89, 798, 78, 327, 295}, lang
@@ -88,7 +90,8 @@ def test_allow_list_flags_new_imports_and_calls_outside_it() -> None:
 def test_imports_of_each_language() -> None:
     py = find_imports("import a.b as c\nfrom d import e as f, g\n", "python")
     assert {(i.module, i.name, i.alias) for i in py} == {("a.b", None, "c"), ("d", "e", "f"), ("d", "g", "g")}
-    js = find_imports("const { exec: run } = require('child_process');\nimport * as fs from 'fs';\n", "javascript")
+    js_code = "const { exec: run } = require('child_process');\nimport * as fs from 'fs';\n"
+    js = find_imports(js_code, "javascript")
     assert {(i.module, i.name, i.alias) for i in js} == {("child_process", "exec", "run"), ("fs", None, "fs")}
     java = find_imports("import java.net.http.HttpClient;\n", "java")
     assert [(i.module, i.name) for i in java] == [("java.net.http", "HttpClient")]
@@ -99,7 +102,7 @@ def test_imports_of_each_language() -> None:
 @pytest.mark.parametrize(
     ("prefix", "language"),
     [
-        ("package main\n\nimport \"fmt\"\n", "go"),
+        ('package main\n\nimport "fmt"\n', "go"),
         ("package com.example;\n\nimport java.util.List;\n", "java"),
         ("import os\n\ndef f():\n", "python"),
         ("const x = require('x');\n", "javascript"),
@@ -116,7 +119,7 @@ def test_unknown_language_runs_every_rule() -> None:
 
 
 def test_disabled_rules_by_id_or_class() -> None:
-    code = '    h = hashlib.md5(cmd.encode())\n'
+    code = "    h = hashlib.md5(cmd.encode())\n"
     assert rules_of(Scanner().scan(PY, code)) == ["py.weak-hash"]
     assert Scanner(disabled=frozenset({"py.weak-hash"})).scan(PY, code) == []
     assert Scanner(disabled=frozenset({"weak-crypto"})).scan(PY, code) == []
