@@ -122,7 +122,12 @@ def latency(cases: list[Case]) -> dict[str, Any]:
             name: _stats([_timed(lambda s=s, fn=fn: fn(s)) for s in samples]) for name, fn in variants.items()
         }
     gate = [out[lang]["window (gateway)"] for lang in out]
-    out["meets_target"] = all(g["p50_ms"] <= TARGET_P50_MS and g["p99_ms"] <= TARGET_P99_MS for g in gate)
+    out["meets_target_wall"] = all(
+        g["p50_ms"] <= TARGET_P50_MS and g["p99_ms"] <= TARGET_P99_MS for g in gate
+    )
+    out["meets_target_cpu"] = all(
+        g["cpu_p50_ms"] <= TARGET_P50_MS and g["cpu_p99_ms"] <= TARGET_P99_MS for g in gate
+    )
     return out
 
 
@@ -155,7 +160,8 @@ def _latency_md(r: dict[str, Any], machine: str) -> str:
         "",
         f"8k-token context (24 KB before the cursor, 8 KB after), 256-token completion (~1 KB), "
         f"{ITERATIONS} random positions per language; {machine}. Target: p50 <= {TARGET_P50_MS} ms, "
-        f"p99 <= {TARGET_P99_MS} ms for the gateway's scan. Met: **{r['meets_target']}**.",
+        f"p99 <= {TARGET_P99_MS} ms for the gateway's scan. Met in wall-clock time: "
+        f"**{r['meets_target_wall']}**; in CPU time: **{r['meets_target_cpu']}**.",
         "",
         "Wall-clock figures include waiting for a CPU on a shared machine; CPU figures are the scan's own "
         "cost (thread CPU time).",
@@ -164,7 +170,7 @@ def _latency_md(r: dict[str, Any], machine: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for lang, variants in r.items():
-        if lang == "meets_target":
+        if lang.startswith("meets_target"):
             continue
         for name, s in variants.items():
             rows.append(
