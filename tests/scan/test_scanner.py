@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from seedcoder.scan import rules as rules_module
-from seedcoder.scan.deep import deep_scan
+from seedcoder.scan.deep import SEMGREP_RULES, deep_scan
 from seedcoder.scan.imports import find_imports
 from seedcoder.scan.lang import guess_language
 from seedcoder.scan.rules import CATEGORIES, RULES, Rule
 from seedcoder.scan.scanner import ApiLists, Scanner
 from seedcoder.scan.secrets import find_secrets, scrub
 
+ROOT = Path(__file__).resolve().parents[2]
 PY = "import os\nimport subprocess\n\n\ndef run(cmd):\n"
 
 
@@ -152,3 +156,29 @@ def test_deep_pass_reports_what_the_fast_path_missed() -> None:
     assert all(f.line == 1 for f in bandit)
     assert {f.fast_path for f in bandit} == {"missed"}
     assert re.match(r"B\d+\.", bandit[0].rule)
+
+
+def _semgrep() -> str:
+    found = os.environ.get("SEEDCODER_SEMGREP") or str(ROOT / ".venv-semgrep" / "bin" / "semgrep")
+    assert Path(found).exists(), (
+        f"{found} missing: bash tools/setup-python.sh installs Semgrep in .venv-semgrep"
+    )
+    return found
+
+
+def test_project_semgrep_rules_are_well_formed() -> None:
+    doc = yaml.safe_load((SEMGREP_RULES / "seedcoder.yaml").read_text())
+    ids = [r["id"] for r in doc["rules"]]
+    assert len(ids) == len(set(ids))
+    for r in doc["rules"]:
+        assert set(r["languages"]) <= {"python", "javascript", "typescript", "java", "go"}, r["id"]
+        assert r["message"]
+        assert int(r["metadata"]["cwe"].removeprefix("CWE-")) in CATEGORIES, r["id"]
+
+
+def test_semgrep_runs_the_projects_rules_offline_in_the_deep_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEEDCODER_SEMGREP", _semgrep())
+    prefix = "const cp = require('child_process');\nfunction f(x) {\n"
+    found = deep_scan(prefix, "  cp.exec(x);\n  return eval(x);\n", "}\n")
+    semgrep = {(f.rule, f.cwe, f.line) for f in found if f.engine == "semgrep"}
+    assert semgrep == {("js-child-process-exec", 78, 1), ("js-eval", 95, 2)}
