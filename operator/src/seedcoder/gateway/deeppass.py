@@ -70,6 +70,10 @@ class DeepPass:
         findings = deep_scan(event.get("prompt") or "", text or "", event.get("suffix") or "", self._scanner)
         for f in findings:
             self._metrics.scan_deep_findings.labels(f.rule, f.engine, f.fast_path).inc()
+        missed = sorted({f"{f.engine}:{f.rule}" for f in findings if f.fast_path == "missed"})
+        if missed:
+            log.info("Background scan of feedback event %s found what the fast path missed: %s.",
+                     event["event_id"], ", ".join(missed))  # fmt: skip
         line = json.dumps(record(event["event_id"], event["completion_id"], findings), separators=(",", ":"))
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)

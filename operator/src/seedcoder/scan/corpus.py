@@ -40,7 +40,14 @@ def load_corpus(folder: Path) -> list[Case]:
             if cwe is not None and cwe not in CATEGORIES:
                 raise ValueError(f"{path.name}: case {raw.get('id')}: unknown CWE {cwe}")
             cases.append(
-                Case(raw["id"], doc["language"], cwe, raw["prefix"], raw["completion"], raw.get("suffix", ""))
+                Case(
+                    raw["id"],
+                    raw.get("language", doc["language"]),
+                    cwe,
+                    raw["prefix"],
+                    raw["completion"],
+                    raw.get("suffix", ""),
+                )
             )
     ids = [c.id for c in cases]
     if len(set(ids)) != len(ids):

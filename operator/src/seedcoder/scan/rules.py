@@ -145,6 +145,8 @@ _RULES: Final[tuple[Rule, ...]] = (
     Rule("py.yaml-load", 502, "high", "yaml.load without a safe loader: use yaml.safe_load", PY,
          r"\byaml\.(?:unsafe_load(?:_all)?\(|load(?:_all)?\((?P<args>[^;]{0,200}))",
          unless=r"Loader\s*=\s*(?:yaml\.)?C?(?:Safe|Base)Loader"),
+    Rule("py.torch-load", 502, "high", "torch.load unpickles: pass weights_only=True or use safetensors", PY,
+         r"\btorch\.load\((?P<args>[^;]{0,200})", unless=r"weights_only\s*=\s*True"),
     Rule("js.unserialize", 502, "high", "Deserializing untrusted data can run code (node-serialize)", JS,
          r"\b(?:serialize|serialization|funcster)\.unserialize\(|\bunserialize\(|\bv8\.deserialize\("),
     Rule("java.object-input-stream", 502, "high", "Java deserialization of untrusted data", JAVA,
@@ -181,7 +183,7 @@ _RULES: Final[tuple[Rule, ...]] = (
     # ------------------------------------------------------------------ CWE-295 TLS verification
     Rule("py.tls-verify-off", 295, "high", "TLS certificate verification turned off", PY,
          r"\bverify\s*=\s*False\b|\b_create_unverified_context\(|\bcheck_hostname\s*=\s*False\b"
-         r"|\b(?:verify_mode|cert_reqs)\s*=\s*(?:ssl\.)?CERT_NONE\b"),
+         r"|\b(?:verify_mode|cert_reqs)\s*=\s*(?:ssl\.)?CERT_NONE\b|\b(?:AutoAddPolicy|WarningPolicy)\(\)"),
     Rule("js.tls-verify-off", 295, "high", "TLS certificate verification turned off", JS,
          r"\brejectUnauthorized\s*:\s*false\b|\bNODE_TLS_REJECT_UNAUTHORIZED[\"'\]]?\s*=\s*[\"']?0"
          r"|\bstrictSSL\s*:\s*false\b|\binsecure\s*:\s*true\b"),
@@ -210,7 +212,7 @@ TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
     "js.child-process-exec": ("exec",), "js.spawn-shell": ("shell",),
     "java.runtime-exec": ("getruntime",), "java.process-builder-shell": ("processbuilder",),
     "go.exec-shell": ("exec.command",),
-    "py.pickle": ("pickle", "marshal", "shelve", "dill", "joblib"), "py.yaml-load": ("yaml.",),
+    "py.pickle": ("pickle", "marshal", "shelve", "dill", "joblib"), "py.torch-load": ("torch.load",), "py.yaml-load": ("yaml.",),
     "js.unserialize": ("unserialize", "deserialize"),
     "java.object-input-stream": ("objectinputstream", "xmldecoder", "defaulttyping", "xstream", "yaml"),
     "go.gob-decode-untrusted": ("gob.",),
@@ -221,7 +223,7 @@ TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
     "js.weak-hash": ("createhash",), "js.weak-cipher": ("createcipher",),
     "java.weak-hash": ("messagedigest",), "java.weak-cipher": ("cipher.getinstance",),
     "go.weak-crypto": ("md5.", "sha1.", "des.", "rc4."),
-    "py.tls-verify-off": ("verify", "unverified", "check_hostname", "cert_none"),
+    "py.tls-verify-off": ("verify", "unverified", "check_hostname", "cert_none", "autoaddpolicy", "warningpolicy"),
     "js.tls-verify-off": ("rejectunauthorized", "node_tls", "strictssl", "insecure"),
     "java.tls-verify-off": ("checkservertrusted", "noophostname", "allow_all", "trustall", "trustselfsigned",
                             "hostnameverifier", "sslsession"),

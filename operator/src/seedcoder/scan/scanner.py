@@ -7,8 +7,8 @@ the completion (``CONTEXT_BEFORE`` lines of the prefix, ``CONTEXT_AFTER`` of the
 suffix), with comments blanked, so a statement that starts in the prefix and ends
 in the completion (``subprocess.run(cmd,`` + ``shell=True)``) is seen whole. Only
 matches that overlap the completion become findings: insecure code the user
-already wrote is not the model's doing. Imports are read from the whole prefix
-(they sit at the top of the file) to resolve the calls the API lists name.
+already wrote is not the model's doing. Imports are read from the file's head (its
+first 8 KB, where they sit) and the window, to resolve the calls the API lists name.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from seedcoder.scan.rules import NOT_CRED_NAMES, RULES, Rule
 CONTEXT_BEFORE: Final = 12
 CONTEXT_AFTER: Final = 6
 LOOKBEHIND_CHARS: Final = 600
+IMPORTS_HEAD_CHARS: Final = 8192  # imports sit at the top; the same head across keystrokes hits the cache
 API_RULES: Final = (
     "api.denied-module",
     "api.module-not-allowed",
@@ -165,7 +166,8 @@ class Scanner:
         text = _mask_comments(window, lang)
         needs_imports = not self.api.empty or any(r.needs_import for r in rules)
         imports = (
-            find_imports(prefix[:head], lang) + _shifted(find_imports(text, lang), head)
+            find_imports(prefix[: min(head, IMPORTS_HEAD_CHARS)], lang)
+            + _shifted(find_imports(text, lang), head)
             if needs_imports
             else []
         )
