@@ -97,6 +97,11 @@ def test_imports_of_each_language() -> None:
     js_code = "const { exec: run } = require('child_process');\nimport * as fs from 'fs';\n"
     js = find_imports(js_code, "javascript")
     assert {(i.module, i.name, i.alias) for i in js} == {("child_process", "exec", "run"), ("fs", None, "fs")}
+    node = find_imports(
+        "const cp = require('node:child_process');\nimport { WebClient } from '@slack/web-api';\n",
+        "javascript",
+    )
+    assert {(i.module, i.alias) for i in node} == {("child_process", "cp"), ("@slack/web-api", "WebClient")}
     java = find_imports("import java.net.http.HttpClient;\n", "java")
     assert [(i.module, i.name) for i in java] == [("java.net.http", "HttpClient")]
     go = find_imports('import (\n\tnethttp "net/http"\n\t"os/exec"\n)\n', "go")

@@ -14,7 +14,7 @@ from pydantic import Field
 from seedcoder.api._base import ApiModel
 
 ScanPolicy = Literal["off", "annotate", "block"]
-ApiName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_$./*?\[\]-]+$")]
+ApiName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[@A-Za-z0-9_$./*?\[\]-]+$")]
 RuleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9.-]+$")]
 
 

@@ -65,6 +65,7 @@ def _js_names(
     module: str, default: str | None, star: str | None, names: str | None, s: int, e: int
 ) -> list[Import]:
     out: list[Import] = []
+    module = module.removeprefix("node:")  # node:child_process is child_process
     if default:
         out.append(Import(module, None, default, s, e))
     if star:
@@ -88,7 +89,7 @@ def _javascript(text: str) -> list[Import]:
         if m.group(3):
             out += _js_names(m.group(3), m.group(1), None, m.group(2), m.start(), m.end())
         else:
-            out.append(Import(m.group(4), None, None, m.start(), m.end()))
+            out.append(Import(m.group(4).removeprefix("node:"), None, None, m.start(), m.end()))
     return out
 
 
