@@ -78,6 +78,8 @@ _SQL = (
 _SQL_STR = rf"(?:\"[^\"\n]*{_SQL}[^\"\n]*\"|'[^'\n]*{_SQL}[^'\n]*')"
 # a plain (constant) literal as a call's only/first argument
 _LIT = r"(?:\"[^\"\n$`{]*\"|'[^'\n$`{]*')"
+# the rest of a call's arguments (one level of nested parentheses), never past its closing one
+_IN_CALL = r"(?:[^;()]|\([^;()]*\)){0,200}?"
 _NONCONST_ARG = rf"(?!\s*{_LIT}\s*[,)])(?!\s*\))"
 _CRED_NAMES = (
     r"(?i:[\w-]*(?:passw(?:or)?d|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?token"
@@ -85,8 +87,8 @@ _CRED_NAMES = (
 )
 _NOT_CRED_NAMES = (
     r"(?:[_-](?i:url|uri|path|file|name|header|field|env|var|type|prefix|label|length|len|id|placeholder|hint"
-    r"|message|prompt|text|title)|(?<=[a-z])(?:Url|Uri|Path|File|Name|Header|Field|Env|Var|Type|Prefix|Label"
-    r"|Length|Len|Id|Placeholder|Hint|Message|Prompt|Text|Title))s?$"
+    r"|message|prompt|text|title|suffix)|(?<=[a-z])(?:Url|Uri|Path|File|Name|Header|Field|Env|Var|Type|Prefix|Label"
+    r"|Length|Len|Id|Placeholder|Hint|Message|Prompt|Text|Title|Suffix))s?$|(?i:tokeni[sz])"
 )
 
 _RULES: Final[tuple[Rule, ...]] = (
@@ -122,14 +124,14 @@ _RULES: Final[tuple[Rule, ...]] = (
     Rule("py.os-system", 78, "high", "Shell command from non-constant input (os.system/os.popen)", PY,
          rf"\bos\.(?:system|popen|popen2|popen3)\({_NONCONST_ARG}"),
     Rule("py.subprocess-shell", 78, "high", "subprocess with shell=True and a non-constant command", PY,
-         rf"\bsubprocess\.\w+\({_NONCONST_ARG}[^;]{{0,200}}?\bshell\s*=\s*True"),
+         rf"\bsubprocess\.\w+\({_NONCONST_ARG}{_IN_CALL}\bshell\s*=\s*True"),
     Rule("py.subprocess-getoutput", 78, "high", "Shell command from non-constant input (getoutput)", PY,
          rf"\b(?:subprocess|commands)\.getstatusoutput\(|\b(?:subprocess|commands)\.getoutput\({_NONCONST_ARG}"),
     Rule("js.child-process-exec", 78, "high", "Shell command from non-constant input (child_process.exec)", JS,
          rf"(?:(?<![.\w])|\b(?:child_process|childProcess|cp|shell)\.)exec(?:Sync)?\({_NONCONST_ARG}"
          r"(?!\s*`[^`$]*`)"),
     Rule("js.spawn-shell", 78, "high", "spawn with shell: true and a non-constant command", JS,
-         rf"\bspawn(?:Sync)?\({_NONCONST_ARG}[^;]{{0,200}}?\bshell\s*:\s*true"),
+         rf"\bspawn(?:Sync)?\({_NONCONST_ARG}{_IN_CALL}\bshell\s*:\s*true"),
     Rule("java.runtime-exec", 78, "high", "Runtime.exec of a non-constant command", JAVA,
          rf"\bgetRuntime\(\)\s*\.\s*exec\({_NONCONST_ARG}"),
     Rule("java.process-builder-shell", 78, "high", "ProcessBuilder running a shell on non-constant input", JAVA,
@@ -156,7 +158,7 @@ _RULES: Final[tuple[Rule, ...]] = (
          r"\bgob\.NewDecoder\(\s*(?:r|req|request)\.Body\s*\)"),
     # ------------------------------------------------------------------ CWE-95 eval
     Rule("py.eval", 95, "high", "eval/exec of non-constant input", PY,
-         rf"(?<![.\w])(?:eval|exec)\({_NONCONST_ARG}"),
+         rf"(?<![.\w])(?<!def )(?:eval|exec)\({_NONCONST_ARG}"),
     Rule("js.eval", 95, "high", "eval / new Function of non-constant input", JS,
          rf"(?<![.\w])eval\({_NONCONST_ARG}|\bnew\s+Function\s*\((?!\s*\))"
          rf"|\bset(?:Timeout|Interval)\(\s*(?:`[^`]*\$\{{|{_LIT}\s*\+)"),
