@@ -35,6 +35,12 @@ GATEWAY_ENDPOINT_REQUESTS_TOTAL: Final = "seedcoder_gateway_endpoint_requests_to
 """Counter, labels ``pool``, ``address``: backend requests sent to each Triton replica."""
 GATEWAY_CONTEXT_TRIMMED_TOKENS_TOTAL: Final = "seedcoder_gateway_context_trimmed_tokens_total"
 """Counter: prompt tokens dropped by the context budget."""
+GATEWAY_SCAN_FINDINGS_TOTAL: Final = "seedcoder_gateway_scan_findings_total"
+"""Counter, labels ``rule``, ``action`` (``annotated``, ``blocked``): fast-path scan findings."""
+GATEWAY_SCAN_SECONDS: Final = "seedcoder_gateway_scan_duration_seconds"
+"""Histogram: time the fast-path scan added to one completion (all its candidates)."""
+GATEWAY_SCAN_DEEP_FINDINGS_TOTAL: Final = "seedcoder_gateway_scan_deep_findings_total"
+"""Counter, labels ``rule``, ``engine``, ``fast_path`` (``caught``, ``missed``): background-pass findings."""
 
 # --- operator and autoscaler
 OPERATOR_RECONCILE_SECONDS: Final = "seedcoder_operator_reconcile_duration_seconds"

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedcoder.api.scan import ScanSpec
+
 
 class FimTemplate(BaseModel):
     """How a prefix and a suffix become one prompt (defaults: Seed-Coder's SPM order)."""
@@ -121,3 +123,4 @@ class GatewayConfig(BaseModel):
     recent_completions: int = Field(
         default=4096, ge=1, description="Completions remembered so that feedback can name its prompt."
     )
+    scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")

@@ -28,6 +28,7 @@ from seedcoder.api.fields import (
     rules,
 )
 from seedcoder.api.model import ClaimRef, EngineSpec, ModelSpec, SecretRef
+from seedcoder.api.scan import ScanSpec
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
 __all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
@@ -267,6 +268,13 @@ class GatewaySpec(ApiModel):
         description=(
             "Durable storage of the feedback data set. Unset: each pod's emptyDir, lost with the pod "
             "(status condition FeedbackDurable=False says so)."
+        ),
+    )
+    scan: ScanSpec | None = Field(
+        default=None,
+        description=(
+            "Security scanning of every completion, the API allow/deny lists, and feedback scrubbing. "
+            "Unset: the operator's default policy (chart value operator.defaultScanPolicy), no lists."
         ),
     )
 

@@ -53,6 +53,7 @@ def completion_body(r: Result) -> dict[str, Any]:
             "cached": r.cached,
             "ranking": _ranking(r),
             "scores": [round(c.score, 4) for c in r.choices],
+            **({"scan": r.scan.wire()} if r.scan is not None else {}),
         },
     }
 
@@ -136,6 +137,10 @@ def _openai_chunk(job: Job) -> Any:
             base["choices"] = [{"text": ev.text, "index": ev.index, "logprobs": None, "finish_reason": None}]
         elif isinstance(ev, Finish):
             base["choices"] = [{"text": "", "index": ev.index, "logprobs": None, "finish_reason": ev.reason}]
+            if ev.findings:  # annotate: the candidate's findings ride on its finish event
+                base["seedcoder"] = {
+                    "scan": {"policy": "annotate", "findings": [f.wire() for f in ev.findings]}
+                }
         elif job.include_usage:
             base["choices"] = []
             base["usage"] = {

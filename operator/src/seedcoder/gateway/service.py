@@ -30,6 +30,8 @@ from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.prepare import Prepared, prepare
 from seedcoder.gateway.ranking import Candidate, rank
 from seedcoder.gateway.routing import Endpoint, Pool
+from seedcoder.gateway.scanning import CONTENT_FILTER, Guard, ScanReport
+from seedcoder.scan.scanner import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Result:
     trimmed_tokens: int
     cached: bool = False
     first_token_s: float | None = None  # from receipt to the first token (None from the cache)
+    scan: ScanReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class Delta:
 class Finish:
     index: int
     reason: str
+    findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class CompletionService:
         self.recent = recent
         self._mark_down = mark_down
         self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
+        self.guard = Guard(cfg.scan, metrics)
 
     # ------------------------------------------------------------------ helpers
     def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
@@ -222,10 +227,11 @@ class CompletionService:
         finally:
             self._release(pool, ep)
         choices = rank(cands) if job.n > 1 else cands
+        choices, report = self.guard.check(prep.prefix, prep.suffix, choices)  # before any text leaves
         prompt_tokens, completion_tokens = self._account(job, prep, prog)
         result = Result(
             new_id(), int(time.time()), job.model, pool.name, choices, prompt_tokens, completion_tokens,
-            prep.trimmed_tokens, first_token_s=_since(prog),
+            prep.trimmed_tokens, first_token_s=_since(prog), scan=report,
         )  # fmt: skip
         if key is not None:
             self.cache.put(key, result)
@@ -274,6 +280,7 @@ class CompletionService:
         texts = [""] * n
         seen_reason: list[str | None] = [None] * n
         done: list[str | None] = [None] * n
+        gates = [self.guard.gate(prep.prefix, prep.suffix) for _ in gens]  # text leaves only through these
         merged = Merge(gens, first)
         try:
             async for i, item in merged:
@@ -287,16 +294,22 @@ class CompletionService:
                 text = block.feed(item.text) if block else item.text
                 if item.final and block is not None and not block.done:
                     text += block.finish()
+                text = gates[i].feed(text) if text else text
                 if text:
                     texts[i] += text
                     yield Delta(i, text)
-                if block is not None and block.done:
-                    done[i] = "stop"
+                if gates[i].blocked or (block is not None and block.done):
+                    done[i] = CONTENT_FILTER if gates[i].blocked else "stop"
                     await merged.stop(i)
                 elif item.final:
                     done[i] = seen_reason[i] or "stop"
                 if done[i] is not None:
-                    yield Finish(i, done[i] or "stop")
+                    rest, found = gates[i].finish()
+                    if rest:
+                        texts[i] += rest
+                        yield Delta(i, rest)
+                    done[i] = CONTENT_FILTER if gates[i].blocked else done[i]
+                    yield Finish(i, done[i] or "stop", tuple(found))
                     if all(d is not None for d in done):
                         break
             if not all(d is not None for d in done):

@@ -434,6 +434,32 @@ def acceptance() -> dict[str, Any]:
                 unit="reqps",
             ),
         ],
+        [
+            timeseries(
+                "Security scan findings by rule",
+                "Findings of the completion scanner per second, by rule and action (annotated: returned to "
+                "the IDE; blocked: the candidate never left the gateway).",
+                Query(
+                    f"sum by (rule, action) (rate({m.GATEWAY_SCAN_FINDINGS_TOTAL}{{{SEL}}}[5m]))",
+                    "{{rule}} {{action}}",
+                ),
+                unit="ops",
+            ),
+            timeseries(
+                "Scan latency and fast-path misses",
+                "p99 time the scan added to a completion; background-pass findings the fast rules missed.",
+                Query(
+                    "histogram_quantile(0.99, sum by (le) "
+                    f"(rate({m.GATEWAY_SCAN_SECONDS}_bucket{{{SEL}}}[5m])))",
+                    "scan p99 (s)",
+                ),
+                Query(
+                    "sum by (rule) "
+                    f'(rate({m.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL}{{{SEL}, fast_path="missed"}}[1h]))',
+                    "missed {{rule}}",
+                ),
+            ),
+        ],
     ]
     return dashboard(
         "seedcoder-usage",

@@ -148,7 +148,7 @@ def plan(
             )
         )
     if endpoints:
-        config = gateway_objects.gateway_config(spec, endpoints)
+        config = gateway_objects.gateway_config(spec, endpoints, settings.default_scan_policy)
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
         owned.append(stamp(cm))
         owned.append(

@@ -17,6 +17,7 @@ import json
 
 from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
+from seedcoder.api.scan import ScanPolicy, ScanSpec
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, triton
 from seedcoder.operator.image_choice import ImageChoice
@@ -55,7 +56,9 @@ def pool_endpoint(
     return PoolEndpoint(name=pool, grpc_url=url, gpu=gpu, runtime=runtime, max_prompt_tokens=max_input_len)
 
 
-def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:
+def gateway_config(
+    spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint], default_scan_policy: ScanPolicy = "annotate"
+) -> GatewayConfig:
     gw = spec.gateway
     return GatewayConfig(
         model_name=spec.model.name,
@@ -68,6 +71,7 @@ def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> 
         rate_limit_rps=float(gw.rate_limit_rps),
         rate_limit_burst=2 * gw.rate_limit_rps,
         feedback_dir=FEEDBACK_DIR,
+        scan=gw.scan if gw.scan is not None else ScanSpec(policy=default_scan_policy),
     )
 
 

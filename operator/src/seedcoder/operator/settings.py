@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seedcoder.api.scan import ScanPolicy
 from seedcoder.images import check_reference
 from seedcoder.observability.monitors import KUBE_PROMETHEUS_STACK_LABELS
 
@@ -97,6 +98,10 @@ class OperatorSettings(BaseModel):
             "Namespace of the operator's pod (falls back to POD_NAMESPACE, set from the downward API): "
             "the gateways' NetworkPolicy admits the operator from there when it scrapes their /metrics."
         ),
+    )
+    default_scan_policy: ScanPolicy = Field(
+        default="annotate",
+        description="Scan policy of gateways whose resource sets no spec.gateway.scan: off, annotate, block.",
     )
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
     probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")
