@@ -42,6 +42,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from seedcoder.devcluster import start_cluster
+from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
 
 from tests.operator.harness import (
     OperatorProcess,
@@ -165,6 +166,9 @@ def run(workdir: Path) -> dict[str, Any]:
     cluster = start_cluster(workdir / "cluster")
     try:
         cluster.kubectl("create", "namespace", NAMESPACE)
+        # simulated: its pods go to the KWOK nodes, never to a real node (their images are not real)
+        marks = [f"{k}={v}" for k, v in SIMULATED_NAMESPACE.items()]
+        cluster.kubectl("annotate", "namespace", NAMESPACE, *marks)
         wait_for(
             "default ServiceAccount",
             lambda: cluster.kubectl("get", "sa", "default", "-n", NAMESPACE, check=False).returncode == 0,
