@@ -35,6 +35,14 @@ GATEWAY_ENDPOINT_REQUESTS_TOTAL: Final = "seedcoder_gateway_endpoint_requests_to
 """Counter, labels ``pool``, ``address``: backend requests sent to each Triton replica."""
 GATEWAY_CONTEXT_TRIMMED_TOKENS_TOTAL: Final = "seedcoder_gateway_context_trimmed_tokens_total"
 """Counter: prompt tokens dropped by the context budget."""
+GATEWAY_RETRIEVAL_SECONDS: Final = "seedcoder_gateway_retrieval_seconds"
+"""Histogram: time one retrieval (query, search, selection) added to a completion."""
+GATEWAY_RETRIEVAL_CHUNKS_TOTAL: Final = "seedcoder_gateway_retrieval_chunks_total"
+"""Counter: retrieved chunks placed in prompts."""
+GATEWAY_RETRIEVAL_REQUESTS_TOTAL: Final = "seedcoder_gateway_retrieval_requests_total"
+"""Counter: prompts that went through retrieval, by outcome (hit, miss, unavailable)."""
+GATEWAY_RETRIEVAL_ADDED_TOKENS_TOTAL: Final = "seedcoder_gateway_retrieval_added_tokens_total"
+"""Counter: prompt tokens taken by retrieved chunks."""
 
 # --- operator and autoscaler
 OPERATOR_RECONCILE_SECONDS: Final = "seedcoder_operator_reconcile_duration_seconds"

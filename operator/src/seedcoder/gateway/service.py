@@ -29,6 +29,7 @@ from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.prepare import Prepared, prepare
 from seedcoder.gateway.ranking import Candidate, rank
 from seedcoder.gateway.routing import Endpoint, Pool
+from seedcoder.retrieval.retriever import Retriever
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,10 @@ class CompletionService:
         recent: RecentCompletions,
         mark_down: Callable[[Pool, Endpoint], None],
         clock: Callable[[], float] = time.monotonic,
+        retriever: Retriever | None = None,
     ) -> None:
         self.cfg = cfg
+        self.retriever = retriever
         self.pools = pools
         self.metrics = metrics
         self.recent = recent
@@ -108,6 +111,13 @@ class CompletionService:
         self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
 
     # ------------------------------------------------------------------ helpers
+    async def _prepare(self, job: Job) -> Prepared:
+        prep = await prepare(job, self.cfg, self.pools, self.retriever)
+        if (found := prep.retrieved) is not None:
+            n = len(found.chunks)
+            self.metrics.observe_retrieval(n, prep.retrieved_tokens, found.seconds, found.available)
+        return prep
+
     def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
         return GenParams(
             prompt=prep.prompt,
@@ -195,7 +205,7 @@ class CompletionService:
         return Candidate("".join(parts), reason, prog.output_tokens.get(i, 0), logp)
 
     async def complete(self, job: Job, received: float) -> Result:
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
             self.metrics.cache_hits.inc()
@@ -230,7 +240,7 @@ class CompletionService:
     async def open_stream(self, job: Job, received: float) -> Stream:
         """Prepare, start the candidates and wait for the first response (so that an
         unreachable backend is still an HTTP error, not a broken stream)."""
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         cid, created = new_id(), int(time.time())
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
