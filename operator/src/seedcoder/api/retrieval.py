@@ -56,7 +56,8 @@ class DocsSource(ApiModel):
     path: str = Field(
         default="",
         max_length=1024,
-        pattern=r"^(?!/)(?!.*\.\.)[^\s]*$",
+        pattern=r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$",
+        json_schema_extra=rules({"rule": "!self.split('/').exists(p, p == '..')", "message": "no '..'"}),
         description="Folder inside the claim (relative, no '..'); empty: the claim's root.",
     )
     include: list[str] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)

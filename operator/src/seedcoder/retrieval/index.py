@@ -38,6 +38,7 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
 NAMES_BOOST = 2.0
+PARTIAL_BOOST = 3.0
 KEEP_BUILDS = 2
 
 
@@ -169,11 +170,15 @@ class IndexReader:
     def open_current(cls, root: Path) -> IndexReader:
         return cls(current_build(root))
 
-    def search(self, terms: Sequence[tuple[str, float]], k: int) -> list[Hit]:
+    def search(self, terms: Sequence[tuple[str, float]], k: int, partial: str | None = None) -> list[Hit]:
         """The ``k`` best chunks for weighted terms (each matches the body and, boosted, the names)."""
-        if not terms or k <= 0:
+        if (not terms and not partial) or k <= 0:
             return []
         clauses = []
+        if partial and partial.replace("_", "").isalnum() and partial.isascii():
+            # the half-typed name: any indexed name that starts with it
+            q = tantivy.Query.regex_query(self._schema, "names", partial.lower() + "[a-z0-9_]*")
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(q, PARTIAL_BOOST)))
         for term, weight in terms:
             for fld, boost in (("body", 1.0), ("names", NAMES_BOOST)):
                 q = tantivy.Query.term_query(self._schema, fld, term)

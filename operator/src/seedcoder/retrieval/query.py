@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from seedcoder.retrieval.tokens import STOP, identifiers, subwords
 
@@ -18,6 +19,7 @@ NEAR_LINES = 8
 MAX_TERMS = 24
 _IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+import\b|import\b|#include\b|using\b|use\b|require\b)")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[(.]")
+_PARTIAL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _DEF = re.compile(r"^\s*(?:export\s+)?(?:async\s+)?(?:def|class|function|func|fn|interface|struct)\b")
 
 
@@ -50,6 +52,25 @@ def enclosing_headers(lines: list[str]) -> list[int]:
             if indent == 0:
                 break
     return list(reversed(found))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    terms: list[tuple[str, float]]
+    """Weighted index terms, strongest first."""
+    partial: str | None = None
+    """The half-typed name at the cursor (lower case, 3+ characters): matched as a name prefix."""
+
+
+def partial_name(prefix: str) -> str | None:
+    m = _PARTIAL.search(prefix.rsplit("\n", 1)[-1])
+    word = m.group(0).lower() if m else ""
+    return word if len(word) >= 3 and word not in STOP else None
+
+
+def cursor_query(prefix: str, suffix: str) -> Query:
+    """What to search for the cursor at the end of ``prefix``."""
+    return Query(build_query(prefix, suffix), partial_name(prefix))
 
 
 def build_query(prefix: str, suffix: str) -> list[tuple[str, float]]:

@@ -17,7 +17,7 @@ from seedcoder.api.retrieval import RetrievalConfig
 from seedcoder.retrieval.chunks import Chunk
 from seedcoder.retrieval.index import LiveIndex
 from seedcoder.retrieval.place import render, select
-from seedcoder.retrieval.query import build_query
+from seedcoder.retrieval.query import cursor_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class Retriever:
         reader = self.live.refresh(self._clock())
         if reader is None or self.cfg.max_chunks == 0 or budget_bytes <= 0:
             return Retrieved("", [], time.perf_counter() - started, reader is not None)
-        hits = reader.search(build_query(prefix, suffix), self.cfg.candidates)
+        query = cursor_query(prefix, suffix)
+        hits = reader.search(query.terms, self.cfg.candidates, query.partial)
         chosen = select(hits, context, budget_bytes, self.cfg.max_chunks)
         return Retrieved(render(chosen), chosen, time.perf_counter() - started)
