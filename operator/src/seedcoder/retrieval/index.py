@@ -99,9 +99,18 @@ class IndexBuilder:
 
     def __init__(self, root: Path, *, heap_bytes: int = 200_000_000, threads: int = 1) -> None:
         self.root = root
-        self.name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
-        self.path = root / BUILDS / self.name
-        self.path.mkdir(parents=True, exist_ok=False)
+        (root / BUILDS).mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}"
+        n = 0
+        while True:  # names sort in build order; a clash (same microsecond) takes the next number
+            self.name = f"{stamp}-{n}"
+            self.path = root / BUILDS / self.name
+            try:
+                self.path.mkdir()
+                break
+            except FileExistsError:
+                n += 1
         self._index = tantivy.Index(_schema(), path=str(self.path))
         self._writer = self._index.writer(heap_size=heap_bytes, num_threads=threads)
         self.chunks = 0

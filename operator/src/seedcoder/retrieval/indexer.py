@@ -94,6 +94,7 @@ def clone(src: GitSource, target: Path) -> None:
         )
     if user or password:
         kwargs = {"username": user or "", "password": password or ""}
+    target.parent.mkdir(parents=True, exist_ok=True)
     with open(os.devnull, "wb") as quiet:
         repo = porcelain.clone(
             src.url, str(target), depth=1, branch=src.branch, checkout=True, errstream=quiet, **kwargs
