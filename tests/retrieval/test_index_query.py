@@ -59,14 +59,18 @@ def test_finds_the_definition_a_cursor_needs(index_root: Path) -> None:
 
 def test_manifest_counts_and_publish_replaces_atomically(tmp_path: Path) -> None:
     m1 = build(tmp_path, library_chunks()[:5])
-    assert m1.chunks == 5 and m1.bytes > 0
+    assert m1.chunks == 5
+    assert m1.bytes > 0
     live = LiveIndex(tmp_path, check_s=10)
     first = live.refresh(0.0)
-    assert first is not None and first.manifest.chunks == 5
+    assert first is not None
+    assert first.manifest.chunks == 5
     build(tmp_path, library_chunks())
     assert live.refresh(5.0) is first  # not looked at again before check_s
     second = live.refresh(11.0)
-    assert second is not first and second is not None and second.manifest.chunks > 5
+    assert second is not first
+    assert second is not None
+    assert second.manifest.chunks > 5
     build(tmp_path, library_chunks()[:3])
     assert len(list((tmp_path / "builds").iterdir())) == 2  # the two newest builds are kept
 
@@ -76,7 +80,8 @@ def test_unpublished_root_is_reported(tmp_path: Path) -> None:
         IndexReader.open_current(tmp_path)
     live = LiveIndex(tmp_path)
     assert live.refresh(0.0) is None
-    assert live.error is not None and "CURRENT" in live.error
+    assert live.error is not None
+    assert "CURRENT" in live.error
 
 
 def test_query_weights_the_cursor_first() -> None:
@@ -84,7 +89,8 @@ def test_query_weights_the_cursor_first() -> None:
     assert q.partial == "parse_zorp"
     assert q.terms[0][0] == "parse_zorp"
     names = [t for t, _ in q.terms]
-    assert "handle" in names and "os" in names
+    assert "handle" in names
+    assert "os" in names
     assert names.index("handle") < names.index("os")
 
 
@@ -115,7 +121,8 @@ def test_retriever_reports_unavailable_then_finds(tmp_path: Path) -> None:
     build(tmp_path, library_chunks())
     now[0] = 2.0
     got = r.retrieve("h = open_skel", "", "", 4000)
-    assert got.available and got.chunks[0].symbol == "open_skelmwire"
+    assert got.available
+    assert got.chunks[0].symbol == "open_skelmwire"
     assert "def open_skelmwire(region: str" in got.text
     assert r.budget_bytes(1000) == 750
 
@@ -150,7 +157,8 @@ def test_relevance_trim_keeps_imports_enclosing_and_used_definitions() -> None:
     assert "def frobnicate_quanta(q):\n    return q * 3\n" in t.prefix  # used near the cursor
     assert "class Settlement:\n    def close(self, slips):\n" in t.prefix  # enclosing headers
     assert t.prefix.endswith("        return ")
-    assert "filler_5()" not in t.prefix and "filler_199" in t.prefix  # nearest still kept
+    assert "filler_5()" not in t.prefix
+    assert "filler_199" in t.prefix
     original = iter(LONG_FILE.split("\n"))
     assert all(line in original for line in t.prefix.split("\n"))  # a subsequence: order kept
 

@@ -42,9 +42,10 @@ def run_index(args: list[str], env: dict[str, str] | None = None) -> subprocess.
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("git")
-    files = {**{f"vexilo/{k}": v for k, v in library_files("vexilo").items()},
-             **{f"web/{k}": v for k, v in library_files("web").items()},
-             "vendor/skip_me.py": "def vendored_thing():\n    pass\n", "README.md": "# Payments\nhello\n"}  # fmt: skip
+    files = {f"vexilo/{k}": v for k, v in library_files("vexilo").items()}
+    files.update({f"web/{k}": v for k, v in library_files("web").items()})
+    files["vendor/skip_me.py"] = "def vendored_thing():\n    pass\n"
+    files["README.md"] = "# Payments\nhello\n"
     make_repo(root, "payments", files, {"vexilo/nextonly.py": "def only_on_next_branch():\n    pass\n"})
     make_repo(root, "settlement", {f"gosvc/{k}": v for k, v in library_files("gosvc").items()}, {})
     return root
@@ -71,7 +72,8 @@ def test_index_git_daemon_and_docs_folder(repos: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary == json.loads(term.read_text())  # what the operator reads from the pod
-    assert summary["published"] is True and summary["errors"] == []
+    assert summary["published"] is True
+    assert summary["errors"] == []
     reader = IndexReader.open_current(out)
     m = reader.manifest
     # 4 Python modules with definitions (__init__.py has none), 1 TypeScript, the README; not vendor/
@@ -80,7 +82,8 @@ def test_index_git_daemon_and_docs_folder(repos: Path, tmp_path: Path) -> None:
     assert m.sources["handbook"]["documents"] == 3
     assert m.chunks == summary["chunks"] == sum(s["chunks"] for s in m.sources.values())
     symbols = {h.chunk.symbol for h in reader.search([("vendored", 1.0), ("only", 1.0), ("next", 1.0)], 50)}
-    assert "vendored_thing" not in symbols and "only_on_next_branch" not in symbols
+    assert "vendored_thing" not in symbols
+    assert "only_on_next_branch" not in symbols
     hit = reader.search([("torvel", 1.0), ("dispatch", 1.0)], 1)[0].chunk
     assert (hit.path, hit.symbol) == ("payments/vexilo/transit.py", "dispatch_torvel_batch")
     go = reader.search([("thrumvotes", 1.0)], 1)[0].chunk
@@ -100,12 +103,14 @@ def test_http_with_credentials_branch_and_a_failing_source(repos: Path, tmp_path
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         assert summary["published"] is True
-        assert len(summary["errors"]) == 1 and "'gone'" in summary["errors"][0]
+        assert len(summary["errors"]) == 1
+        assert "'gone'" in summary["errors"][0]
         reader = IndexReader.open_current(out)
         assert reader.search([("only", 1.0), ("next", 1.0)], 1)[0].chunk.symbol == "only_on_next_branch"
 
         # wrong password: the source fails, nothing is published, the secret is never printed
-        bad = run_index(["--out", str(tmp_path / "index2"), "--sources", json.dumps({"git": sources["git"][:1]}),
+        one = json.dumps({"git": sources["git"][:1]})
+        bad = run_index(["--out", str(tmp_path / "index2"), "--sources", one,
                          "--termination-log", str(tmp_path / "t2")],
                         {env_name("USERNAME", "payments"): "indexer",
                          env_name("PASSWORD", "payments"): "wrong-pass-xyz"})  # fmt: skip
@@ -114,7 +119,7 @@ def test_http_with_credentials_branch_and_a_failing_source(repos: Path, tmp_path
         assert json.loads(bad.stdout)["published"] is False
         assert not (tmp_path / "index2" / "CURRENT").exists()
         # the Secret is named but its keys are missing from the environment: said plainly
-        missing = run_index(["--out", str(tmp_path / "index3"), "--sources", json.dumps({"git": sources["git"][:1]}),
+        missing = run_index(["--out", str(tmp_path / "index3"), "--sources", one,
                              "--termination-log", str(tmp_path / "t3")])  # fmt: skip
         assert "SEEDCODER_GIT_PASSWORD_PAYMENTS" in json.loads(missing.stdout)["errors"][0]
 
@@ -124,4 +129,5 @@ def test_bad_sources_are_refused_with_the_field_named(tmp_path: Path) -> None:
         ["--out", str(tmp_path), "--sources", '{"git": [{"name": "Bad Name", "url": "ftp://x"}]}']
     )
     assert done.returncode == 2
-    assert "git.0.name" in done.stderr and "git.0.url" in done.stderr
+    assert "git.0.name" in done.stderr
+    assert "git.0.url" in done.stderr
