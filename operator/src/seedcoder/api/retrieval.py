@@ -10,12 +10,15 @@ last run's summary (time, documents, chunks, errors) into ``status.retrieval``.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder.api._base import ApiModel
 from seedcoder.api.fields import DNS_LABEL, Cidr, rules
 from seedcoder.api.model import ClaimRef, SecretRef
 
+GlobPattern = Annotated[str, Field(min_length=1, max_length=256)]
 _GLOBS_DOC = (
     "Shell-style globs matched against paths inside the source (``**`` crosses folders). "
     "A file is indexed when it matches an include glob (none given: every file of a supported "
@@ -42,8 +45,8 @@ class GitSource(ApiModel):
             "basic authentication; never written to logs or the index."
         ),
     )
-    include: list[str] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
-    exclude: list[str] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
+    include: list[GlobPattern] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
+    exclude: list[GlobPattern] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
 
 
 class DocsSource(ApiModel):
@@ -60,8 +63,8 @@ class DocsSource(ApiModel):
         json_schema_extra=rules({"rule": "!self.split('/').exists(p, p == '..')", "message": "no '..'"}),
         description="Folder inside the claim (relative, no '..'); empty: the claim's root.",
     )
-    include: list[str] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
-    exclude: list[str] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
+    include: list[GlobPattern] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
+    exclude: list[GlobPattern] = Field(default_factory=list, max_length=64, description=_GLOBS_DOC)
 
 
 class RetrievalSources(ApiModel):
@@ -145,14 +148,21 @@ class RetrievalSpec(ApiModel):
 class RetrievalStatus(ApiModel):
     """The last indexing run, as the indexing pod reported it."""
 
-    last_index_time: str | None = Field(default=None, description="When the published index was built.")
-    documents: int = Field(default=0, description="Files indexed.")
-    chunks: int = Field(default=0, description="Chunks (definitions and doc sections) in the index.")
-    errors: list[str] = Field(
-        default_factory=list, max_length=20, description="Problems of the last run (a source that failed)."
+    state: Literal["Pending", "Indexed", "Failed"] = Field(
+        default="Pending",
+        description="Pending (no run finished yet), Indexed (the last run published) or Failed.",
     )
-    job: str | None = Field(default=None, description="The Job whose run this is.")
-    state: str = Field(default="Pending", description="Pending, Indexed or Failed.")
+    last_index_time: str | None = Field(
+        default=None, max_length=64, description="When the index the gateway serves was built (RFC 3339)."
+    )
+    documents: int = Field(default=0, ge=0, description="Files indexed by the last run.")
+    chunks: int = Field(default=0, ge=0, description="Chunks (definitions and doc sections) in the index.")
+    errors: list[Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Problems of the last run (e.g. a source that failed).",
+    )
+    job: str | None = Field(default=None, max_length=253, description="The Job whose run this reports.")
 
 
 # ---------------------------------------------------------------------------- gateway side
