@@ -48,13 +48,11 @@ def _git_env(r: RetrievalSpec) -> list[Manifest]:
         if src.credentials_secret_ref is None:
             continue
         suffix = src.name.upper().replace("-", "_")
-        for key, var in (("username", "USERNAME"), ("password", "PASSWORD")):
-            env.append(
-                {
-                    "name": f"SEEDCODER_GIT_{var}_{suffix}",
-                    "valueFrom": {"secretKeyRef": {"name": src.credentials_secret_ref.name, "key": key}},
-                }
-            )
+        for key, var, optional in (("username", "USERNAME", True), ("password", "PASSWORD", False)):
+            ref: Manifest = {"name": src.credentials_secret_ref.name, "key": key}
+            if optional:  # a token alone is enough for most Git hosts
+                ref["optional"] = True
+            env.append({"name": f"SEEDCODER_GIT_{var}_{suffix}", "valueFrom": {"secretKeyRef": ref}})
     return env
 
 

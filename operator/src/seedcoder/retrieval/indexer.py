@@ -92,8 +92,8 @@ def clone(src: GitSource, target: Path) -> None:
             f"credentials of git source {src.name!r} are missing: set {env_name('USERNAME', src.name)} "
             f"and {env_name('PASSWORD', src.name)}"
         )
-    if user or password:
-        kwargs = {"username": user or "", "password": password or ""}
+    if user or password:  # a token alone goes as the password (most hosts ignore the user name)
+        kwargs = {"username": user or "token", "password": password or ""}
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(os.devnull, "wb") as quiet:
         repo = porcelain.clone(
