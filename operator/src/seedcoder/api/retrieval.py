@@ -175,7 +175,7 @@ class RetrievalConfig(BaseModel):
 
     index_dir: str = Field(description="Index root (the claim's mount): holds CURRENT and builds/.")
     max_chunks: int = Field(default=4, ge=0, le=32, description="Most chunks added to one prompt.")
-    candidates: int = Field(default=12, ge=1, le=100, description="Hits fetched before deduplication.")
+    candidates: int = Field(default=8, ge=1, le=100, description="Hits fetched before deduplication.")
     budget_fraction: float = Field(
         default=0.25, gt=0, lt=1, description="Share of the prompt token budget for retrieved chunks."
     )

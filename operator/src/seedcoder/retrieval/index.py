@@ -20,6 +20,7 @@ its files mid-query.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
@@ -32,13 +33,19 @@ from typing import Any
 import tantivy
 
 from seedcoder.retrieval.chunks import Chunk
-from seedcoder.retrieval.tokens import tokens
+from seedcoder.retrieval.tokens import MAX_TOKEN, identifiers, tokens
 
 CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
-NAMES_BOOST = 2.0
-PARTIAL_BOOST = 3.0
+SYMBOLS = "symbols.txt"
+NAMES_REPEAT = 2
+"""A term that matches a chunk's name (symbol, signature, file stem) counts this many times."""
+MAX_REPEAT = 3
+MAX_DF = 0.05
+"""Query terms in more than this share of the chunks are dropped (they barely rank, but cost a scan)."""
+MAX_EXPANSIONS = 16
+"""A half-typed name is expanded to the full names it starts only when it starts at most this many."""
 KEEP_BUILDS = 2
 
 
@@ -114,6 +121,7 @@ class IndexBuilder:
         self._index = tantivy.Index(_schema(), path=str(self.path))
         self._writer = self._index.writer(heap_size=heap_bytes, num_threads=threads)
         self.chunks = 0
+        self._symbols: set[str] = set()
         self._started = time.monotonic()
 
     def add(self, chunks: Iterable[Chunk]) -> None:
@@ -122,6 +130,7 @@ class IndexBuilder:
             body = " ".join(tokens(f"{c.docstring}\n{c.text}"))
             data = json.dumps(c.to_json(), separators=(",", ":")).encode()
             self._writer.add_document(tantivy.Document(body=body, names=names, chunk=data))
+            self._symbols.update(i.lower() for i in identifiers(c.symbol) if len(i) <= MAX_TOKEN)
             self.chunks += 1
 
     def abandon(self) -> None:
@@ -136,6 +145,7 @@ class IndexBuilder:
         self._writer.wait_merging_threads()
         manifest.chunks = self.chunks
         manifest.build_seconds = time.monotonic() - self._started
+        (self.path / SYMBOLS).write_text("".join(f"{name}\n" for name in sorted(self._symbols)))
         manifest.bytes = _dir_bytes(self.path)
         (self.path / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
         tmp = self.root / f".{CURRENT}.{self.name}"
@@ -174,24 +184,56 @@ class IndexReader:
         self._index = tantivy.Index.open(str(path))
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
+        self._docs = max(self._searcher.num_docs, 1)
+        symbols = path / SYMBOLS
+        self._symbols = symbols.read_text().split() if symbols.is_file() else []
 
     @classmethod
     def open_current(cls, root: Path) -> IndexReader:
         return cls(current_build(root))
 
-    def search(self, terms: Sequence[tuple[str, float]], k: int, partial: str | None = None) -> list[Hit]:
-        """The ``k`` best chunks for weighted terms (each matches the body and, boosted, the names)."""
-        if (not terms and not partial) or k <= 0:
+    def expand(self, partial: str) -> list[str]:
+        """Full names that start with a half-typed one; [] when none or too many to be telling."""
+        lo = bisect.bisect_left(self._symbols, partial)
+        hi = bisect.bisect_left(
+            self._symbols, partial + "\x7f", lo, min(len(self._symbols), lo + MAX_EXPANSIONS + 1)
+        )
+        if hi - lo > MAX_EXPANSIONS:
             return []
-        clauses = []
-        if partial and partial.replace("_", "").isalnum() and partial.isascii():
-            # the half-typed name: any indexed name that starts with it
-            q = tantivy.Query.regex_query(self._schema, "names", partial.lower() + "[a-z0-9_]*")
-            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(q, PARTIAL_BOOST)))
+        return self._symbols[lo:hi]
+
+    def _telling(self, terms: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Terms that are in the index and not in nearly every chunk."""
+        limit = max(MAX_DF * self._docs, 20)
+        out = []
         for term, weight in terms:
-            for fld, boost in (("body", 1.0), ("names", NAMES_BOOST)):
-                q = tantivy.Query.term_query(self._schema, fld, term)
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(q, weight * boost)))
+            df = self._searcher.doc_freq("body", term) + self._searcher.doc_freq("names", term)
+            if 0 < df <= limit:
+                out.append((term, weight))
+        return out
+
+    def search(self, terms: Sequence[tuple[str, float]], k: int, partial: str | None = None) -> list[Hit]:
+        """The ``k`` best chunks (BM25) for weighted terms and an optional half-typed name.
+
+        Weights become repetitions of a term's clause (1 to ``MAX_REPEAT``), and a match in the
+        names counts ``NAMES_REPEAT`` times: plain term clauses keep tantivy's block-max WAND, which
+        skips most of the index, where boosted clauses would make it score every match.
+        """
+        if k <= 0:
+            return []
+        weighted = self._telling(terms)
+        if partial:
+            weighted += [(name, float(MAX_REPEAT)) for name in self.expand(partial.lower())]
+        clauses = []
+        for term, weight in weighted:
+            repeat = max(1, min(MAX_REPEAT, round(weight)))
+            body = tantivy.Query.term_query(self._schema, "body", term)
+            names = tantivy.Query.term_query(self._schema, "names", term)
+            clauses += [(tantivy.Occur.Should, body)] * repeat + [(tantivy.Occur.Should, names)] * (
+                repeat * NAMES_REPEAT
+            )
+        if not clauses:
+            return []
         result = self._searcher.search(tantivy.Query.boolean_query(clauses), k)
         hits = []
         for score, addr in result.hits:
