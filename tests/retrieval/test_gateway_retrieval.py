@@ -84,3 +84,38 @@ def test_gateway_puts_retrieved_definitions_into_prompts(
     base = post(plain, "/infill", body)
     assert infill["tokens_evaluated"] > base["tokens_evaluated"] + 30
     assert metric(gw, 'seedcoder_gateway_retrieval_requests_total{outcome="hit"}') == 2
+
+
+def served_prefix(gw: GatewayProcess, prompt: str) -> str:
+    """The prefix the model saw (as the feedback data set records it) for ``prompt``."""
+    out = post(gw, "/v1/completions", completion(prompt))
+    post(gw, "/v1/feedback", {"id": out["id"], "outcome": "accepted"})
+    (record,) = [json.loads(line) for f in sorted(gw.feedback_dir.glob("*.jsonl"))
+                 for line in f.read_text().splitlines()]  # fmt: skip
+    prefix: str = record["prompt"]  # the prefix after trimming (without the FIM template)
+    return prefix
+
+
+def test_an_over_long_prompt_keeps_imports_enclosing_and_used_definitions(
+    triton_server: Any, gateway_factory: Callable[..., GatewayProcess]
+) -> None:
+    filler = "".join(
+        f"def filler_{i}(x):\n    return x + {i}\n\n" for i in range(400)
+    )  # far over 2000 tokens
+    prompt = (
+        "import zorblax_client\n\n"
+        "def quench_flux(level):\n    return level * 2\n\n" + filler + "class Reactor:\n"
+        "    def run(self, level):\n        cooled = quench_flux(level)\n        return "
+    )
+    relevant = served_prefix(gateway_factory(triton_server.grpc_url, cache_max_entries=0), prompt)
+    nearest = served_prefix(
+        gateway_factory(triton_server.grpc_url, cache_max_entries=0, trim="nearest"), prompt
+    )
+    for kept in (relevant, nearest):
+        assert kept.endswith("        cooled = quench_flux(level)\n        return ")
+        assert "def filler_399(x)" in kept
+        assert "def filler_3(x)" not in kept
+    assert relevant.startswith("import zorblax_client\ndef quench_flux(level):\n    return level * 2\n")
+    assert "class Reactor:\n    def run(self, level):" in relevant
+    assert "zorblax_client" not in nearest
+    assert "def quench_flux" not in nearest
