@@ -119,3 +119,19 @@ def test_an_over_long_prompt_keeps_imports_enclosing_and_used_definitions(
     assert "class Reactor:\n    def run(self, level):" in relevant
     assert "zorblax_client" not in nearest
     assert "def quench_flux" not in nearest
+
+
+def test_retrieved_chunks_keep_their_share_when_the_prompt_is_trimmed(
+    triton_server: Any, gateway_factory: Callable[..., GatewayProcess], tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    publish_index(tmp_path, index)
+    gw = gateway_factory(triton_server.grpc_url, cache_max_entries=0, retrieval={"index_dir": str(index)})
+    filler = "".join(f"value_{i} = {i}\n" for i in range(900))  # far over the 2000-token budget
+    out = post(gw, "/v1/completions", completion(filler + PROMPT))
+    budget = 2000 - 4
+    assert out["usage"]["prompt_tokens"] <= budget
+    assert out["usage"]["prompt_tokens_trimmed"] > 1000
+    assert metric(gw, "seedcoder_gateway_retrieval_chunks_total") >= 1  # still there after trimming
+    added = metric(gw, "seedcoder_gateway_retrieval_added_tokens_total")
+    assert 30 < added <= 0.25 * budget * 1.1  # within its share (budget_fraction 0.25)
