@@ -53,7 +53,8 @@ def prometheus(tmp_path: Path, gateway_metrics: tuple[int, CollectorRegistry]) -
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: gateway\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}'], labels: {{namespace: ml}}}}]\n",
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}'],\n"
+        "      labels: {namespace: ml, deployment: c}}]\n",
         encoding="utf-8",
     )
     proc = subprocess.Popen(
@@ -110,7 +111,9 @@ async def test_real_prometheus_answers_p95_rate_and_freshness(
     worker.start()
     try:
         async with httpx.AsyncClient() as client:
-            src = PrometheusSignals(client, prometheus, window_s=10.0, labels={"namespace": "ml"})
+            src = PrometheusSignals(
+                client, prometheus, window_s=10.0, labels={"namespace": "ml", "deployment": "c"}
+            )
             got = None
             for _ in range(60):
                 await asyncio.sleep(0.5)

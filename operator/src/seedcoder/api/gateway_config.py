@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder.api.retrieval import RetrievalConfig
+from seedcoder.api.scan import ScanSpec
 
 
 class FimTemplate(BaseModel):
@@ -48,6 +49,9 @@ class PoolEndpoint(BaseModel):
         )
     )
     gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
+    runtime: Literal["tensorrt-llm", "llamacpp"] = Field(
+        default="llamacpp", description="Serving runtime of the pool: which sampling fields it honours."
+    )
     capacity_weight: float = Field(
         default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
     )
@@ -131,3 +135,4 @@ class GatewayConfig(BaseModel):
             "'nearest' keeps only the lines nearest the cursor."
         ),
     )
+    scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")

@@ -57,6 +57,12 @@ class EngineStatus(ApiModel):
     job: str = Field(max_length=63, description="Name of the build Job.")
     attempts: int = Field(default=0, ge=0, description="Build pods that failed so far.")
     message: str = Field(default="", max_length=4096, description="Last progress or failure message.")
+    memory: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Memory budget on one card (TensorRT-LLM): weights, activations, runtime and the KV "
+        "cache left, in GiB, tokens and requests at the limits.",
+    )
 
 
 class PoolStatus(ApiModel):

@@ -1,4 +1,4 @@
-"""The node pools: two H100 nodes, two A100 nodes (simulated) and a real CPU node.
+"""The node pools: H100, A100, RTX 4090 and L4 nodes (simulated) and a real CPU node.
 
 Why: the operator places engine builds and Triton replicas per GPU product,
 so the local cluster needs GPU nodes that look like the real ones to the
@@ -8,6 +8,10 @@ these nodes Ready (they carry its ``kwok.x-k8s.io/node: fake`` annotation).
 The CPU node ``cpu-0`` is a real kubelet (``realnode.py``): its Node object is
 created here with the pool's labels and a fixed pod CIDR, without the KWOK
 annotation, and the kubelet registers into it and reports its real capacity.
+
+The consumer-card pools (RTX 4090, L4) are what small teams run: one 24 GB GPU per
+node, no MIG, no NVLink, labelled as GPU Feature Discovery labels them (product,
+compute capability 8.9, memory in MiB as the driver reports it).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_COUNT_LABEL = "nvidia.com/gpu.count"
 COMPUTE_MAJOR_LABEL = "nvidia.com/gpu.compute.major"
 COMPUTE_MINOR_LABEL = "nvidia.com/gpu.compute.minor"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
 POOL_LABEL = "node-pool"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
 
 H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 A100_PRODUCT = "NVIDIA-A100-SXM4-80GB"
+RTX4090_PRODUCT = "NVIDIA-GeForce-RTX-4090"
+L4_PRODUCT = "NVIDIA-L4"
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class Pool:
     compute: str | None = None
     """GPU Feature Discovery's compute capability labels (major.minor), when the pool has them."""
     real: bool = False
+    memory_mib: int | None = None
+    """GPU Feature Discovery's nvidia.com/gpu.memory (MiB), when the pool has it."""
 
 
 POOLS = (
@@ -48,6 +57,8 @@ POOLS = (
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
     Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
     Pool("cpusim", 1, None, 0, "32", "128Gi"),
+    Pool("rtx4090", 2, RTX4090_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=24564),
+    Pool("l4", 1, L4_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=23034),
 )
 """``cpu-0`` is the real node; ``cpusim-0`` a simulated CPU node for the pods of
 resources whose GPU pools are simulated (their gateways could never become Ready
@@ -121,6 +132,8 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
         labels[GPU_COUNT_LABEL] = str(pool.gpus_per_node)
         if pool.compute:
             labels[COMPUTE_MAJOR_LABEL], labels[COMPUTE_MINOR_LABEL] = pool.compute.split(".")
+        if pool.memory_mib:
+            labels[MEMORY_LABEL] = str(pool.memory_mib)
         labels["node.kubernetes.io/instance-type"] = f"gpu-{pool.name}-{pool.gpus_per_node}x"
         resources[GPU_RESOURCE] = str(pool.gpus_per_node)
         spec["taints"] = [dict(GPU_TAINT)]

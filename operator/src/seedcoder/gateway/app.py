@@ -27,6 +27,7 @@ from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway import routes
 from seedcoder.gateway.auth import KeyStore
 from seedcoder.gateway.backend import Backend, TritonBackend
+from seedcoder.gateway.deeppass import deep_pass
 from seedcoder.gateway.endpoints import EndpointWatcher, Resolver, dns_resolver
 from seedcoder.gateway.errors import MethodNotAllowed, NotFound
 from seedcoder.gateway.feedback import FeedbackStore, RecentCompletions
@@ -109,7 +110,11 @@ def create_app(
         limiter=RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst, time.monotonic),
         metrics=metrics,
         feedback=FeedbackStore(
-            cfg.feedback_dir, cfg.feedback_max_file_bytes, cfg.feedback_writer or socket.gethostname()
+            cfg.feedback_dir,
+            cfg.feedback_max_file_bytes,
+            cfg.feedback_writer or socket.gethostname(),
+            scrub_secrets=cfg.scan.scrub_feedback,
+            deep=deep_pass(cfg, metrics, service.guard.scanner),
         ),
         recent=recent,
         started=int(time.time()),

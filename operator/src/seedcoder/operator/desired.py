@@ -144,10 +144,11 @@ def plan(
                 gpu=pe.profile.gpu,
                 max_input_len=pe.plan.inputs.limits.max_input_len,
                 domain=settings.cluster_domain,
+                runtime=pe.profile.runtime,
             )
         )
     if endpoints:
-        config = gateway_objects.gateway_config(spec, endpoints)
+        config = gateway_objects.gateway_config(spec, endpoints, settings.default_scan_policy)
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
         owned.append(stamp(cm))
         owned.append(

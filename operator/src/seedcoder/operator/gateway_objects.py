@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
+from seedcoder.api.scan import ScanPolicy, ScanSpec
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.operator import names, podsec, retrieval_objects, triton
 from seedcoder.operator.image_choice import ImageChoice
@@ -40,13 +42,23 @@ def selector_labels(instance: str) -> dict[str, str]:
 
 
 def pool_endpoint(
-    *, instance: str, namespace: str, pool: str, gpu: str, max_input_len: int, domain: str
+    *,
+    instance: str,
+    namespace: str,
+    pool: str,
+    gpu: str,
+    max_input_len: int,
+    domain: str,
+    runtime: RuntimeName = "tensorrt-llm",
 ) -> PoolEndpoint:
     host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
-    return PoolEndpoint(name=pool, grpc_url=f"{host}:{triton.GRPC}", gpu=gpu, max_prompt_tokens=max_input_len)
+    url = f"{host}:{triton.GRPC}"
+    return PoolEndpoint(name=pool, grpc_url=url, gpu=gpu, runtime=runtime, max_prompt_tokens=max_input_len)
 
 
-def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:
+def gateway_config(
+    spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint], default_scan_policy: ScanPolicy = "annotate"
+) -> GatewayConfig:
     gw = spec.gateway
     return GatewayConfig(
         model_name=spec.model.name,
@@ -60,6 +72,7 @@ def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> 
         rate_limit_burst=2 * gw.rate_limit_rps,
         feedback_dir=FEEDBACK_DIR,
         retrieval=retrieval_objects.gateway_config(spec.retrieval) if spec.retrieval is not None else None,
+        scan=gw.scan if gw.scan is not None else ScanSpec(policy=default_scan_policy),
     )
 
 

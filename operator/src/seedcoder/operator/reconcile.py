@@ -68,7 +68,9 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     for obj in deps.monitoring(scd):
         meta = obj.setdefault("metadata", {})
         meta["namespace"] = scd.metadata.namespace
-        meta.setdefault("labels", {}).update(names.instance_labels(scd.metadata.name, "monitoring"))
+        labels = meta.setdefault("labels", {})
+        labels.update(deps.settings.monitoring_labels)  # what the cluster's Prometheus selects by
+        labels.update(names.instance_labels(scd.metadata.name, "monitoring"))
         out.append(obj)
     return out
 
