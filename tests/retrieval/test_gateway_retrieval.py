@@ -96,6 +96,7 @@ def served_prefix(gw: GatewayProcess, prompt: str) -> str:
     return prefix
 
 
+@pytest.mark.slow
 def test_an_over_long_prompt_keeps_imports_enclosing_and_used_definitions(
     triton_server: Any, gateway_factory: Callable[..., GatewayProcess]
 ) -> None:
@@ -121,6 +122,7 @@ def test_an_over_long_prompt_keeps_imports_enclosing_and_used_definitions(
     assert "def quench_flux" not in nearest
 
 
+@pytest.mark.slow
 def test_retrieved_chunks_keep_their_share_when_the_prompt_is_trimmed(
     triton_server: Any, gateway_factory: Callable[..., GatewayProcess], tmp_path: Path
 ) -> None:
