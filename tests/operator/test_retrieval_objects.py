@@ -164,3 +164,24 @@ def test_index_status_from_termination_messages() -> None:
     )  # fmt: skip
     assert (st.state, st.chunks, st.last_index_time, st.job) == ("Failed", 900, "2026-12-01T10:00:00Z", "b")
     assert st.errors == ["git source 'payments': 401"]
+
+
+def test_a_failed_job_without_a_report_makes_the_status_failed() -> None:
+    ok = json.dumps({"builtAt": "2026-12-01T10:00:00Z", "documents": 4, "chunks": 90, "errors": [],
+                     "published": True})  # fmt: skip
+    failed_job = {
+        "metadata": {"name": "completions-index-29000000"},
+        "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                   "message": "Job has reached the specified backoff limit",
+                                   "lastTransitionTime": "2026-12-01T16:00:00Z"}]},
+    }  # fmt: skip
+    st = retrieval_objects.index_status([_pod("a", "2026-12-01T10:01:00Z", ok)], [failed_job])
+    assert (st.state, st.job, st.chunks) == ("Failed", "completions-index-29000000", 90)
+    assert st.errors == [
+        "index Job completions-index-29000000 failed (BackoffLimitExceeded: Job has reached the specified "
+        "backoff limit)"
+    ]
+    # an older failure does not hide a newer successful run
+    old = json.loads(json.dumps(failed_job))
+    old["status"]["conditions"][0]["lastTransitionTime"] = "2026-12-01T09:00:00Z"
+    assert retrieval_objects.index_status([_pod("a", "2026-12-01T10:01:00Z", ok)], [old]).state == "Indexed"

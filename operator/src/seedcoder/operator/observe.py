@@ -37,6 +37,8 @@ class Snapshot:
     raw_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     index_pods: list[dict[str, Any]] = field(default_factory=list)
     """Pods of the resource's indexing runs (their termination messages are the index status)."""
+    index_jobs: list[dict[str, Any]] = field(default_factory=list)
+    """The resource's indexing Jobs, the CronJob's included (a failed one with no report)."""
 
 
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:
@@ -78,7 +80,11 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
         elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
             observed.gateway = view
     return Snapshot(
-        observed=observed, live=live, raw_jobs={j["metadata"]["name"]: j for j in jobs}, index_pods=index_pods
+        observed=observed,
+        live=live,
+        raw_jobs={j["metadata"]["name"]: j for j in jobs},
+        index_pods=index_pods,
+        index_jobs=index_jobs,
     )
 
 

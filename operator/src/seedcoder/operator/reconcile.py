@@ -216,7 +216,9 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         now=stamp_now,
     )
     if scd.spec.retrieval is not None:
-        status = status.model_copy(update={"retrieval": retrieval_objects.index_status(snap.index_pods)})
+        status = status.model_copy(
+            update={"retrieval": retrieval_objects.index_status(snap.index_pods, snap.index_jobs)}
+        )
     await _write_status(deps, scd, status)
     await events.post(deps.kube, scd, transitions, now, deps.instance)
     if scaling is not None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from seedcoder.api.retrieval import RetrievalConfig, RetrievalSpec, RetrievalStatus
 from seedcoder.operator import names, podsec
@@ -203,19 +204,38 @@ def _report(pod: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     return None
 
 
-def index_status(pods: list[dict[str, Any]]) -> RetrievalStatus:
-    """``status.retrieval`` from the indexing pods' termination messages (newest run wins)."""
+def _job_failure(job: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(time, job name, error) of a Job the Job controller gave up on."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True":
+            name = str((job.get("metadata") or {}).get("name", ""))
+            why = f"{cond.get('reason') or 'Failed'}: {cond.get('message') or ''}".rstrip(": ")
+            return str(cond.get("lastTransitionTime") or ""), name, f"index Job {name} failed ({why})"
+    return None
+
+
+def index_status(pods: list[dict[str, Any]], jobs: Sequence[dict[str, Any]] = ()) -> RetrievalStatus:
+    """``status.retrieval`` from the indexing pods' termination messages (newest run wins); a Job
+    that failed after the newest report (no summary: killed, image not pulled) makes it Failed."""
     reports = sorted(r for p in pods if (r := _report(p)) is not None)
-    if not reports:
-        return RetrievalStatus()
-    _, job_name, last = reports[-1]
+    failures = sorted(f for j in jobs if (f := _job_failure(j)) is not None)
     published = [d for _, _, d in reports if d.get("published")]
     served = published[-1] if published else None
+    state: Literal["Pending", "Indexed", "Failed"] = "Pending"
+    errors: list[str] = []
+    job_name = ""
+    if reports:
+        _, job_name, last = reports[-1]
+        state = "Indexed" if last.get("published") else "Failed"
+        errors = [str(e)[:512] for e in last.get("errors", [])]
+    if failures and (not reports or failures[-1][0] > reports[-1][0]):
+        _, job_name, error = failures[-1]
+        state, errors = "Failed", [error[:512]]
     return RetrievalStatus(
-        state="Indexed" if last.get("published") else "Failed",
+        state=state,
         last_index_time=str(served.get("builtAt")) if served else None,
         documents=int(served.get("documents", 0)) if served else 0,
         chunks=int(served.get("chunks", 0)) if served else 0,
-        errors=[str(e)[:512] for e in last.get("errors", [])][:20],
+        errors=errors[:20],
         job=job_name or None,
     )
