@@ -22,6 +22,7 @@ from tests.operator.harness import RBAC_RULES
 USED: dict[str, set[str]] = {
     "SeedCoderDeployment": {"list", "watch"},
     "Job": {"list", "watch", "create", "patch", "delete"},
+    "CronJob": {"list", "create", "patch", "delete"},
     "Pod": {"list"},
     "PersistentVolumeClaim": {"get"},
     "Deployment": {"list", "watch", "create", "patch", "delete"},

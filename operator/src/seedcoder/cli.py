@@ -14,6 +14,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("seedcoder.operator.main", "run the Kopf operator"),
     "gateway": ("seedcoder.gateway.main", "run the completion gateway"),
     "build-engine": ("seedcoder.engines.build", "build one TensorRT-LLM engine (inside the build Job)"),
+    "index": ("seedcoder.retrieval.indexer", "build and publish the code and docs index (the index Job)"),
     "cluster": ("seedcoder.devcluster.__main__", "start or stop the local control plane"),
 }
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedcoder.api.retrieval import RetrievalConfig
 from seedcoder.api.scan import ScanSpec
 
 
@@ -122,5 +123,16 @@ class GatewayConfig(BaseModel):
     )
     recent_completions: int = Field(
         default=4096, ge=1, description="Completions remembered so that feedback can name its prompt."
+    )
+    retrieval: RetrievalConfig | None = Field(
+        default=None, description="Retrieved code and docs in prompts (absent: none)."
+    )
+    trim: Literal["relevance", "nearest"] = Field(
+        default="relevance",
+        description=(
+            "How an over-long prompt is cut: 'relevance' keeps the file's imports, the enclosing "
+            "definitions and the definitions of names used near the cursor before distant code; "
+            "'nearest' keeps only the lines nearest the cursor."
+        ),
     )
     scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")

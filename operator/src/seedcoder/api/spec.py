@@ -28,6 +28,7 @@ from seedcoder.api.fields import (
     rules,
 )
 from seedcoder.api.model import ClaimRef, EngineSpec, ModelSpec, SecretRef
+from seedcoder.api.retrieval import RetrievalSpec
 from seedcoder.api.scan import ScanSpec
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
@@ -397,4 +398,11 @@ class SeedCoderDeploymentSpec(ApiModel):
         default_factory=ImagesSpec,
         json_schema_extra={"default": {}},
         description="Image overrides for this resource's gateway, build Jobs and Triton pods.",
+    )
+    retrieval: RetrievalSpec | None = Field(
+        default=None,
+        description=(
+            "Index the company's own Git repositories and docs and put the pieces relevant to the cursor "
+            "into each prompt (unset: prompts hold only what the IDE sends)."
+        ),
     )

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from seedcoder.api._base import ApiModel
+from seedcoder.api.retrieval import RetrievalStatus
 
 Phase = Literal["Pending", "BuildingEngines", "Deploying", "Ready", "Degraded", "Failed"]
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -133,3 +134,6 @@ class SeedCoderDeploymentStatus(ApiModel):
     slo: SloStatus | None = Field(default=None, description="Measured SLO.")
     autoscaling: AutoscalingStatus | None = Field(default=None, description="Scaling history.")
     endpoint: str | None = Field(default=None, max_length=512, description="Gateway base URL (OpenAI API).")
+    retrieval: RetrievalStatus | None = Field(
+        default=None, description="The code and docs index: last run, counts and errors (spec.retrieval)."
+    )

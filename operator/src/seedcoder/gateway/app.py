@@ -37,6 +37,7 @@ from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.openapi import document
 from seedcoder.gateway.routing import BackendFactory, HealthChecker, Pool
 from seedcoder.gateway.service import CompletionService
+from seedcoder.retrieval.retriever import Retriever
 
 log = logging.getLogger("seedcoder.gateway")
 TOKENIZE_SUFFIX = "_tokenize"
@@ -91,7 +92,10 @@ def create_app(
     targets = {p.name: p.grpc_url for p in cfg.pools}
     watcher = EndpointWatcher(pools, targets, make, resolver, health, cfg.endpoint_refresh_s, on_change)
     recent = RecentCompletions(cfg.recent_completions)
-    service = CompletionService(cfg, pools, metrics, recent, mark_down=lambda p, e: health.set(p, e, False))
+    retriever = Retriever(cfg.retrieval) if cfg.retrieval is not None else None
+    service = CompletionService(
+        cfg, pools, metrics, recent, mark_down=lambda p, e: health.set(p, e, False), retriever=retriever
+    )
     keys = KeyStore(None if cfg.open_mode else cfg.api_keys_dir)
     keys.reload()
     if not cfg.open_mode and keys.count == 0:

@@ -31,6 +31,7 @@ from seedcoder.gateway.prepare import Prepared, prepare
 from seedcoder.gateway.ranking import Candidate, rank
 from seedcoder.gateway.routing import Endpoint, Pool
 from seedcoder.gateway.scanning import CONTENT_FILTER, Guard, ScanReport
+from seedcoder.retrieval.retriever import Retriever
 from seedcoder.scan.scanner import Finding
 
 
@@ -106,8 +107,10 @@ class CompletionService:
         recent: RecentCompletions,
         mark_down: Callable[[Pool, Endpoint], None],
         clock: Callable[[], float] = time.monotonic,
+        retriever: Retriever | None = None,
     ) -> None:
         self.cfg = cfg
+        self.retriever = retriever
         self.pools = pools
         self.metrics = metrics
         self.recent = recent
@@ -116,6 +119,13 @@ class CompletionService:
         self.guard = Guard(cfg.scan, metrics)
 
     # ------------------------------------------------------------------ helpers
+    async def _prepare(self, job: Job) -> Prepared:
+        prep = await prepare(job, self.cfg, self.pools, self.retriever)
+        if (found := prep.retrieved) is not None:
+            n = len(found.chunks)
+            self.metrics.observe_retrieval(n, prep.retrieved_tokens, found.seconds, found.available)
+        return prep
+
     def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
         return GenParams(
             prompt=prep.prompt,
@@ -206,7 +216,7 @@ class CompletionService:
         return Candidate("".join(parts), reason, prog.output_tokens.get(i, 0), logp)
 
     async def complete(self, job: Job, received: float) -> Result:
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
             self.metrics.cache_hits.inc()
@@ -242,7 +252,7 @@ class CompletionService:
     async def open_stream(self, job: Job, received: float) -> Stream:
         """Prepare, start the candidates and wait for the first response (so that an
         unreachable backend is still an HTTP error, not a broken stream)."""
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         cid, created = new_id(), int(time.time())
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:

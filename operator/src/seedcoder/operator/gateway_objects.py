@@ -19,7 +19,7 @@ from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.scan import ScanPolicy, ScanSpec
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
-from seedcoder.operator import names, podsec, triton
+from seedcoder.operator import names, podsec, retrieval_objects, triton
 from seedcoder.operator.image_choice import ImageChoice
 from seedcoder.operator.podsec import Manifest
 
@@ -71,6 +71,7 @@ def gateway_config(
         rate_limit_rps=float(gw.rate_limit_rps),
         rate_limit_burst=2 * gw.rate_limit_rps,
         feedback_dir=FEEDBACK_DIR,
+        retrieval=retrieval_objects.gateway_config(spec.retrieval) if spec.retrieval is not None else None,
         scan=gw.scan if gw.scan is not None else ScanSpec(policy=default_scan_policy),
     )
 
@@ -130,6 +131,10 @@ def deployment(
         {"name": "feedback", **feedback},
         {"name": "tmp", "emptyDir": {}},
     ]
+    if spec.retrieval is not None:  # the published index, read-only (the indexing pods write it)
+        mounts.append({"name": "index", "mountPath": retrieval_objects.INDEX_DIR, "readOnly": True})
+        claim = spec.retrieval.index.claim_name
+        volumes.append({"name": "index", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
     if gw.api_key_secret_ref is not None and not gw.open_mode:
         mounts.append({"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True})
         volumes.append({"name": "api-keys", "secret": {"secretName": gw.api_key_secret_ref.name}})
