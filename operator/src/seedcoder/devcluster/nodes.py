@@ -50,19 +50,23 @@ class Pool:
     real: bool = False
     memory_mib: int | None = None
     """GPU Feature Discovery's nvidia.com/gpu.memory (MiB), when the pool has it."""
+    pods: int = 110
+    """Pod capacity (the kubelet's default)."""
 
 
 POOLS = (
     Pool("h100", 2, H100_PRODUCT, 8, "208", "1800Gi"),
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
     Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
-    Pool("cpusim", 1, None, 0, "32", "128Gi"),
+    Pool("cpusim", 1, None, 0, "32", "128Gi", pods=250),
     Pool("rtx4090", 2, RTX4090_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=24564),
     Pool("l4", 1, L4_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=23034),
 )
 """``cpu-0`` is the real node; ``cpusim-0`` a simulated CPU node for the pods of
 resources whose GPU pools are simulated (their gateways could never become Ready
-for real: no Triton answers behind a simulated pool)."""
+for real: no Triton answers behind a simulated pool). It stands for a cluster's
+CPU nodes, so it holds more pods than one kubelet would (the operator benchmark
+runs 110 gateways there)."""
 
 SIMULATED_LABEL = "seedcoder.dev/simulated"
 """Set to "true" on every simulated (KWOK) node."""
@@ -117,7 +121,7 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
     if not real:
         labels["type"] = "kwok"
         labels[SIMULATED_LABEL] = "true"
-    resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "10Ti"}
+    resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods), "ephemeral-storage": "10Ti"}
     spec: dict[str, Any] = {}
     if real:
         # The kubelet registers into this object and reports status and capacity itself.
