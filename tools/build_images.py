@@ -76,8 +76,8 @@ IMAGES = {
     "triton-llamacpp-cuda": ("triton-llamacpp-cuda.Containerfile", LLAMACPP_CUDA_STANDIN_REF, True),
 }
 """name -> (Containerfile, reference it is tagged with, needs the llama.cpp and Triton wheels)."""
-DEFAULT_IMAGES = ("seedcoder", "triton-cpu", "triton-trtllm")
-"""What ``make images`` builds; the llama.cpp CUDA stand-in is built on request."""
+DEFAULT_IMAGES = ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
+"""What ``make images`` builds (the two GPU images as labelled stand-ins)."""
 STAND_INS = {
     "triton-trtllm": "base is a local Debian bookworm, not NVIDIA's Triton",
     "triton-llamacpp-cuda": (

@@ -30,9 +30,10 @@ from seedcoder import __version__
 
 ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda"]
 IMAGE_KINDS: tuple[ImageKind, ...] = ("seedcoder", "triton-cpu", "triton-trtllm")
-"""The images ``make images`` builds; the llama.cpp CUDA variant (named by the chart's
+"""The images every installation uses; the llama.cpp CUDA variant (named by the chart's
 ``images.tritonLlamacppCuda``, the operator's ``SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE`` or a
-resource's ``spec.images``) is built on request: ``tools/build_images.py --only triton-llamacpp-cuda``."""
+resource's ``spec.images``) serves only llama.cpp pools on GPUs (``make images`` builds a
+labelled stand-in of it here)."""
 
 DEFAULT_REGISTRY = "ghcr.io"
 """Where the project publishes its images; ``global.imageRegistry`` replaces it."""
