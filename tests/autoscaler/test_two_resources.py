@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.devcluster.tools import prometheus_path
+from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.operator.signals import PoolSignals, PrometheusSignals
 
 pytestmark = [pytest.mark.slow]
@@ -73,34 +72,12 @@ def exporters() -> Iterator[dict[str, int]]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, exporters: dict[str, int]) -> Iterator[str]:
-    port = _free_port()
-    jobs = "".join(
-        f"  - job_name: gateway-{name}\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{p}'],\n"
-        f"      labels: {{namespace: ml, deployment: {name}}}}}]\n"
+    targets = [
+        ScrapeTarget(f"gateway-{name}", f"127.0.0.1:{p}", labels={"namespace": "ml", "deployment": name})
         for name, p in exporters.items()
-    )
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text("global: {scrape_interval: 1s}\nscrape_configs:\n" + jobs, encoding="utf-8")
-    proc = subprocess.Popen(
-        [str(prometheus_path()), f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    ]
+    with PrometheusServer(tmp_path, targets) as server:
+        yield server.url
 
 
 async def test_each_resource_reads_only_its_own_pools(prometheus: str) -> None:
