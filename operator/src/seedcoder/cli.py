@@ -15,6 +15,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("seedcoder.gateway.main", "run the completion gateway"),
     "build-engine": ("seedcoder.engines.build", "build one TensorRT-LLM engine (inside the build Job)"),
     "cluster": ("seedcoder.devcluster.__main__", "start or stop the local control plane"),
+    "dataset": ("seedcoder.dataset.cli", "build a fine-tuning data set snapshot from feedback"),
     "evaluate": ("seedcoder.evaluation.cli", "score a completions endpoint on FIM task sets"),
 }
 
