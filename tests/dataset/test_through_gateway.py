@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seedcoder.api.finetune import GateSpec, RunScores, SetScores
 from seedcoder.cli import main as seedcoder
 from seedcoder.evaluation.public import public_tasks
+from seedcoder.finetune.gate import decide, scores_from_summary
 
 from tests.fixtures.gateway import MODEL_NAME, GatewayProcess
 
@@ -56,9 +58,39 @@ def test_accepted_completions_become_a_held_out_set_the_model_reproduces(
     key.write_text(gw.api_key)
     evaluate = ["evaluate", "--endpoint", gw.url + "/v1", "--model", MODEL_NAME, "--api-key-file", str(key),
                 "--tasks", f"heldout={snapshot / 'heldout.jsonl'}", "--max-tokens", str(MAX_TOKENS),
-                "--json", str(tmp_path / "report.json")]  # fmt: skip
+                "--json", str(tmp_path / "report.json"),
+                "--compare-model", MODEL_NAME, "--summary", str(tmp_path / "summary.json")]  # fmt: skip
     assert seedcoder(evaluate) == 0
-    (report,) = json.loads((tmp_path / "report.json").read_text())["sets"]
+    base, again = (run["sets"] for run in json.loads((tmp_path / "report.json").read_text())["runs"])
+    (report,) = base
     assert report["tasks"] == counts["heldout"]
     assert report["exact_match"] == 1.0
     assert report["pass_at_1"] is None  # accepted completions carry no tests
+    assert again[0]["exact_match"] == 1.0
+    # the gate reads the real summary: a model compared with itself is never published
+    runs = json.loads((tmp_path / "summary.json").read_text())["runs"]
+    sets = runs[0]["sets"]
+    scores = RunScores(
+        base_held_out=SetScores(
+            **{k: sets["heldout"][k] for k in ("tasks", "exact_match", "edit_similarity")}
+        ),
+        adapter_held_out=SetScores(
+            **{k: sets["heldout"][k] for k in ("tasks", "exact_match", "edit_similarity")}
+        ),
+    )
+    assert (
+        scores_from_summary(
+            json.dumps({"runs": [{"model": "a", "sets": sets}, {"model": "b", "sets": runs[1]["sets"]}]}),
+            "a",
+            "b",
+        ).adapter_held_out
+        == scores.adapter_held_out
+    )
+    decision = decide(
+        scores.model_copy(
+            update={"base_public": scores.base_held_out, "adapter_public": scores.base_held_out}
+        ),
+        GateSpec(api_key_secret_ref="k", min_held_out_tasks=1),
+    )
+    assert decision.reason == "HeldOutNotImproved"
+    assert decision.held_out_delta == 0.0

@@ -23,10 +23,12 @@ def test_evaluate_scores_the_served_model_on_the_public_set(
     key.write_text(gateway.api_key + "\n")
     args = ["evaluate", "--endpoint", gateway.url + "/v1", "--model", MODEL_NAME, "--api-key-file", str(key),
             "--tasks", "public", "--limit", "3", "--max-tokens", "16",
-            "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]  # fmt: skip
+            "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md"),
+            "--compare-model", MODEL_NAME, "--summary", str(tmp_path / "summary.json")]  # fmt: skip
     assert seedcoder(args) == 0
     report = json.loads((tmp_path / "r.json").read_text())
-    (only,) = report["sets"]
+    first, second = report["runs"]
+    (only,) = first["sets"]
     assert only["name"] == "public"
     assert only["tasks"] == 3
     assert only["tested"] == 3
@@ -39,6 +41,13 @@ def test_evaluate_scores_the_served_model_on_the_public_set(
         assert result["edit_similarity"] == metrics.edit_similarity(generated, task.middle)
         assert result["exact_match"] == metrics.exact_match(generated, task.middle)
         assert result["passed"] == run_program(task.program(generated)).passed  # executed, not guessed
+    # greedy decoding: a second pass over the same tasks scores the same (the gate's run-to-run spread)
+    assert [r["generated"] for r in second["sets"][0]["results"]] == [r["generated"] for r in only["results"]]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [run["model"] for run in summary["runs"]] == [MODEL_NAME, MODEL_NAME]
+    assert summary["runs"][0]["sets"]["public"]["edit_similarity"] == only["edit_similarity"]
+    assert "results" not in summary["runs"][0]["sets"]["public"]
+    assert len((tmp_path / "summary.json").read_bytes()) < 4096  # fits a termination message
     table = (tmp_path / "r.md").read_text()
     assert table in capsys.readouterr().out
     assert f"| public | 3 | {100 * only['exact_match']:.1f}% |" in table

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--min-middle-chars", type=int, default=8, help="non-whitespace characters")
     b.add_argument("--max-sample-chars", type=int, default=16_384)
     b.add_argument("--no-edited", action="store_true", help="ignore edited completions")
+    b.add_argument("--summary", type=Path, help="also write the manifest as compact JSON here")
     return p
 
 
@@ -51,4 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     verb = "Wrote" if snapshot.created else "Kept unchanged"
     print(f"{verb} data set snapshot {snapshot.manifest['version']}", file=sys.stderr)
     print(json.dumps(snapshot.manifest, indent=2))
+    if args.summary:
+        compact = {k: v for k, v in snapshot.manifest.items() if k not in {"config", "format"}}
+        args.summary.write_text(
+            json.dumps({**compact, "created_now": snapshot.created}, separators=(",", ":"))
+        )
     return 0

@@ -5,7 +5,10 @@
         --json report.json --markdown report.md
 
 ``--tasks`` is ``public`` (the packaged regression set), a JSONL path, or
-``NAME=PATH``. The API key is read from ``--api-key-file`` or the environment
+``NAME=PATH``. ``--compare-model`` scores a second model (an adapter,
+``seed-coder-8b-base:team-a``) on the same tasks; ``--summary`` writes the
+scores alone as compact JSON (the evaluation Job points it at its termination
+message, where the operator reads it). The API key is read from ``--api-key-file`` or the environment
 variable ``SEEDCODER_API_KEY`` and never printed. Exit status: 0 scored,
 2 bad arguments or task file, 1 the endpoint failed.
 """
@@ -40,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seedcoder evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--endpoint", required=True, help="base URL of the API, e.g. http://gateway:8000/v1")
     p.add_argument("--model", required=True, help="model name sent in each request")
+    p.add_argument("--compare-model", help="a second model scored on the same tasks (e.g. an adapter)")
     p.add_argument("--tasks", action="append", required=True, help="public, PATH or NAME=PATH (repeatable)")
     p.add_argument("--api-key-file", type=Path, help="file holding the API key (else $SEEDCODER_API_KEY)")
     p.add_argument("--max-tokens", type=int, default=64)
@@ -49,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tests", action="store_true", help="skip pass@1 (do not execute any code)")
     p.add_argument("--json", type=Path, help="write the full report (per-task results) here")
     p.add_argument("--markdown", type=Path, help="write the summary table here")
+    p.add_argument("--summary", type=Path, help="write the scores (no per-task results) as compact JSON here")
     return p
 
 
@@ -63,33 +68,45 @@ def main(argv: list[str] | None = None) -> int:
             if args.api_key_file
             else os.environ.get("SEEDCODER_API_KEY")
         )
-        client = CompletionsClient(
-            args.endpoint, args.model, key, max_tokens=args.max_tokens, timeout_s=args.request_timeout
-        )
+        models = [args.model] + ([args.compare_model] if args.compare_model else [])
+        clients = [
+            CompletionsClient(
+                args.endpoint, m, key, max_tokens=args.max_tokens, timeout_s=args.request_timeout
+            )
+            for m in models
+        ]
     except (TaskFileError, ValueError, OSError) as exc:
         print(f"seedcoder evaluate: {exc}", file=sys.stderr)
         return 2
-    reports: list[SetReport] = []
+    runs: list[tuple[str, list[SetReport]]] = []
     try:
-        for name, tasks in sets:
-            chosen = tasks[: args.limit] if args.limit else tasks
-            reports.append(
-                evaluate(
-                    name,
-                    chosen,
-                    client.complete,
-                    run_tests=not args.no_tests,
-                    test_timeout_s=args.test_timeout,
+        for client in clients:
+            reports: list[SetReport] = []
+            for name, tasks in sets:
+                chosen = tasks[: args.limit] if args.limit else tasks
+                run_tests, timeout = not args.no_tests, args.test_timeout
+                reports.append(
+                    evaluate(name, chosen, client.complete, run_tests=run_tests, test_timeout_s=timeout)
                 )
-            )
+            runs.append((client.model, reports))
     except EndpointError as exc:
         print(f"seedcoder evaluate: {exc}", file=sys.stderr)
         return 1
-    table = to_markdown(reports, title=f"FIM evaluation of {args.model}")
+    table = "\n".join(to_markdown(reports, title=f"FIM evaluation of {model}") for model, reports in runs)
+    for path in (args.json, args.markdown, args.summary):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     if args.json:
-        doc = to_json(reports, endpoint=args.endpoint, model=args.model, finished=time.time())
+        doc = {
+            "endpoint": args.endpoint,
+            "finished": time.time(),
+            "runs": [{"model": model, **to_json(reports)} for model, reports in runs],
+        }
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     if args.markdown:
         args.markdown.write_text(table)
+    if args.summary:
+        summary = {"runs": [{"model": m, "sets": {r.name: r.summary() for r in reps}} for m, reps in runs]}
+        args.summary.write_text(json.dumps(summary, separators=(",", ":")))
     print(table, end="")
     return 0
