@@ -87,10 +87,16 @@ class DataSpec(ApiModel):
         default=500, ge=1, le=10_000_000, description="Training samples needed before the first run."
     )
     held_out_fraction: float = Field(
-        default=0.1, gt=0, lt=0.5, description="Share of files (never single samples) held out for the gate."
+        default=0.1,
+        ge=0.01,
+        le=0.5,
+        description="Share of files (never single samples) held out for the gate.",
     )
     near_duplicate_threshold: float = Field(
-        default=0.8, gt=0, le=1, description="Estimated Jaccard similarity at which two samples count as one."
+        default=0.8,
+        ge=0.05,
+        le=1,
+        description="Estimated Jaccard similarity at which two samples count as one.",
     )
     min_middle_chars: int = Field(
         default=8,
@@ -108,17 +114,17 @@ class LoraSpec(ApiModel):
 
     rank: int = Field(default=16, ge=1, le=256, description="LoRA rank r.")
     alpha: int = Field(default=32, ge=1, le=1024, description="LoRA alpha (scaling is alpha / rank).")
-    dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    dropout: float = Field(default=0.05, ge=0, le=0.9, description="Dropout on the LoRA path.")
     target_modules: list[TargetModule] = Field(
         default_factory=_attention,
         min_length=1,
         max_length=7,
         description="Linear layers that get adapters (attention projections by default).",
-        json_schema_extra={"x-kubernetes-list-type": "set"},
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": _attention()},
     )
     steps: int = Field(default=1000, ge=1, le=1_000_000, description="Optimizer steps.")
     learning_rate: float = Field(
-        default=2e-4, gt=0, le=1e-2, description="Peak learning rate (AdamW, cosine)."
+        default=2e-4, ge=1e-7, le=1e-2, description="Peak learning rate (AdamW, cosine)."
     )
     batch_size: int = Field(default=8, ge=1, le=1024, description="Samples per optimizer step.")
     max_sequence_tokens: int = Field(
@@ -205,13 +211,31 @@ class SeedCoderFineTuneSpec(ApiModel):
 
     deployment_ref: DeploymentRef = Field(description="The deployment to learn from and serve on.")
     workspace: WorkspaceSpec = Field(description="Where snapshots, adapters and reports are kept.")
-    base_model: BaseModelSpec = Field(default_factory=BaseModelSpec, description="Weights to adapt.")
-    trigger: TriggerSpec = Field(default_factory=TriggerSpec, description="When runs start.")
-    data: DataSpec = Field(default_factory=DataSpec, description="Data set building.")
-    lora: LoraSpec = Field(default_factory=LoraSpec, description="Adapter shape and training budget.")
-    training: TrainingResources = Field(default_factory=TrainingResources, description="Training placement.")
+    base_model: BaseModelSpec = Field(
+        default_factory=BaseModelSpec, json_schema_extra={"default": {}}, description="Weights to adapt."
+    )
+    trigger: TriggerSpec = Field(
+        default_factory=TriggerSpec, json_schema_extra={"default": {}}, description="When runs start."
+    )
+    data: DataSpec = Field(
+        default_factory=DataSpec, json_schema_extra={"default": {}}, description="Data set building."
+    )
+    lora: LoraSpec = Field(
+        default_factory=LoraSpec,
+        json_schema_extra={"default": {}},
+        description="Adapter shape and training budget.",
+    )
+    training: TrainingResources = Field(
+        default_factory=TrainingResources,
+        json_schema_extra={"default": {}},
+        description="Training placement.",
+    )
     gate: GateSpec = Field(description="Quality gate before serving.")
-    publish: PublishSpec = Field(default_factory=PublishSpec, description="Serving of the published adapter.")
+    publish: PublishSpec = Field(
+        default_factory=PublishSpec,
+        json_schema_extra={"default": {}},
+        description="Serving of the published adapter.",
+    )
 
 
 StageName = Literal["Dataset", "Training", "Evaluation", "Gate", "Publish"]
