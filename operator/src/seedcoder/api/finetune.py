@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from seedcoder.api._base import ApiModel
 from seedcoder.api.fields import DnsLabel, GpuKind, LabelValue, rules
@@ -120,7 +120,7 @@ class LoraSpec(ApiModel):
         min_length=1,
         max_length=7,
         description="Linear layers that get adapters (attention projections by default).",
-        json_schema_extra={"x-kubernetes-list-type": "set", "default": _attention()},
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": list[JsonValue](_attention())},
     )
     steps: int = Field(default=1000, ge=1, le=1_000_000, description="Optimizer steps.")
     learning_rate: float = Field(
