@@ -92,6 +92,8 @@ class TrainConfig:
     batch_size: int = 8
     max_sequence_tokens: int = 2048
     seed: int = 0
+    gguf_file: str | None = None  # a GGUF file in base_model's folder (the CPU demo model)
+    allow_split_fim_tokens: bool = False  # a base without Seed-Coder's FIM tokens learns them as text
 
     def __post_init__(self) -> None:
         for name in ("rank", "alpha", "steps", "batch_size"):
@@ -120,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-sequence-tokens", type=int, default=2048)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gguf-file", help="load the base from this GGUF file in --base-model (CPU demo model)")
+    p.add_argument(
+        "--allow-split-fim-tokens",
+        action="store_true",
+        help="train a base whose vocabulary lacks the FIM tokens",
+    )
     return p
 
 
@@ -127,7 +135,8 @@ def config_from_args(argv: list[str]) -> TrainConfig:
     a = _parser().parse_args(argv)
     modules = tuple(m for m in a.target_modules.split(",") if m)
     return TrainConfig(a.train, a.base_model, a.out, a.revision, a.rank, a.alpha, a.dropout, modules,
-                       a.steps, a.learning_rate, a.batch_size, a.max_sequence_tokens, a.seed)  # fmt: skip
+                       a.steps, a.learning_rate, a.batch_size, a.max_sequence_tokens, a.seed,
+                       a.gguf_file, a.allow_split_fim_tokens)  # fmt: skip
 
 
 def _encode(tok: Any, sample: FimSample, max_tokens: int) -> tuple[list[int], list[int]] | None:
@@ -159,19 +168,29 @@ def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch
     torch.manual_seed(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    tok = AutoTokenizer.from_pretrained(cfg.base_model, revision=cfg.revision)
+    source: dict[str, Any] = {"revision": cfg.revision}
+    if cfg.gguf_file:
+        source["gguf_file"] = cfg.gguf_file
+    timings: dict[str, float] = {}
+    tok = AutoTokenizer.from_pretrained(cfg.base_model, **source)
+    timings["tokenizer_s"] = time.monotonic() - started
     for token in (FIM_SUFFIX, FIM_PREFIX, FIM_MIDDLE):  # Seed-Coder's FIM tokens must be single tokens
-        if len(tok(token, add_special_tokens=False)["input_ids"]) != 1:
+        if len(tok(token, add_special_tokens=False)["input_ids"]) != 1 and not cfg.allow_split_fim_tokens:
             raise ValueError(f"the tokenizer of {cfg.base_model} has no single token for {token}")
     encoded = [
         e for s in load_samples(cfg.train) if (e := _encode(tok, s, cfg.max_sequence_tokens)) is not None
     ]
     if not encoded:
         raise ValueError("no training sample fits --max-sequence-tokens")
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, revision=cfg.revision, torch_dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=dtype, **source)
     model.to(device)
-    model.gradient_checkpointing_enable()
-    model.enable_input_require_grads()
+    timings["model_s"] = time.monotonic() - started - timings["tokenizer_s"]
+    if device == "cuda":  # an 8B model's activations need recomputation to fit; a small CPU model does not
+        enable = (
+            getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        )
+        enable()
+        model.enable_input_require_grads()
     modules = list(cfg.target_modules)
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
                       target_modules=modules, bias="none", task_type="CAUSAL_LM")  # fmt: skip
@@ -183,6 +202,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     model.train()
     losses: list[float] = []
+    training_started = time.monotonic()
     for step in range(1, cfg.steps + 1):
         batch = random.sample(encoded, min(cfg.batch_size, len(encoded)))
         width = max(len(ids) for ids, _ in batch)
@@ -198,6 +218,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch
         losses.append(float(loss.detach()))
         if step % 10 == 0 or step == cfg.steps:
             print(json.dumps({"step": step, "loss": sum(losses[-10:]) / len(losses[-10:])}), flush=True)
+    timings["steps_s"] = time.monotonic() - training_started
     cfg.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(cfg.out))
     size = sum(p.stat().st_size for p in cfg.out.iterdir() if p.is_file())
@@ -207,6 +228,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch
         "final_loss": sum(losses[-10:]) / len(losses[-10:]),
         "first_loss": losses[0],
         "seconds": round(time.monotonic() - started, 1),
+        "seconds_by_phase": {k: round(v, 1) for k, v in timings.items()},
+        "seconds_per_step": round(timings["steps_s"] / cfg.steps, 2),
         "adapter_bytes": size,
         "device": device,
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
