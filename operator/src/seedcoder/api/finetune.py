@@ -285,8 +285,13 @@ class SeedCoderFineTuneStatus(ApiModel):
     """Observed state: the latest run's stages, scores and decision, and the adapter being served."""
 
     observed_generation: int | None = None
-    run: str | None = Field(default=None, description="Name of the latest run (dataset version + attempt).")
-    dataset_version: str | None = None
+    run: str | None = Field(default=None, description="Id of the latest run (r1, r2, ...).")
+    run_started: str | None = Field(default=None, description="When the latest run started (RFC 3339).")
+    dataset_version: str | None = Field(default=None, description="Snapshot the latest run used.")
+    dataset_samples: int | None = Field(default=None, description="Training samples in that snapshot.")
+    trained_samples: int | None = Field(
+        default=None, description="Training samples of the last run that trained (for minNewSamples)."
+    )
     stages: list[StageStatus] = Field(default_factory=list)
     scores: RunScores | None = None
     decision: GateDecisionStatus | None = None
