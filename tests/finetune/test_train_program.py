@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -62,3 +63,22 @@ def test_planned_commands_parse_with_their_programs() -> None:
     evaluate = plan.evaluation_job(ctx, "v1")["spec"]["template"]["spec"]["containers"][0]["command"]
     args = evaluate_parser().parse_args(evaluate[2:])
     assert args.tasks == ["public", "heldout=/workspace/datasets/team-a-tune/v1/heldout.jsonl"]
+
+
+def test_without_the_training_packages_the_program_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if importlib.util.find_spec("torch") is not None:  # this environment is the training image
+        return
+    (tmp_path / "train.jsonl").write_text(json.dumps({"prefix": "a = ", "suffix": "", "middle": "1"}) + "\n")
+    args = [
+        "train",
+        "--train",
+        str(tmp_path / "train.jsonl"),
+        "--base-model",
+        "m",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    assert "torch>=2.4, transformers>=4.56, peft>=0.13 are needed" in capsys.readouterr().err
