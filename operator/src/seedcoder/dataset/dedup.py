@@ -5,7 +5,8 @@ file, a copied block); trained on as is, those repeats teach the model to parrot
 Exact duplicates compare a hash of the whitespace-normalised sample. Near
 duplicates compare the hole's neighbourhood (the end of the prefix, the middle,
 the start of the suffix) as sets of 5-token shingles: a 64-value MinHash
-signature estimates their Jaccard similarity, locality-sensitive hashing (8
+signature (multiply-shift hashing of 64-bit shingle hashes, vectorised with
+NumPy: about a millisecond per sample) estimates their Jaccard similarity, locality-sensitive hashing (8
 bands of 8 rows) finds candidate pairs without comparing every pair, and a
 candidate is a duplicate when its estimate reaches the threshold.
 """
@@ -17,8 +18,9 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_PRIME = (1 << 61) - 1
 NUM_PERM = 64
 BANDS = 8
 ROWS = NUM_PERM // BANDS
@@ -30,8 +32,11 @@ def _h(data: str) -> int:
     return int.from_bytes(hashlib.blake2b(data.encode("utf-8"), digest_size=8).digest(), "big")
 
 
-# fixed, seeded permutations: signatures are comparable across runs and snapshots
-_PERMS = [(_h(f"a{i}") % (_PRIME - 1) + 1, _h(f"b{i}") % _PRIME) for i in range(NUM_PERM)]
+# fixed, seeded hash functions h(x) = (a*x + b mod 2**64) >> 32 with odd a: signatures are
+# comparable across runs and snapshots
+_A = np.array([_h(f"a{i}") | 1 for i in range(NUM_PERM)], dtype=np.uint64)[:, None]
+_B = np.array([_h(f"b{i}") for i in range(NUM_PERM)], dtype=np.uint64)[:, None]
+_SHIFT = np.uint64(32)
 
 
 def exact_key(prefix: str, middle: str, suffix: str) -> str:
@@ -52,7 +57,9 @@ def shingles(text: str) -> set[int]:
 
 
 def signature(features: set[int]) -> tuple[int, ...]:
-    return tuple(min((a * x + b) % _PRIME for x in features) for a, b in _PERMS)
+    x = np.fromiter(features, dtype=np.uint64, count=len(features))[None, :]
+    mins = ((_A * x + _B) >> _SHIFT).min(axis=1)  # uint64 arithmetic wraps: mod 2**64
+    return tuple(int(v) for v in mins)
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
