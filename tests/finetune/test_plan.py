@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from seedcoder.api import finetune_crd
 from seedcoder.api.finetune import GateSpec, RunScores, SeedCoderFineTuneSpec, SetScores
 from seedcoder.finetune import plan
-from seedcoder.finetune.gate import SummaryError, decide, scores_from_summary
+from seedcoder.finetune.gate import SummaryError, decide, decide_engine, scores_from_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -203,3 +203,16 @@ def test_scores_from_the_evaluation_summary() -> None:
         scores_from_summary(text, "base", "base:b-r1")
     with pytest.raises(SummaryError, match="not the expected JSON"):
         scores_from_summary("Error: OOMKilled", "base", "base:a-r1")
+
+
+def test_the_engine_gate_names_the_set_that_regressed() -> None:
+    bf16 = {"public": _s(0.60), "heldout": _s(0.50)}
+    assert decide_engine(bf16, {"public": _s(0.595), "heldout": _s(0.49)}, max_drop=0.01).reason == (
+        "EngineWithinMargin"
+    )
+    int4 = decide_engine(bf16, {"public": _s(0.59), "heldout": _s(0.44)}, max_drop=0.01)
+    assert not int4.publish
+    assert int4.reason == "EngineRegressed"
+    assert "heldout edit similarity fell by 0.060" in int4.message
+    assert int4.held_out_delta == pytest.approx(-0.06)
+    assert decide_engine(bf16, {"public": _s(0.6)}, max_drop=0.01).reason == "ScoresMissing"

@@ -17,6 +17,7 @@ the resource's status as is.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from seedcoder.api.finetune import GateDecisionStatus, GateSpec, RunScores, SetScores
@@ -99,3 +100,46 @@ def decide(scores: RunScores, gate: GateSpec) -> GateDecisionStatus:
             False, "HeldOutNotImproved", f"Not published: {numbers}; needed gain {gate.held_out_margin}."
         )
     return verdict(True, "HeldOutImproved", f"Published: {numbers}.")
+
+
+def decide_engine(
+    serving: Mapping[str, SetScores], candidate: Mapping[str, SetScores], max_drop: float
+) -> GateDecisionStatus:
+    """The same gate for a new engine (an FP8 or INT4 build after BF16): it may take traffic only if
+    no task set's edit similarity falls by more than ``max_drop`` against the engine serving now.
+
+    Both engines answer the same tasks greedily, so a drop is the new engine's; the worst set
+    decides and is named, so a quantisation that hurts completions is never rolled out silently.
+    """
+    missing = sorted(set(serving) ^ set(candidate))
+    if not serving or missing:
+        return GateDecisionStatus(
+            publish=False,
+            reason="ScoresMissing",
+            message=f"Engines were not scored on the same sets: {missing}.",
+        )
+    drops = {
+        name: round(candidate[name].edit_similarity - serving[name].edit_similarity, _PLACES)
+        for name in serving
+    }
+    worst = min(drops, key=lambda name: drops[name])
+    delta = drops[worst]
+    detail = ", ".join(
+        f"{n} {serving[n].edit_similarity:.3f} -> {candidate[n].edit_similarity:.3f}" for n in sorted(serving)
+    )
+    if delta < -round(max_drop, _PLACES):
+        return GateDecisionStatus(
+            publish=False,
+            reason="EngineRegressed",
+            message=f"Not rolled out: {worst} edit similarity fell by {-delta:.3f} "
+            f"(allowed {max_drop}); {detail}.",
+            public_delta=drops.get(PUBLIC_SET),
+            held_out_delta=drops.get(HELD_OUT_SET),
+        )
+    return GateDecisionStatus(
+        publish=True,
+        reason="EngineWithinMargin",
+        message=f"Rolled out: {detail}.",
+        public_delta=drops.get(PUBLIC_SET),
+        held_out_delta=drops.get(HELD_OUT_SET),
+    )
