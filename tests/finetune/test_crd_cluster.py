@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,11 @@ CRD = Path(__file__).resolve().parents[2] / finetune_crd.DEFAULT_PATH
 NAME = "seedcoderfinetunes.seedcoder.dev"
 
 
-@pytest.fixture
-def finetune_crd_installed(cluster: Cluster) -> Iterator[None]:
+@pytest.fixture(scope="session")
+def finetune_crd_installed(cluster: Cluster) -> None:
+    """Installed for the rest of the session, never deleted: kubectl caches discovery, and a CRD
+    removed mid-session stays in the cached ``seedcoder`` category, so ``kubectl get seedcoder``
+    in a later test would fail on a resource type the server no longer has."""
     cluster.kubectl("apply", "--server-side", "-f", str(CRD))
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{NAME}")
     wait_until(
@@ -27,8 +29,6 @@ def finetune_crd_installed(cluster: Cluster) -> Iterator[None]:
         what="the seedcoderfinetunes API",
         timeout=30,
     )
-    yield
-    cluster.kubectl("delete", "crd", NAME, "--ignore-not-found", "--timeout=120s", check=False)
 
 
 def _object(name: str, **spec: Any) -> str:
