@@ -65,3 +65,9 @@ def test_the_api_server_explains_defaults_and_validates(cluster: Cluster, namesp
         result = cluster.kubectl("create", "-n", namespace, "-f", "-", input=body, check=False)
         assert result.returncode != 0
         assert message in result.stderr
+
+
+@pytest.mark.usefixtures("finetune_crd_installed")
+def test_the_preview_example_is_accepted_by_the_api_server(cluster: Cluster, namespace: str) -> None:
+    example = CRD.parent / "example-seedcoderfinetune.yaml"
+    cluster.kubectl("create", "--dry-run=server", "-n", namespace, "-f", str(example))

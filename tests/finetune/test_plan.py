@@ -216,3 +216,11 @@ def test_the_engine_gate_names_the_set_that_regressed() -> None:
     assert "heldout edit similarity fell by 0.060" in int4.message
     assert int4.held_out_delta == pytest.approx(-0.06)
     assert decide_engine(bf16, {"public": _s(0.6)}, max_drop=0.01).reason == "ScoresMissing"
+
+
+def test_the_preview_example_parses_as_the_models_read_it() -> None:
+    doc = yaml.safe_load((ROOT / "manifests" / "preview" / "example-seedcoderfinetune.yaml").read_text())
+    assert doc["kind"] == finetune_crd.crd()["spec"]["names"]["kind"]
+    spec = SeedCoderFineTuneSpec.model_validate(doc["spec"])
+    assert spec.publish.adapter_name == "payments"
+    assert spec.trigger.schedule == "0 3 * * 0"
