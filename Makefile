@@ -18,7 +18,7 @@ help:
 	@echo "make images        build the container images (podman; cached by a hash of their inputs)"
 	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
 	@echo "make cluster-down  stop it"
-	@echo "make bench-operator | bench-gateway | bench-autoscaling"
+	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling"
 
 # ---------------------------------------------------------------- set-up
 $(VENV)/.stamp: pyproject.toml tools/setup-python.sh
@@ -31,6 +31,7 @@ venv: $(VENV)/.stamp
 .PHONY: testbins
 testbins:
 	bash tools/build-testbins.sh >/dev/null
+	bash tools/fetch-monitoring-crds.sh >/dev/null
 
 .PHONY: tools
 tools: venv testbins
@@ -103,9 +104,17 @@ bench-operator: deps
 bench-gateway: deps
 	$(VPY) -m benchmarks.gateway_bench
 
+.PHONY: bench-scan
+bench-scan: venv
+	$(VPY) -m benchmarks.scan_bench
+
 .PHONY: bench-autoscaling
 bench-autoscaling: venv
 	$(VPY) -m benchmarks.autoscaling
+
+.PHONY: bench-sizing
+bench-sizing: venv
+	$(VPY) -m benchmarks.sizing
 
 .PHONY: clean
 clean:

@@ -42,11 +42,9 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +54,9 @@ import tritonclient.grpc.aio as grpcclient
 from seedcoder.engines import pbtxt
 from seedcoder.engines.contract import GENERATE_INPUTS, GENERATE_OUTPUTS, MODEL_NAME
 from seedcoder.engines.llamacpp_repo import write_files
-from seedcoder.localstack.triton import TritonServer, free_port, gguf_model_path, write_llamacpp_repository
+from seedcoder.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
+
+from tests.fixtures.gateway import GatewayProcess
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -222,12 +222,8 @@ def write_instant_repository(dest: Path) -> Path:
     return dest
 
 
-def start_gateway(
-    grpc_url: str, workdir: Path, key: str, profile: Path | None = None
-) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    (workdir / "keys").mkdir(parents=True, exist_ok=True)
-    (workdir / "keys" / "bench").write_text(key)
+def start_gateway(grpc_url: str, workdir: Path, key: str, profile: Path | None = None) -> GatewayProcess:
+    """The gateway as a pod runs it (optionally under pyinstrument), with the benchmark's settings."""
     cfg = {
         "model_name": MODEL,
         "pools": [{"name": "cpu", "grpc_url": grpc_url, "gpu": "CPU"}],
@@ -239,31 +235,14 @@ def start_gateway(
         "rate_limit_burst": 1_000_000,
         "backend_timeout_s": 120,
     }
-    (workdir / "gateway.json").write_text(json.dumps(cfg))
-    profiler = ["-m", "pyinstrument", "--renderer", "pyisession", "-o", str(profile)]
-    prefix = [sys.executable, *(profiler if profile else [])]
-    args = ["--config", str(workdir / "gateway.json"), "--host", "127.0.0.1", "--port", str(port)]
-    cmd = [*prefix, "-m", "seedcoder.gateway.main", *args, "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(workdir / "gateway.log").open("ab"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return proc, port
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError("gateway did not become ready")
+    profiler = ["-m", "pyinstrument", "--renderer", "pyisession", "-o", str(profile)] if profile else []
+    gw = GatewayProcess(cfg, workdir, api_key=key, python_args=profiler)
+    gw.start()
+    return gw
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+def stop(gw: GatewayProcess) -> None:
+    gw.stop(signal.SIGINT, timeout=30)  # SIGINT: pyinstrument writes its session on the way out
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -426,21 +405,22 @@ def profile_report(session_path: Path) -> str:
 
 
 def run_backend(name: str, triton: TritonServer, work: Path, key: str) -> list[dict[str, Any]]:
-    gw, port = start_gateway(triton.grpc_url, work / f"gw-{name}", key)
+    gw = start_gateway(triton.grpc_url, work / f"gw-{name}", key)
+    assert gw.proc is not None
     pgid = triton._proc.pid if triton._proc is not None else -1  # its own process group (start_new_session)
     try:
-        return asyncio.run(measure(name, triton.grpc_url, port, gw.pid, pgid, key))
+        return asyncio.run(measure(name, triton.grpc_url, gw.port, gw.proc.pid, pgid, key))
     finally:
         stop(gw)
 
 
 def run_profile(grpc_url: str, work: Path, key: str) -> str:
     session = work / "gateway.pyisession"
-    gw, port = start_gateway(grpc_url, work / "gw-profile", key, profile=session)
+    gw = start_gateway(grpc_url, work / "gw-profile", key, profile=session)
     try:
 
         async def load() -> None:
-            await run_phase(lambda: gateway_one(port, key), *PROFILE_REQUESTS)
+            await run_phase(lambda: gateway_one(gw.port, key), *PROFILE_REQUESTS)
 
         asyncio.run(load())
     finally:

@@ -15,13 +15,17 @@ reachable, so everything a registry would give comes from package repositories:
    that name those references run the local images; the TensorRT-LLM image,
    whose NVIDIA base cannot be fetched here, is built against the local base as
    a stand-in and tagged ``localhost/seedcoder-triton-trtllm:<version>-standin``;
+   the llama.cpp CUDA image (``--only triton-llamacpp-cuda``, not built by
+   default), whose CUDA base and CUDA build of llama.cpp cannot be had here, is
+   built the same way with the CPU llama.cpp wheel and ``REQUIRE_CUDA=0``, tagged
+   ``localhost/seedcoder-triton-llamacpp-cuda:<version>-standin``;
 4. ``podman save`` of each image into the cache, listed in ``index.json``
    (reference -> archive) for the local node's container runtime to import.
 
 Every step is cached outside the repository by a hash of its inputs: a warm run
 checks hashes and returns in seconds. Usage::
 
-    python tools/build_images.py [--only seedcoder,triton-cpu,triton-trtllm] [--json]
+    python tools/build_images.py [--only seedcoder,triton-cpu,triton-trtllm,triton-llamacpp-cuda] [--json]
 """
 
 from __future__ import annotations
@@ -63,13 +67,45 @@ PYTRITON = "nvidia-pytriton==0.7.0"
 LLAMA_CPP_PYTHON = "0.3.36"  # tools/setup-python.sh builds and caches its wheel
 LLAMA_CPP_FLAVOUR = "x86-64-v3"  # a portable build (never -march=native), as setup-python.sh makes it
 STANDIN_REF = f"localhost/seedcoder-triton-trtllm:{__version__}-standin"
+LLAMACPP_CUDA_STANDIN_REF = f"localhost/seedcoder-triton-llamacpp-cuda:{__version__}-standin"
 
 IMAGES = {
     "seedcoder": ("seedcoder.Containerfile", default_image("seedcoder").reference, False),
     "triton-cpu": ("triton-cpu.Containerfile", default_image("triton-cpu").reference, True),
     "triton-trtllm": ("triton-trtllm.Containerfile", STANDIN_REF, False),
+    "triton-llamacpp-cuda": ("triton-llamacpp-cuda.Containerfile", LLAMACPP_CUDA_STANDIN_REF, True),
 }
 """name -> (Containerfile, reference it is tagged with, needs the llama.cpp and Triton wheels)."""
+DEFAULT_IMAGES = ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
+"""What ``make images`` builds (the two GPU images as labelled stand-ins)."""
+STAND_INS = {
+    "triton-trtllm": "base is a local Debian bookworm, not NVIDIA's Triton",
+    "triton-llamacpp-cuda": (
+        "base is a local Debian bookworm, not NVIDIA's CUDA runtime; llama.cpp is the CPU build"
+    ),
+}
+"""Images built here against a stand-in base: the label ``org.seedcoder.stand-in`` says what differs."""
+STAND_IN_BUILD_ARGS = {"triton-llamacpp-cuda": ("REQUIRE_CUDA=0",)}
+"""Build arguments only a stand-in gets (the real build keeps the Containerfile's defaults)."""
+
+
+def build_arguments(name: str, base: str, revision: str, inputs: str) -> list[str]:
+    """The ``podman build`` arguments of image ``name`` on ``base`` (without context and tags)."""
+    args = [
+        "--build-arg",
+        f"BASE_IMAGE={base}",
+        "--build-arg",
+        f"VERSION={__version__}",
+        "--build-arg",
+        f"REVISION={revision}",
+        "--label",
+        f"org.seedcoder.inputs={inputs}",
+    ]
+    for extra in STAND_IN_BUILD_ARGS.get(name, ()):
+        args += ["--build-arg", extra]
+    if name in STAND_INS:
+        args += ["--label", f"org.seedcoder.stand-in={STAND_INS[name]}"]
+    return args
 
 
 def log(msg: str) -> None:
@@ -267,22 +303,7 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
                     "--pull=never",
                     "--layers",
                     *ULIMITS,
-                    "--build-arg",
-                    f"BASE_IMAGE={base}",
-                    "--build-arg",
-                    f"VERSION={__version__}",
-                    "--build-arg",
-                    f"REVISION={revision()}",
-                    "--label",
-                    f"org.seedcoder.inputs={inputs}",
-                    *(
-                        [
-                            "--label",
-                            "org.seedcoder.stand-in=base is a local Debian bookworm, not NVIDIA's Triton",
-                        ]
-                        if name == "triton-trtllm"
-                        else []
-                    ),
+                    *build_arguments(name, base, revision(), inputs),
                     "--tag",
                     ref,
                     "--tag",
@@ -312,13 +333,13 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
         "size_bytes": size,
         "built": built,
         "seconds": round(time.monotonic() - started, 1),
-        "stand_in": name == "triton-trtllm",
+        "stand_in": name in STAND_INS,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default=",".join(IMAGES), help="comma-separated: " + ", ".join(IMAGES))
+    ap.add_argument("--only", default=",".join(DEFAULT_IMAGES), help="comma-separated: " + ", ".join(IMAGES))
     ap.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]

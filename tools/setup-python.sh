@@ -42,4 +42,13 @@ if ! "$VENV/bin/python" -m pip show -q llama-cpp-python 2>/dev/null || [ ! -f "$
   touch "$VENV/.llama-$LLAMA_CPP_FLAVOUR"
 fi
 "$VENV/bin/python" -m pip install -q -e . --group test --group lint --group bench
+# Semgrep for the gateway's background scan pass, in its own environment: its pinned
+# dependencies (click, wrapt, opentelemetry, ...) would downgrade the project's.
+# The tests find it as $VENV-semgrep/bin/semgrep (SEEDCODER_SEMGREP overrides).
+SEMGREP_VERSION="1.185.0"
+installed=$("$VENV-semgrep/bin/python" -c 'import importlib.metadata as m; print(m.version("semgrep"))' 2>/dev/null || true)
+if [ ! -x "$VENV-semgrep/bin/semgrep" ] || [ "$installed" != "$SEMGREP_VERSION" ]; then
+  "$PY" -m venv "$VENV-semgrep"
+  "$VENV-semgrep/bin/python" -m pip install -q "semgrep==$SEMGREP_VERSION"
+fi
 echo "[setup] Python environment ready in $VENV" >&2

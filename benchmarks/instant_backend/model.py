@@ -10,8 +10,8 @@ temporary model repository.
 Contract: the same tensors as the real ``seedcoder`` models (docs/interfaces.md,
 ``seedcoder.engines.contract``), decoupled, and the same response sequence as the
 llama.cpp model (``engines/triton/llamacpp/model.py``): requests are checked with
-the shared ``parse_request`` (bad ones get INVALID_ARG), stop words are honoured
-with the shared ``TextAssembler``, streamed tokens go one response each, and the
+the shared ``parse_request`` (bad ones get INVALID_ARG), the token loop is the
+shared ``TokenLoop`` (stop words honoured), streamed tokens go one response each, and the
 last token rides on the final response, which carries ``finish_reason``
 (``length`` or ``stop``). ``cum_log_prob`` is a fixed -0.1 per token when asked.
 ``input_token_count`` is a stand-in (UTF-8 bytes / 4, at least 1), not a real
@@ -26,7 +26,7 @@ from typing import Any
 import triton_python_backend_utils as pb_utils
 from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.request import RequestError, parse_request
-from seedcoder.engines.textstream import TextAssembler
+from seedcoder.engines.textstream import TokenLoop
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 # Deterministic "tokens", cycled; plain ASCII so every token is a complete UTF-8 piece.
@@ -66,28 +66,17 @@ class TritonPythonModel:
 
         req = parse_request(get, max_tokens_limit=self.max_tokens_limit)
         prompt_tokens = max(1, len(req.prompt.encode("utf-8")) // 4)
-        text = TextAssembler(req.stop_words)
-        pending: list[str] = []
-        generated, finish = 0, "length"
+        loop = TokenLoop(req.stop_words, req.max_tokens, req.stream)
         for i in range(req.max_tokens):
             if sender.is_cancelled():
                 error = pb_utils.TritonError("request cancelled", pb_utils.TritonError.CANCELLED)
                 sender.send(pb_utils.InferenceResponse(error=error), flags=FINAL)
                 return
-            generated += 1
-            delta = text.feed(TOKENS[i % len(TOKENS)])
-            if text.stopped:
-                pending.append(delta)
-                finish = "stop"
+            delta = loop.add(TOKENS[i % len(TOKENS)])
+            if loop.done:
                 break
-            if generated >= req.max_tokens:
-                pending.append(delta)
-                break
-            if req.stream:
-                if delta:
-                    sender.send(self._response(delta, generated, prompt_tokens, None, None))
-            else:
-                pending.append(delta)
-        pending.append(text.finish())
+            if delta:
+                sender.send(self._response(delta, loop.generated, prompt_tokens, None, None))
+        text, generated, finish = loop.final_text(), loop.generated, loop.finish
         logp = LOG_PROB_PER_TOKEN * generated if req.return_log_probs else None
-        sender.send(self._response("".join(pending), generated, prompt_tokens, finish, logp), flags=FINAL)
+        sender.send(self._response(text, generated, prompt_tokens, finish, logp), flags=FINAL)

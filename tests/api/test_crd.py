@@ -84,8 +84,11 @@ def test_printer_columns_and_names() -> None:
 def test_fp8_rule_is_generated_from_profiles() -> None:
     pool = _schema()["properties"]["spec"]["properties"]["pools"]["items"]
     rules = " ".join(r["rule"] for r in pool["x-kubernetes-validations"])
-    assert "'A100': ['bf16', 'fp16', 'int8-sq', 'int4-awq']" in rules
-    assert "'H100': ['fp8'" in rules
+    assert "'A100/tensorrt-llm': ['bf16', 'fp16', 'int8-sq', 'int4-awq']" in rules
+    assert "'H100/tensorrt-llm': ['fp8'" in rules
+    # 24 GB cards: TensorRT-LLM or llama.cpp (CUDA) on the same nodes, each with its own precisions
+    assert "'RTX4090/llamacpp': ['gguf-q4_k_m', 'gguf-q8_0', 'gguf-f16']" in rules
+    assert "'L4': ['tensorrt-llm', 'llamacpp']" in rules
 
 
 def _pruned(value: Any) -> Any:

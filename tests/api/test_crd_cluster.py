@@ -40,6 +40,23 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("engine fp8 with an A100 pool", with_path(S, "engine.precision", "fp8"), "spec.engine.precision"),
     ("gguf on H100", with_path(S, "pools.0.precision", "gguf-q4_k_m"), "spec.pools[0].precision"),
     ("llamacpp on H100", with_path(S, "pools.0.runtime", "llamacpp"), "spec.pools[0].runtime"),
+    (
+        "gguf on an RTX4090 TensorRT-LLM pool",
+        with_path(S, "pools.0", {"name": "rtx", "gpu": "RTX4090", "precision": "gguf-q4_k_m"}),
+        "spec.pools[0].precision",
+    ),
+    (
+        "int4-awq on an L4 llama.cpp pool",
+        with_path(S, "pools.0", {"name": "l4", "gpu": "L4", "runtime": "llamacpp", "precision": "int4-awq"}),
+        "spec.pools[0].precision",
+    ),
+    (
+        "engine gguf with an RTX4090 TensorRT-LLM pool",
+        with_path(
+            with_path(S, "pools", [{"name": "rtx", "gpu": "RTX4090"}]), "engine.precision", "gguf-q8_0"
+        ),
+        "spec.engine.precision",
+    ),
     ("duplicate pools", with_path(S, "pools.1", {"name": "h100", "gpu": "A100"}), "spec.pools"),
     ("replicas out of range", with_path(S, "pools.0.maxReplicas", 1000), "spec.pools[0].maxReplicas"),
     ("negative replicas", with_path(S, "pools.0.minReplicas", -1), "spec.pools[0].minReplicas"),
@@ -94,6 +111,22 @@ def _apply(cluster: Cluster, namespace: str, manifest: dict[str, Any]) -> tuple[
 
 def test_the_sample_is_accepted(cluster: Cluster, namespace: str) -> None:
     code, out = _apply(cluster, namespace, sample())
+    assert code == 0, out
+
+
+def test_24gb_cards_take_either_runtime_with_its_own_precisions(cluster: Cluster, namespace: str) -> None:
+    pools = [
+        {"name": "rtx", "gpu": "RTX4090", "precision": "fp8"},
+        {"name": "rtx-gguf", "gpu": "RTX4090", "runtime": "llamacpp", "precision": "gguf-q4_k_m"},
+        {"name": "l4", "gpu": "L4", "runtime": "tensorrt-llm"},
+        {"name": "l4-gguf", "gpu": "L4", "runtime": "llamacpp"},
+    ]
+    code, out = _apply(cluster, namespace, sample(name="consumer", pools=pools))
+    assert code == 0, out
+    # a GGUF engine precision is fine when every pool without its own precision runs llama.cpp
+    gguf = sample(name="gguf", pools=[{"name": "l4", "gpu": "L4", "runtime": "llamacpp"}], engine={
+        "precision": "gguf-q8_0", "cache": {"pvc": {"claimName": "engine-cache"}}})  # fmt: skip
+    code, out = _apply(cluster, namespace, gguf)
     assert code == 0, out
 
 

@@ -94,7 +94,9 @@ def test_load_burst_scales_up_and_the_stabilisation_window_delays_scale_down(
         tmp_path / "prometheus",
         [
             ScrapeTarget(
-                "seedcoder-gateway", gateway.url.removeprefix("http://"), labels={"namespace": namespace}
+                "seedcoder-gateway",
+                gateway.url.removeprefix("http://"),
+                labels={"namespace": namespace, "deployment": "scaled"},  # as the PodMonitor labels it
             )
         ],
         scrape_interval="1s",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.devcluster.tools import prometheus_path
+from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.operator.signals import PrometheusSignals
 
-PROMETHEUS = str(prometheus_path())
 pytestmark = [pytest.mark.slow]
 
 
@@ -47,39 +45,11 @@ def gateway_metrics() -> Iterator[tuple[int, CollectorRegistry]]:
 @pytest.fixture
 def prometheus(tmp_path: Path, gateway_metrics: tuple[int, CollectorRegistry]) -> Iterator[str]:
     target_port, _ = gateway_metrics
-    port = _free_port()
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: gateway\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}'], labels: {{namespace: ml}}}}]\n",
-        encoding="utf-8",
+    target = ScrapeTarget(
+        "gateway", f"127.0.0.1:{target_port}", labels={"namespace": "ml", "deployment": "c"}
     )
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={cfg}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with PrometheusServer(tmp_path, [target]) as server:
+        yield server.url
 
 
 async def test_real_prometheus_answers_p95_rate_and_freshness(
@@ -110,7 +80,9 @@ async def test_real_prometheus_answers_p95_rate_and_freshness(
     worker.start()
     try:
         async with httpx.AsyncClient() as client:
-            src = PrometheusSignals(client, prometheus, window_s=10.0, labels={"namespace": "ml"})
+            src = PrometheusSignals(
+                client, prometheus, window_s=10.0, labels={"namespace": "ml", "deployment": "c"}
+            )
             got = None
             for _ in range(60):
                 await asyncio.sleep(0.5)

@@ -12,7 +12,8 @@ from seedcoder import metricnames as mn
 from seedcoder.operator.signals import (
     GatewayScrapeSignals,
     PrometheusSignals,
-    Snapshot,
+    Scrape,
+    ScrapeTarget,
     difference,
     histogram_quantile,
     parse_exposition,
@@ -52,31 +53,72 @@ def test_histogram_quantile_matches_prometheus_interpolation() -> None:
     assert histogram_quantile(0.95, {math.inf: 0.0}) is None
 
 
+def _scrape(at: float, **pods: Gateway) -> Scrape:
+    snap = Scrape(at=at)
+    for key, gw in pods.items():
+        snap.pods[key] = parse_exposition(gw.text())
+    return snap
+
+
 def test_rates_and_p95_from_two_scrapes_of_a_real_exposition() -> None:
     gw = Gateway()
     gw.serve("h100", [0.04] * 10)
-    old = parse_exposition(gw.text(), at=100.0)
+    old = _scrape(100.0, a=gw)
     gw.serve("h100", [0.08] * 90 + [0.4] * 10)
     gw.inflight.labels("h100").set(7)
-    new = parse_exposition(gw.text(), at=110.0)
-    sig = difference(old, new, ["h100", "a100"])["h100"]
+    new = _scrape(110.0, a=gw)
+    sig = difference(old, new, ["h100", "a100"], 60.0)["h100"]
     assert sig.request_rate == pytest.approx(10.0)
     assert sig.ttft_p95_ms is not None
     assert 300.0 < sig.ttft_p95_ms <= 500.0
     assert sig.inflight == 7.0
     assert sig.observed_at == 110.0
-    missing = difference(old, new, ["h100", "a100"])["a100"]
+    missing = difference(old, new, ["h100", "a100"], 60.0)["a100"]
     assert missing.request_rate is None
     assert missing.ttft_p95_ms is None
 
 
-def test_counter_reset_reads_as_missing_not_as_zero_load() -> None:
-    old = Snapshot(at=0.0, requests={"h100": 500.0})
-    new = Snapshot(at=10.0, requests={"h100": 3.0})
-    assert difference(old, new, ["h100"])["h100"].request_rate is None
+def test_a_restarted_pod_counts_from_zero_and_the_other_pods_still_count() -> None:
+    steady, restarted = Gateway(), Gateway()
+    steady.serve("h100", [0.05] * 100)
+    restarted.serve("h100", [0.05] * 500)
+    old = _scrape(0.0, a=steady, b=restarted)
+    steady.serve("h100", [0.05] * 50)
+    fresh = Gateway()  # b's process restarted: its counters start again from zero
+    fresh.serve("h100", [0.5] * 30)
+    new = _scrape(10.0, a=steady, b=fresh)
+    sig = difference(old, new, ["h100"], 60.0)["h100"]
+    assert sig.request_rate == pytest.approx(8.0)  # 50 + 30 over 10 s, never negative
+    assert sig.ttft_p95_ms is not None
+    assert sig.ttft_p95_ms > 300.0
 
 
-async def test_gateway_scrape_signals_need_two_scrapes_and_hold_on_a_failed_pod() -> None:
+def test_a_pod_that_replaced_another_between_scrapes_counts_from_zero() -> None:
+    gone, new_pod, other = Gateway(), Gateway(), Gateway()
+    gone.serve("h100", [0.05] * 400)
+    other.serve("h100", [0.05] * 100)
+    old = _scrape(0.0, gone=gone, other=other)
+    other.serve("h100", [0.05] * 20)
+    new_pod.serve("h100", [0.05] * 40)
+    new = _scrape(20.0, other=other, new=new_pod)
+    assert difference(old, new, ["h100"], 60.0)["h100"].request_rate == pytest.approx(3.0)
+
+
+def test_the_first_scrape_counts_a_young_pod_from_its_start_but_not_an_old_one() -> None:
+    gw = Gateway()
+    gw.serve("h100", [0.1] * 20)  # served before anyone scraped it
+    young = _scrape(100.0, a=gw)
+    young.started["a"] = 90.0
+    sig = difference(None, young, ["h100"], 60.0)["h100"]
+    assert sig.request_rate == pytest.approx(2.0)
+    assert sig.ttft_p95_ms is not None
+    assert 50.0 < sig.ttft_p95_ms <= 100.0
+    old = _scrape(100.0, a=gw)
+    old.started["a"] = 10.0  # its counters hold traffic from before the window
+    assert difference(None, old, ["h100"], 60.0)["h100"].ttft_p95_ms is None
+
+
+async def test_gateway_scrape_signals_hold_on_a_failed_pod_and_see_traffic_before_the_first_scrape() -> None:
     gw = Gateway()
     calls = {"n": 0}
 
@@ -88,21 +130,26 @@ async def test_gateway_scrape_signals_need_two_scrapes_and_hold_on_a_failed_pod(
         return httpx.Response(200, text=gw.text())
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        src = GatewayScrapeSignals(client, ["http://10.0.0.1:8000/metrics"], window_s=60.0)
+        pod = ScrapeTarget("http://10.0.0.1:8000/metrics", started_at=970.0)
+        src = GatewayScrapeSignals(client, [pod], window_s=60.0)
         first = await src.read(["h100"], 1000.0)
-        assert first["h100"].request_rate is None
+        assert first["h100"].request_rate == pytest.approx(1.0)  # 30 requests since it started 30 s ago
         second = await src.read(["h100"], 1030.0)
         assert second["h100"].request_rate == pytest.approx(1.0)
+        unknown_start = GatewayScrapeSignals(client, [ScrapeTarget(pod.url)], window_s=60.0)
+        assert (await unknown_start.read(["h100"], 1000.0))["h100"].request_rate is None
         broken = GatewayScrapeSignals(
-            client, ["http://10.0.0.1:8000/metrics", "http://10.0.0.9:8000/metrics"], window_s=60.0
+            client, [pod, ScrapeTarget("http://10.0.0.9:8000/metrics", 970.0)], window_s=60.0
         )
         assert (await broken.read(["h100"], 1060.0))["h100"].request_rate is None
 
 
 def test_promql_uses_the_gateway_histogram_per_pool() -> None:
-    q = promql(300.0, {"namespace": "ml"})
+    q = promql(300.0, {"namespace": "ml", "deployment": "c"}, ["h100", "a100"])
     assert q["ttft_p95"].startswith("histogram_quantile(0.95, sum by (pool, le)")
-    assert f'{mn.GATEWAY_TTFT_SECONDS}_bucket{{namespace="ml"}}[300s]' in q["ttft_p95"]
+    sel = 'deployment="c",namespace="ml",pool=~"a100|h100"'
+    assert f"{mn.GATEWAY_TTFT_SECONDS}_bucket{{{sel}}}[300s]" in q["ttft_p95"]
+    assert all(sel in query for query in q.values())
     assert mn.TRITON_PENDING_REQUESTS in q["queue"]
 
 

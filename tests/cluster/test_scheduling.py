@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import A100_PRODUCT, GPU_TOLERATION, H100_PRODUCT
+from seedcoder.devcluster.nodes import (
+    A100_PRODUCT,
+    GPU_TOLERATION,
+    H100_PRODUCT,
+    L4_PRODUCT,
+    RTX4090_PRODUCT,
+)
 from seedcoder.devcluster.tools import node_images
 
 pytestmark = pytest.mark.cluster
@@ -58,10 +64,12 @@ def _pod_nodes(cluster: Cluster, namespace: str, app: str) -> list[str]:
     return [p["spec"].get("nodeName", "") for p in pods["items"]]
 
 
-def test_six_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None:
+def test_nine_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None:
     nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
     by_name = {n["metadata"]["name"]: n for n in nodes}
-    assert sorted(by_name) == ["a100-0", "a100-1", "cpu-0", "cpusim-0", "h100-0", "h100-1"]
+    assert sorted(by_name) == [
+        "a100-0", "a100-1", "cpu-0", "cpusim-0", "h100-0", "h100-1", "l4-0", "rtx4090-0", "rtx4090-1"
+    ]  # fmt: skip
     for name, node in by_name.items():
         labels, status = node["metadata"]["labels"], node["status"]
         ready = {c["type"]: c["status"] for c in status["conditions"]}["Ready"]
@@ -74,6 +82,20 @@ def test_six_nodes_with_gpu_capacity_labels_and_taints(cluster: Cluster) -> None
             # the simulated CPU node takes only the pods of namespaces kept on simulated nodes
             expected = [] if name == "cpu-0" else [("seedcoder.dev/simulated", "true", "NoSchedule")]
             assert [(t["key"], t.get("value"), t["effect"]) for t in taints] == expected
+        elif name.startswith(("rtx4090", "l4")):
+            # consumer cards: one 24 GB GPU per node, labelled as GPU Feature Discovery does
+            product, memory = (RTX4090_PRODUCT, "24564") if name.startswith("rtx") else (L4_PRODUCT, "23034")
+            assert labels["nvidia.com/gpu.product"] == product
+            assert labels["nvidia.com/gpu.count"] == "1"
+            assert (labels["nvidia.com/gpu.compute.major"], labels["nvidia.com/gpu.compute.minor"]) == (
+                "8",
+                "9",
+            )
+            assert labels["nvidia.com/gpu.memory"] == memory
+            assert status["allocatable"]["nvidia.com/gpu"] == "1"
+            assert [(t["key"], t["value"], t["effect"]) for t in taints] == [
+                ("nvidia.com/gpu", "present", "NoSchedule")
+            ]
         else:
             product = H100_PRODUCT if name.startswith("h100") else A100_PRODUCT
             assert labels["nvidia.com/gpu.product"] == product

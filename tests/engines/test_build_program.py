@@ -363,6 +363,37 @@ def test_a_cpu_engine_repository_takes_threads_from_the_serving_pod(tmp_path: Pa
     assert resolve_threads("auto", {THREADS_ENV: "3"}) == 3
 
 
+@pytest.mark.parametrize(("gpu", "layers"), [("CPU", None), ("RTX4090", "-1"), ("L4", "-1")])
+def test_a_gguf_engine_on_a_gpu_offloads_every_layer(tmp_path: Path, gpu: str, layers: str | None) -> None:
+    """llama.cpp with CUDA (RTX 4090, L4 pools with runtime llamacpp) runs every layer on the GPU."""
+    src = tmp_path / "models" / "seed-coder-8b-base"
+    src.mkdir(parents=True)
+    gguf = src / "seed-coder-q4_k_m.gguf"
+    gguf.write_bytes(os.urandom(512))
+    (src / "SHA256SUMS").write_text(f"{sha256_file(gguf)}  {gguf.name}\n")
+    profile = get_profile(gpu, "llamacpp")
+    plan = make_plan(
+        profile,
+        model_name="ByteDance-Seed/Seed-Coder-8B-Base",
+        revision="0123456789abcdef0123456789abcdef01234567",
+        precision="gguf-q4_k_m",
+        limits=profile.build_limits,
+        source=ModelSource(kind="pvc", location=str(src)),
+        cache_dir=str(tmp_path / "cache"),
+        build_image=build_image_for(profile),
+        termination_log=str(tmp_path / "termination-log"),
+    )
+    assert plan.inputs.arch == profile.arch
+    rc, reports = _run(plan, None)
+    assert rc == 0, reports[-1].message
+    config = (Path(plan.output_dir) / "triton" / "seedcoder" / "config.pbtxt").read_text()
+    if layers is None:
+        assert "n_gpu_layers" not in config
+    else:
+        assert f'key: "n_gpu_layers"\n  value: {{ string_value: "{layers}" }}' in config
+        assert "seedcoder-triton-llamacpp-cuda" in plan.inputs.build_image
+
+
 def test_refuses_a_plan_made_from_other_repository_sources(tmp_path: Path) -> None:
     _model_dir(tmp_path)
     good = _plan(tmp_path)

@@ -47,8 +47,8 @@ def _limits(**overrides: int) -> BuildLimits:
 
 
 class TestProfiles:
-    def test_the_four_gpu_kinds_are_known(self) -> None:
-        assert set(load_profiles()) == {"H100", "A100", "L40S", "CPU"}
+    def test_the_six_gpu_kinds_are_known(self) -> None:
+        assert set(load_profiles()) == {"H100", "A100", "L40S", "RTX4090", "L4", "CPU"}
 
     @pytest.mark.parametrize(
         ("gpu", "arch", "default", "runtime"),
@@ -56,6 +56,8 @@ class TestProfiles:
             ("H100", "sm90", "fp8", "tensorrt-llm"),
             ("A100", "sm80", "bf16", "tensorrt-llm"),
             ("L40S", "sm89", "fp8", "tensorrt-llm"),
+            ("RTX4090", "sm89", "int4-awq", "tensorrt-llm"),
+            ("L4", "sm89", "int4-awq", "tensorrt-llm"),
             ("CPU", "cpu", "gguf-q4_k_m", "llamacpp"),
         ],
     )
@@ -71,7 +73,7 @@ class TestProfiles:
         assert "fp8" not in a100.supported_precisions
 
     def test_unknown_gpu_error_names_it_and_the_known_ones(self) -> None:
-        with pytest.raises(KeyError, match=r"'T4'.*A100, CPU, H100, L40S"):
+        with pytest.raises(KeyError, match=r"'T4'.*A100, CPU, H100, L4, L40S, RTX4090"):
             get_profile("T4")
 
     def test_auto_resolves_to_the_default(self) -> None:

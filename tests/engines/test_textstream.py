@@ -6,7 +6,7 @@ import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
-from seedcoder.engines.textstream import StopMatcher, TextAssembler
+from seedcoder.engines.textstream import StopMatcher, TextAssembler, TokenLoop
 
 
 def _run(stops: tuple[str, ...], chunks: list[str]) -> tuple[str, bool]:
@@ -71,3 +71,40 @@ def test_chunking_never_changes_the_result(text: str, stop: str, cuts: list[int]
     out, stopped = _run((stop,), chunks)
     i = text.find(stop)
     assert (out, stopped) == ((text[:i], True) if i >= 0 else (text, False))
+
+
+def _loop(
+    pieces: list[bytes], stops: tuple[str, ...], max_tokens: int, stream: bool
+) -> tuple[list[str], TokenLoop]:
+    loop = TokenLoop(stops, max_tokens, stream)
+    sent = []
+    for piece in pieces:
+        delta = loop.add(piece)
+        if loop.done:
+            break
+        if delta:
+            sent.append(delta)
+    sent.append(loop.final_text())
+    return sent, loop
+
+
+def test_token_loop_streams_deltas_and_puts_the_last_token_on_the_final_response() -> None:
+    sent, loop = _loop([b"def", b" f", b"():", b"\n"], (), 3, stream=True)
+    assert sent == ["def", " f", "():"]
+    assert (loop.generated, loop.finish) == (3, "length")
+
+
+def test_token_loop_stops_at_a_stop_string_split_across_tokens_and_never_shows_it() -> None:
+    sent, loop = _loop([b"x = 1", b"\n\n", b"def", b" g"], ("\n\ndef",), 16, stream=True)
+    assert "".join(sent) == "x = 1"
+    assert (loop.generated, loop.finish) == (3, "stop")
+
+
+def test_token_loop_not_streamed_sends_everything_at_the_end() -> None:
+    sent, loop = _loop([b"a", b"b", b"c"], (), 16, stream=False)
+    assert sent == ["abc"]
+    assert loop.finish == "length"
+    loop = TokenLoop((), 16, False)
+    loop.add(b"a")
+    loop.end_of_generation()
+    assert (loop.final_text(), loop.finish, loop.generated) == ("a", "stop", 1)

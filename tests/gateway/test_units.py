@@ -51,7 +51,8 @@ def test_semantic_checks() -> None:
 
     with pytest.raises(NotFound):
         job(model="gpt-4")
-    for bad in ({"max_tokens": 10_000}, {"n": 99}, {"echo": True}, {"logprobs": 2}, {"best_of": 3},
+    assert job(max_tokens=10_000).max_tokens == CFG.max_output_tokens  # clamped, not refused
+    for bad in ({"n": 99}, {"echo": True}, {"logprobs": 2}, {"best_of": 3},
                 {"presence_penalty": 1.0}, {"logit_bias": {"1": 2}}):  # fmt: skip
         with pytest.raises(InvalidRequest):
             job(**bad)

@@ -14,7 +14,8 @@ from tests.images.conftest import ULIMITS, inspect, podman
 pytestmark = pytest.mark.images
 
 OCI = "org.opencontainers.image."
-ALL = ("seedcoder", "triton-cpu", "triton-trtllm")
+ALL = ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
+STAND_INS = ("triton-trtllm", "triton-llamacpp-cuda")
 
 
 def test_the_images_carry_the_products_default_references(images: dict[str, dict[str, Any]]) -> None:
@@ -22,8 +23,9 @@ def test_the_images_carry_the_products_default_references(images: dict[str, dict
     assert images["triton-cpu"]["reference"] == default_image("triton-cpu").reference
     # The TensorRT-LLM image is a stand-in here (its NVIDIA base cannot be fetched):
     # it must never be mistaken for the real one.
-    assert images["triton-trtllm"]["reference"] != default_image("triton-trtllm").reference
-    assert "standin" in images["triton-trtllm"]["reference"]
+    for name in STAND_INS:
+        assert images[name]["reference"] != default_image(name).reference
+        assert "standin" in images[name]["reference"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -35,8 +37,8 @@ def test_labels_and_user(images: dict[str, dict[str, Any]], name: str) -> None:
     assert re.fullmatch(r"[0-9a-f]{40}", labels[OCI + "revision"]), labels[OCI + "revision"]
     assert labels[OCI + "title"] == default_image(name).repository.split("/")[-1]
     assert info["Config"]["User"] == "1000:1000"
-    if name == "triton-trtllm":
-        assert "stand-in" in labels.get("org.seedcoder.stand-in", "") or labels.get("org.seedcoder.stand-in")
+    if name in STAND_INS:
+        assert labels.get("org.seedcoder.stand-in"), f"{name} is a stand-in and must say so"
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -57,7 +59,12 @@ def test_no_compilers_in_the_final_image(images: dict[str, dict[str, Any]], name
         ("seedcoder", ["python3", "-c", "import getpass; assert getpass.getuser()"]),
         ("triton-cpu", ["python3", "-c", "import llama_cpp, seedcoder.engines.llamacpp_repo"]),
         ("triton-cpu", ["sh", "-c", "tritonserver --help 2>&1 | grep -q -- --model-repository"]),
+        # the scanner's and the retrieval index's native parts load in the image
+        ("seedcoder", ["python3", "-c", "import seedcoder.scan.secrets, seedcoder.retrieval.indexer"]),
+        ("seedcoder", ["seedcoder", "index", "--help"]),
         ("triton-trtllm", ["python3", "-c", "import seedcoder.engines.build"]),
+        ("triton-llamacpp-cuda", ["python3", "-c", "import llama_cpp, seedcoder.engines.llamacpp_repo"]),
+        ("triton-llamacpp-cuda", ["sh", "-c", "tritonserver --help 2>&1 | grep -q -- --model-repository"]),
     ],
 )
 def test_starts_read_only_as_an_arbitrary_non_root_user(

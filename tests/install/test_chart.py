@@ -100,6 +100,7 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     assert env["SEEDCODER_GATEWAY_IMAGE"] == container["image"] == default_image("seedcoder").reference
     assert env["SEEDCODER_TRITON_CPU_IMAGE"] == default_image("triton-cpu").reference
     assert env["SEEDCODER_TRITON_TRTLLM_IMAGE"] == default_image("triton-trtllm").reference
+    assert env["SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE"] == default_image("triton-llamacpp-cuda").reference
     assert "tolerations" not in pod, "the operator must not land on the GPU pools"
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
@@ -145,7 +146,10 @@ def _images_of(objects: list[dict[str, Any]]) -> set[str]:
 
 def test_the_default_images_are_the_products_one_set(render: Render) -> None:
     images = _images_of(render())
-    assert images == {default_image(k).reference for k in ("seedcoder", "triton-cpu", "triton-trtllm")}
+    assert images == {
+        default_image(k).reference
+        for k in ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
+    }
 
 
 def test_global_image_registry_rewrites_every_image(render: Render) -> None:
@@ -156,7 +160,7 @@ def test_global_image_registry_rewrites_every_image(render: Render) -> None:
         "global.imagePullSecrets={regcred}",
     )
     images = _images_of(objects)
-    assert len(images) == 3
+    assert len(images) == 4
     assert all(i.startswith("registry.internal.example/seedcoder/") for i in images), images
     (deploy,) = by_kind(objects, "Deployment")
     pod = deploy["spec"]["template"]["spec"]
@@ -176,12 +180,19 @@ def test_a_digest_pins_each_image(render: Render) -> None:
         "--set",
         f"images.tritonTrtllm.digest={digest}",
         "--set",
+        f"images.tritonLlamacppCuda.digest={digest}",
+        "--set",
         "global.imageRegistry=mirror.internal:5000/team",
     )
     images = _images_of(objects)
     assert images == {
         f"mirror.internal:5000/team/seedcoder/{r}@{digest}"
-        for r in ("seedcoder", "seedcoder-triton-cpu", "seedcoder-triton-trtllm")
+        for r in (
+            "seedcoder",
+            "seedcoder-triton-cpu",
+            "seedcoder-triton-trtllm",
+            "seedcoder-triton-llamacpp-cuda",
+        )
     }
 
 
@@ -307,6 +318,27 @@ def test_monitoring_objects(render: Render) -> None:
     rule_file = configmaps["seedcoder-operator-rules"]["data"]["seedcoder-operator.rules.yaml"]
     assert yaml.safe_load(rule_file) == rules.operator_rules()
     assert not by_kind(render(), "ConfigMap"), "monitoring objects are off by default"
+
+
+def test_monitoring_selector_labels_reach_the_operator_and_the_charts_objects(render: Render) -> None:
+    """kube-prometheus-stack selects by ``release``: the default fits it, and a value changes every object."""
+    (deploy,) = by_kind(render(), "Deployment")
+    env = {e["name"]: e.get("value") for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SEEDCODER_MONITORING_LABELS"] == "release=kube-prometheus-stack"
+    objects = render(
+        "-f", str(CHART / "ci" / "monitoring-values.yaml"),
+        "--set", "monitoring.selectorLabels.release=prom",
+        "--set", "monitoring.selectorLabels.team=ml",
+        "--set", "monitoring.prometheusRule.labels.release=prom",
+        "--set", "metrics.serviceMonitor.labels.release=prom",
+    )  # fmt: skip
+    (deploy,) = by_kind(objects, "Deployment")
+    env = {e["name"]: e.get("value") for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SEEDCODER_MONITORING_LABELS"] == "release=prom,team=ml"
+    for kind in ("PrometheusRule", "ServiceMonitor"):
+        (obj,) = by_kind(objects, kind)
+        assert obj["metadata"]["labels"]["release"] == "prom"
+        assert obj["metadata"]["labels"]["team"] == "ml"
 
 
 def test_notes_say_what_to_do_next(helm: Path) -> None:

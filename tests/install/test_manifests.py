@@ -75,6 +75,10 @@ def test_examples_cover_the_issue() -> None:
         "h100-a100": ["A100", "H100"],
         "a100-int8": ["A100"],
         "cpu-llamacpp": ["CPU"],
+        "rtx4090-team": ["RTX4090"],
     }
     assert specs["a100-int8"]["engine"]["precision"] == "int8-sq"
+    # a small team on four 24 GB cards: INT4 AWQ, as many replicas as cards
+    assert specs["rtx4090-team"]["engine"]["precision"] == "int4-awq"
+    assert specs["rtx4090-team"]["pools"][0]["maxReplicas"] == 4
     assert specs["cpu-llamacpp"]["pools"][0]["runtime"] == "llamacpp"

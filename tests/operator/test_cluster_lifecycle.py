@@ -148,10 +148,12 @@ def test_h100_and_a100_resource_reaches_ready(
     old["metadata"]["ownerReferences"] = svc["metadata"]["ownerReferences"]
     old["metadata"]["annotations"] = {"seedcoder.dev/desired-hash": "from-an-older-version"}
     old["spec"] = {k: v for k, v in svc["spec"].items() if k in ("selector", "ports", "type")}
+    op2.stop()  # the older version's Service is in place before this operator version starts
     cluster.kubectl("delete", "service", "completions-triton-h100", "-n", namespace, "--wait=true")
     cluster.kubectl("create", "-f", "-", input=json.dumps(old))
     old_uid = kubectl_json(cluster, "get", "service", "completions-triton-h100", "-n", namespace)
     assert old_uid["spec"]["clusterIP"] != "None"
+    start_operator(resync="2")
 
     def replaced() -> dict[str, Any] | None:
         out = cluster.kubectl("get", "service", "completions-triton-h100", "-n", namespace, "-o", "json",

@@ -3,15 +3,19 @@
 The operator checks for ``monitoring.coreos.com/v1`` once, at start: without it a
 resource is served and nothing else happens; after the API appears and the
 operator restarts, the resource's rules (for its own TTFT objective) and scrape
-monitor appear, owned by it, and follow a change of the objective. The two CRDs
-are minimal stand-ins (``data/monitoring-crds.yaml``), installed for this test and
-removed afterwards so that other tests see a cluster without them. The operator
-runs as its least-privilege ServiceAccount and must never be refused (no 403).
+monitor appear, owned by it, and follow a change of the objective. The CRDs are the
+Prometheus Operator's own (``tools/fetch-monitoring-crds.sh`` caches them from the
+Go module proxy; their schemas validate what the operator writes), installed for
+this test and removed afterwards so that other tests see a cluster without them. A
+``Prometheus`` object as kube-prometheus-stack writes it then selects the PodMonitor
+and the PrometheusRule by its ``podMonitorSelector`` / ``ruleSelector`` (matchLabels).
+The operator runs as its least-privilege ServiceAccount and must never be refused (no 403).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,24 +29,48 @@ from tests.operator.sample import sample
 from tests.operator.test_cluster_lifecycle import wait_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-CRDS = Path(__file__).parent / "data" / "monitoring-crds.yaml"
+ROOT = Path(__file__).resolve().parents[2]
 API = "/apis/monitoring.coreos.com/v1"
+KINDS = ("prometheusrules", "podmonitors", "prometheuses")
+
+
+@pytest.fixture(scope="session")
+def prometheus_operator_crds() -> list[Path]:
+    """The Prometheus Operator's CRD files (fetched once into the cache; ``make test`` does it first)."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "tools" / "fetch-monitoring-crds.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, f"could not fetch the Prometheus Operator CRDs:\n{out.stderr}"
+    folder = Path(out.stdout.strip().splitlines()[-1])
+    return [folder / f"monitoring.coreos.com_{kind}.yaml" for kind in KINDS]
 
 
 @pytest.fixture
-def monitoring_api(cluster: Cluster) -> Iterator[Callable[[], None]]:
-    """Call it to install the PrometheusRule and PodMonitor CRDs; removed at the end."""
+def monitoring_api(cluster: Cluster, prometheus_operator_crds: list[Path]) -> Iterator[Callable[[], None]]:
+    """Call it to install the Prometheus Operator's CRDs; removed at the end."""
+    files = [a for f in prometheus_operator_crds for a in ("-f", str(f))]
 
     def install() -> None:
-        cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
+        cluster.kubectl("apply", "--server-side", *files)
         cluster.kubectl(
             "wait", "--for=condition=Established", "--timeout=60s",
-            "crd/prometheusrules.monitoring.coreos.com", "crd/podmonitors.monitoring.coreos.com",
+            *(f"crd/{kind}.monitoring.coreos.com" for kind in KINDS),
         )  # fmt: skip
         wait_for("the monitoring.coreos.com/v1 API", lambda: cluster.api_exists(API), timeout=30)
 
     yield install
-    cluster.kubectl("delete", "-f", str(CRDS), "--ignore-not-found", "--timeout=120s", check=False)
+    cluster.kubectl("delete", *files, "--ignore-not-found", "--timeout=120s", check=False)
+
+
+def _selected(cluster: Cluster, prometheus: dict[str, Any], kind: str, field: str) -> set[str]:
+    """What a Prometheus selects of ``kind`` by its ``field`` (matchLabels, every namespace)."""
+    match = prometheus["spec"][field]["matchLabels"]
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    found = kubectl_json(cluster, "get", kind, "-A", "-l", selector)["items"]
+    return {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in found}
 
 
 def _get(cluster: Cluster, ns: str, kind: str, name: str) -> dict[str, Any] | None:
@@ -122,3 +150,39 @@ def test_prometheus_rule_and_pod_monitor_follow_the_resource(
     ours = [e for e in events if e.get("reportingController") == "seedcoder.dev/operator"]
     assert any(e["regarding"]["name"] == "completions" for e in ours), events
     assert op.forbidden() == [], op.forbidden()
+
+    # kube-prometheus-stack's Prometheus (release "kube-prometheus-stack") selects both by matchLabels.
+    selector = {"matchLabels": {"release": "kube-prometheus-stack"}}
+    prom = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "Prometheus",
+        "metadata": {"name": "kube-prometheus-stack-prometheus", "namespace": namespace},
+        "spec": {
+            "podMonitorSelector": selector,
+            "podMonitorNamespaceSelector": {},
+            "ruleSelector": selector,
+            "ruleNamespaceSelector": {},
+        },
+    }
+    apply(cluster, prom)
+    live = kubectl_json(cluster, "get", "prometheus", "kube-prometheus-stack-prometheus", "-n", namespace)
+    monitors = _selected(cluster, live, "podmonitors", "podMonitorSelector")
+    assert f"{namespace}/completions-metrics" in monitors
+    assert f"{namespace}/completions-slo" in _selected(cluster, live, "prometheusrules", "ruleSelector")
+    other = {"spec": {"podMonitorSelector": {"matchLabels": {"release": "other"}}}}
+    assert f"{namespace}/completions-metrics" not in _selected(
+        cluster, other, "podmonitors", "podMonitorSelector"
+    )
+    op.stop()
+
+    # The labels are the operator's setting (the chart's monitoring.selectorLabels).
+    op = start_operator(resync="2", SEEDCODER_MONITORING_LABELS="release=prom,team=ml")
+
+    def team() -> str | None:
+        obj = _get(cluster, namespace, "PrometheusRule", "completions-slo") or {}
+        value: str | None = obj.get("metadata", {}).get("labels", {}).get("team")
+        return value
+
+    wait_for("the PrometheusRule relabelled", lambda: team() == "ml", timeout=60)
+    relabelled = {"spec": {"ruleSelector": {"matchLabels": {"release": "prom", "team": "ml"}}}}
+    assert f"{namespace}/completions-slo" in _selected(cluster, relabelled, "prometheusrules", "ruleSelector")

@@ -1,10 +1,12 @@
-"""A mixed GPU cluster: every pool of every example lands on its architecture, whatever the variant.
+"""A mixed GPU cluster: every pool of every example lands on its GPU kind, whatever the variant.
 
 Why against the real scheduler: node affinity terms are ORed and their expressions
 ANDed, a nodeSelector is ANDed with both, taints need tolerations; a pure test can
 only check the manifest, this one checks what kube-scheduler does with it. The
 local cluster gets two more simulated variants for this test (an H100 NVL and an
 A100 40 GB node, labelled as GPU Feature Discovery labels them), removed after.
+Three kinds share sm89 (L40S, RTX 4090, L4): they are told apart by memory, so a pool
+lands on its own kind only (a 48 GB engine never on a 24 GB card).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ WHY: dict[str, str] = {}
 
 
 def _nodes(cluster: Cluster) -> dict[str, str]:
-    """Simulated node name -> architecture (from its product label; cpu without one).
+    """Simulated node name -> GPU kind (from its product label; CPU without one).
 
     The test's namespace keeps pods on simulated nodes, so the real ``cpu-0`` is left out.
     """
@@ -49,13 +51,17 @@ def _nodes(cluster: Cluster) -> dict[str, str]:
             continue
         product = node["metadata"]["labels"].get("nvidia.com/gpu.product")
         profile = profile_for_product_label(product) if product else None
-        out[node["metadata"]["name"]] = profile.arch if profile else "cpu"
+        out[node["metadata"]["name"]] = profile.gpu if profile else "CPU"
     return out
 
 
 def _pod(name: str, namespace: str, pod_spec: dict[str, Any]) -> dict[str, Any]:
     spec = json.loads(json.dumps(pod_spec))
     spec["restartPolicy"] = "Never"
+    # Where a pod may go is decided by its affinity, nodeSelector and tolerations; without
+    # its GPU request, the test's many pods all fit the one-GPU nodes (RTX 4090, L4) at once.
+    for container in spec["containers"]:
+        container.get("resources", {}).get("limits", {}).pop("nvidia.com/gpu", None)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -98,9 +104,11 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
         "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": variants})
     )
     try:
-        arch_of = _nodes(cluster)
-        assert arch_of["h100nvl-0"] == "sm90"
-        assert arch_of["a100-40g-0"] == "sm80"
+        kind_of = _nodes(cluster)
+        assert kind_of["h100nvl-0"] == "H100"
+        assert kind_of["a100-40g-0"] == "A100"
+        assert kind_of["rtx4090-0"] == "RTX4090"
+        assert kind_of["l4-0"] == "L4"
         pods: list[dict[str, Any]] = []
         expected: dict[str, str | None] = {}
         for i, path in enumerate(EXAMPLES):
@@ -111,7 +119,7 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
             for pe in engines:
                 # One Triton pod per node, pinned there by the pool's own nodeSelector (which the
                 # operator must keep): it must schedule exactly on the nodes of its architecture.
-                for node, arch in sorted(arch_of.items()):
+                for node, kind in sorted(kind_of.items()):
                     pinned = pe.pool.model_copy(update={"node_selector": {HOSTNAME: node}})
                     dep = deployment(
                         instance=f"e{i}",
@@ -126,12 +134,12 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
                     )
                     name = f"e{i}-{pe.pool.name}-{node}"
                     pods.append(_pod(name, namespace, dep["spec"]["template"]["spec"]))
-                    expected[name] = node if arch == pe.profile.arch else None
+                    expected[name] = node if kind == pe.profile.gpu else None
             for pe in {pe.key: pe for pe in engines}.values():
                 job = build_job(scd.spec, pe, namespace, SETTINGS)
                 name = f"e{i}-build-{pe.profile.arch}"
                 pods.append(_pod(name, namespace, job["spec"]["template"]["spec"]))
-                expected[name] = pe.profile.arch  # any node of that architecture
+                expected[name] = pe.profile.gpu  # any node of that kind
         cluster.kubectl(
             "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": pods})
         )
@@ -141,10 +149,10 @@ def test_every_example_pool_lands_on_its_architecture_on_every_variant(
             if "-build-" in name:
                 bound = got[name]
                 assert bound is not None, name
-                assert arch_of[bound] == want, (name, bound)
+                assert kind_of[bound] == want, (name, bound)
             else:
                 assert got[name] == want, (name, got[name], WHY.get(name))
-        # every variant node took the pods of its architecture
+        # every variant node took the pods of its kind
         assert any(got[n] == "h100nvl-0" for n in expected)
         assert any(got[n] == "a100-40g-0" for n in expected)
     finally:

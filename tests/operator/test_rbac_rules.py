@@ -20,8 +20,9 @@ from seedcoder.operator.kube import KINDS
 from tests.operator.harness import RBAC_RULES
 
 USED: dict[str, set[str]] = {
-    "SeedCoderDeployment": {"list", "watch", "patch"},
+    "SeedCoderDeployment": {"list", "watch"},
     "Job": {"list", "watch", "create", "patch", "delete"},
+    "CronJob": {"list", "create", "patch", "delete"},
     "Pod": {"list"},
     "PersistentVolumeClaim": {"get"},
     "Deployment": {"list", "watch", "create", "patch", "delete"},
@@ -64,5 +65,6 @@ def test_events_go_to_the_group_the_rules_allow_and_only_there() -> None:
     assert kopf_settings(kopf.OperatorSettings()).posting.enabled is False
 
 
-def test_status_is_written_through_its_subresource() -> None:
+def test_status_is_written_through_its_subresource_and_the_resource_itself_never() -> None:
     assert "patch" in _allowed("seedcoder.dev", "seedcoderdeployments/status")
+    assert not _allowed("seedcoder.dev", "seedcoderdeployments") & {"patch", "update", "create", "delete"}

@@ -222,6 +222,8 @@ def test_the_operator_reads_the_gateways_signals_under_the_charts_policies(produ
         assert product.call(ALLOWED, _gateway_url("/v1/completions"), body) == 200
 
     def measured() -> Any:
+        # steady traffic, as in production: the measurement is over the SLO window's scrapes
+        assert product.call(ALLOWED, _gateway_url("/v1/completions"), body) == 200
         status = kubectl_json(product.cluster, "get", "scd", NAME, "-n", NS)["status"]
         return (status.get("slo") or {}).get("ttftP95Ms")
 

@@ -99,3 +99,14 @@ imagePullSecrets:
 {{- define "seedcoder-operator.rbacRules" -}}
 {{- .Files.Get "files/rbac-rules.yaml" }}
 {{- end }}
+
+{{/*
+monitoring.selectorLabels as the operator reads them: key=value pairs, comma-separated, sorted.
+*/}}
+{{- define "seedcoder-operator.monitoringLabels" -}}
+{{- $pairs := list }}
+{{- range $k, $v := .Values.monitoring.selectorLabels }}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

@@ -27,7 +27,7 @@ import triton_python_backend_utils as pb_utils
 from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.llamacpp_repo import resolve_threads
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
-from seedcoder.engines.textstream import TextAssembler
+from seedcoder.engines.textstream import TokenLoop
 from seedcoder.metricnames import LLAMACPP_CANCELLED_TOTAL, LLAMACPP_GENERATED_TOKENS_TOTAL
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
@@ -57,6 +57,8 @@ class TritonPythonModel:
             n_threads=threads,
             # Prompt processing too: llama-cpp-python's default is every CPU of the node.
             n_threads_batch=threads,
+            # 0 on CPU; -1 (every layer) in the CUDA image's repositories (RTX 4090, L4 pools).
+            n_gpu_layers=int(_param(config, "n_gpu_layers", "0")),
             verbose=False,
         )
         self.n_ctx = self.llm.n_ctx()
@@ -139,17 +141,16 @@ class TritonPythonModel:
 
     def _generate(self, req: GenerationRequest, prompt: list[int], sender: Any) -> None:
         self.llm.set_seed(req.seed & 0xFFFFFFFF if req.seed is not None else random.getrandbits(32))
-        text = TextAssembler(req.stop_words)
-        pending: list[str] = []
-        generated, cum_log_prob, finish = 0, 0.0, "length"
+        loop = TokenLoop(req.stop_words, req.max_tokens, req.stream)
+        cum_log_prob = 0.0
         started = time.monotonic()
         tokens = self.llm.generate(
             prompt,
             temp=req.temperature,
             top_p=req.top_p,
             top_k=req.top_k,
-            min_p=0.0,
-            repeat_penalty=1.0,
+            min_p=req.min_p,
+            repeat_penalty=req.repetition_penalty,
             reset=True,
         )
         for token in tokens:
@@ -158,27 +159,18 @@ class TritonPythonModel:
                 sender.send(self._error("request cancelled", pb_utils.TritonError.CANCELLED), flags=FINAL)
                 return
             if self._is_eog(token):
-                finish = "stop"
+                loop.end_of_generation()
                 break
             if req.return_log_probs:
                 cum_log_prob += self._log_prob(token)
-            generated += 1
             self.generated.increment(1)
-            delta = text.feed(self.llm.detokenize([token]))
-            if text.stopped:
-                pending.append(delta)
-                finish = "stop"
+            delta = loop.add(self.llm.detokenize([token]))
+            if loop.done:
                 break
-            if generated >= req.max_tokens:
-                pending.append(delta)
-                break
-            if req.stream:
-                if delta:
-                    sender.send(self._response(delta, generated, len(prompt)))
-            else:
-                pending.append(delta)
-        pending.append(text.finish())
-        final_text = "".join(pending)
+            if delta:
+                sender.send(self._response(delta, loop.generated, len(prompt)))
+        final_text = loop.final_text()
+        generated, finish = loop.generated, loop.finish
         pb_utils.Logger.log_verbose(
             f"seedcoder generated {generated} tokens in {time.monotonic() - started:.3f} s ({finish})"
         )

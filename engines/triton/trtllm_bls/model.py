@@ -99,6 +99,10 @@ class TritonPythonModel:
         ]
         if req.seed is not None:
             inputs.append(_t("seed", [[req.seed]], np.uint64))
+        if req.repetition_penalty != 1.0:
+            inputs.append(_t("repetition_penalty", [[req.repetition_penalty]], np.float32))
+        if req.min_p != 0.0:
+            raise RequestError("min_p is not supported by the TensorRT-LLM runtime")
         if req.stop_words:
             lists = [self.tokenizer.encode(s, add_special_tokens=False) for s in req.stop_words]
             inputs.append(pb_utils.Tensor("stop_words_list", stop_words_tensor([x for x in lists if x])))

@@ -13,7 +13,10 @@ Three images exist (their Containerfiles are in ``images/``):
 - ``seedcoder-triton-cpu``: ``tritonserver`` with the Python backend and
   llama.cpp: builds and serves CPU pools;
 - ``seedcoder-triton-trtllm``: NVIDIA's Triton TensorRT-LLM image plus this
-  package: builds and serves every TensorRT-LLM pool.
+  package: builds and serves every TensorRT-LLM pool;
+- ``seedcoder-triton-llamacpp-cuda``: the CPU image's Triton and llama.cpp on a
+  CUDA runtime base, llama.cpp built with CUDA: builds and serves llama.cpp pools
+  on GPUs (RTX 4090, L4).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder import __version__
 
-ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm"]
+ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda"]
 IMAGE_KINDS: tuple[ImageKind, ...] = ("seedcoder", "triton-cpu", "triton-trtllm")
+"""The images every installation uses; the llama.cpp CUDA variant (named by the chart's
+``images.tritonLlamacppCuda``, the operator's ``SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE`` or a
+resource's ``spec.images``) serves only llama.cpp pools on GPUs (``make images`` builds a
+labelled stand-in of it here)."""
 
 DEFAULT_REGISTRY = "ghcr.io"
 """Where the project publishes its images; ``global.imageRegistry`` replaces it."""
@@ -35,6 +42,7 @@ REPOSITORIES: dict[ImageKind, str] = {
     "seedcoder": "seedcoder/seedcoder",
     "triton-cpu": "seedcoder/seedcoder-triton-cpu",
     "triton-trtllm": "seedcoder/seedcoder-triton-trtllm",
+    "triton-llamacpp-cuda": "seedcoder/seedcoder-triton-llamacpp-cuda",
 }
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -113,10 +121,10 @@ def identity(ref: str) -> str:
     return digest or ref
 
 
-def runtime_image_kind(runtime: str) -> ImageKind:
-    """The image that builds and serves a runtime's engines."""
+def runtime_image_kind(runtime: str, arch: str = "cpu") -> ImageKind:
+    """The image that builds and serves a runtime's engines on ``arch`` (llama.cpp: CPU or CUDA)."""
     if runtime == "tensorrt-llm":
         return "triton-trtllm"
     if runtime == "llamacpp":
-        return "triton-cpu"
+        return "triton-cpu" if arch == "cpu" else "triton-llamacpp-cuda"
     raise ValueError(f"no image for runtime {runtime!r}")

@@ -113,36 +113,51 @@ def _cel_list(values: tuple[str, ...] | list[str]) -> str:
 
 
 def profile_rules() -> tuple[list[Schema], list[Schema]]:
-    """CEL rules from the GPU build profiles: (rules on one pool, rules on the spec)."""
+    """CEL rules from the GPU build profiles: (rules on one pool, rules on the spec).
+
+    A GPU kind may offer a second runtime (llama.cpp with CUDA on 24 GB cards), with
+    its own precisions: precisions are looked up by ``<gpu>/<runtime>``, the runtime
+    being the pool's or else the kind's default.
+    """
     profiles = load_profiles()
-    precisions = (
+    by_runtime = {
+        f"{gpu}/{runtime}": list(p.with_runtime(runtime).supported_precisions)
+        for gpu, p in sorted(profiles.items())
+        for runtime in p.runtimes
+    }
+    precisions = "{" + ", ".join(f"'{k}': {_cel_list(v)}" for k, v in by_runtime.items()) + "}"
+    defaults = "{" + ", ".join(f"'{gpu}': '{p.runtime}'" for gpu, p in sorted(profiles.items())) + "}"
+    runtimes = (
         "{"
-        + ", ".join(
-            f"'{gpu}': {_cel_list(list(p.supported_precisions))}" for gpu, p in sorted(profiles.items())
-        )
+        + ", ".join(f"'{gpu}': {_cel_list(list(p.runtimes))}" for gpu, p in sorted(profiles.items()))
         + "}"
     )
-    runtimes = "{" + ", ".join(f"'{gpu}': '{p.runtime}'" for gpu, p in sorted(profiles.items())) + "}"
     fp8 = ", ".join(sorted(g for g, p in profiles.items() if "fp8" in p.supported_precisions))
+
+    def lookup(pool: str) -> str:
+        runtime = f"(has({pool}.runtime) ? {pool}.runtime : {defaults}[{pool}.gpu])"
+        return f"{precisions}[{pool}.gpu + '/' + {runtime}]"
+
     pool_rules = [
         {
-            "rule": "!has(self.precision) || self.precision == 'auto' || "
-            f"self.precision in {precisions}[self.gpu]",
-            "message": f"precision is not supported by this pool's GPU (fp8 needs one of: {fp8})",
+            "rule": f"!has(self.precision) || self.precision == 'auto' || self.precision in {lookup('self')}",
+            "message": "precision is not supported by this pool's GPU and runtime (fp8 needs one of: "
+            f"{fp8}; GGUF needs runtime llamacpp)",
             "fieldPath": ".precision",
         },
         {
-            "rule": f"!has(self.runtime) || self.runtime == {runtimes}[self.gpu]",
-            "message": "runtime does not match the GPU kind (tensorrt-llm on GPUs, llamacpp on CPU)",
+            "rule": f"!has(self.runtime) || self.runtime in {runtimes}[self.gpu]",
+            "message": "runtime does not run on this GPU kind (tensorrt-llm on GPUs, llamacpp on CPU, "
+            "both on RTX4090 and L4)",
             "fieldPath": ".runtime",
         },
     ]
     spec_rules = [
         {
             "rule": "self.engine.precision == 'auto' || self.pools.all(p, has(p.precision) || "
-            f"self.engine.precision in {precisions}[p.gpu])",
-            "message": "engine.precision is not supported by the GPU of a pool without its own precision "
-            f"(fp8 needs one of: {fp8})",
+            f"self.engine.precision in {lookup('p')})",
+            "message": "engine.precision is not supported by the GPU and runtime of a pool without its own "
+            f"precision (fp8 needs one of: {fp8})",
             "fieldPath": ".engine.precision",
         }
     ]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic.config import JsonDict
 
-GpuKind = Literal["H100", "A100", "L40S", "CPU"]
+GpuKind = Literal["H100", "A100", "L40S", "RTX4090", "L4", "CPU"]
 """GPU kinds a pool can run on; each has a build profile in ``seedcoder.engines``."""
 RuntimeName = Literal["tensorrt-llm", "llamacpp"]
 Precision = Literal[

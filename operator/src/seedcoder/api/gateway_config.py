@@ -8,7 +8,12 @@ and on change.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from seedcoder.api.retrieval import RetrievalConfig
+from seedcoder.api.scan import ScanSpec
 
 
 class FimTemplate(BaseModel):
@@ -44,6 +49,9 @@ class PoolEndpoint(BaseModel):
         )
     )
     gpu: str = Field(description="GPU kind of the pool (H100, A100, CPU, ...).")
+    runtime: Literal["tensorrt-llm", "llamacpp"] = Field(
+        default="llamacpp", description="Serving runtime of the pool: which sampling fields it honours."
+    )
     capacity_weight: float = Field(
         default=1.0, gt=0, description="Relative capacity of one replica, for weighted routing."
     )
@@ -116,3 +124,15 @@ class GatewayConfig(BaseModel):
     recent_completions: int = Field(
         default=4096, ge=1, description="Completions remembered so that feedback can name its prompt."
     )
+    retrieval: RetrievalConfig | None = Field(
+        default=None, description="Retrieved code and docs in prompts (absent: none)."
+    )
+    trim: Literal["relevance", "nearest"] = Field(
+        default="relevance",
+        description=(
+            "How an over-long prompt is cut: 'relevance' keeps the file's imports, the enclosing "
+            "definitions and the definitions of names used near the cursor before distant code; "
+            "'nearest' keeps only the lines nearest the cursor."
+        ),
+    )
+    scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")

@@ -28,6 +28,8 @@ from seedcoder.api.fields import (
     rules,
 )
 from seedcoder.api.model import ClaimRef, EngineSpec, ModelSpec, SecretRef
+from seedcoder.api.retrieval import RetrievalSpec
+from seedcoder.api.scan import ScanSpec
 from seedcoder.images import IMAGE_REFERENCE_PATTERN
 
 __all__ = ["TTFT_OBJECTIVE_QUANTILE", "GpuKind", "Precision", "RuntimeName", "SeedCoderDeploymentSpec"]
@@ -129,7 +131,8 @@ class PoolSpec(ApiModel):
     gpu: GpuKind = Field(description="GPU kind of the pool's nodes; selects the build profile and nodes.")
     runtime: RuntimeName | None = Field(
         default=None,
-        description="Serving runtime; must match the GPU kind (tensorrt-llm on GPUs, llamacpp on CPU).",
+        description="Serving runtime; default the GPU kind's (tensorrt-llm on GPUs, llamacpp on CPU). "
+        "RTX4090 and L4 pools may choose llamacpp (GGUF with CUDA) instead.",
     )
     precision: Precision | None = Field(default=None, description="Overrides engine.precision for this pool.")
     min_replicas: int = Field(default=1, ge=0, le=64, description="Fewest Triton replicas.")
@@ -268,6 +271,13 @@ class GatewaySpec(ApiModel):
             "(status condition FeedbackDurable=False says so)."
         ),
     )
+    scan: ScanSpec | None = Field(
+        default=None,
+        description=(
+            "Security scanning of every completion, the API allow/deny lists, and feedback scrubbing. "
+            "Unset: the operator's default policy (chart value operator.defaultScanPolicy), no lists."
+        ),
+    )
 
 
 class NetworkSpec(ApiModel):
@@ -328,6 +338,11 @@ class ImagesSpec(ApiModel):
             "Must carry the TensorRT-LLM version of the GPU profile."
         ),
     )
+    triton_llamacpp_cuda: ImageReference | None = Field(
+        default=None,
+        description="Builds and serves llamacpp pools on GPUs (seedcoder-triton-llamacpp-cuda); default: the "
+        "operator's.",
+    )
     pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
         default=None, description="imagePullPolicy of every container; default: the operator's."
     )
@@ -383,4 +398,11 @@ class SeedCoderDeploymentSpec(ApiModel):
         default_factory=ImagesSpec,
         json_schema_extra={"default": {}},
         description="Image overrides for this resource's gateway, build Jobs and Triton pods.",
+    )
+    retrieval: RetrievalSpec | None = Field(
+        default=None,
+        description=(
+            "Index the company's own Git repositories and docs and put the pieces relevant to the cursor "
+            "into each prompt (unset: prompts hold only what the IDE sends)."
+        ),
     )

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from seedcoder.api._base import ApiModel
+from seedcoder.api.retrieval import RetrievalStatus
 
 Phase = Literal["Pending", "BuildingEngines", "Deploying", "Ready", "Degraded", "Failed"]
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -56,6 +57,12 @@ class EngineStatus(ApiModel):
     job: str = Field(max_length=63, description="Name of the build Job.")
     attempts: int = Field(default=0, ge=0, description="Build pods that failed so far.")
     message: str = Field(default="", max_length=4096, description="Last progress or failure message.")
+    memory: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Memory budget on one card (TensorRT-LLM): weights, activations, runtime and the KV "
+        "cache left, in GiB, tokens and requests at the limits.",
+    )
 
 
 class PoolStatus(ApiModel):
@@ -127,3 +134,6 @@ class SeedCoderDeploymentStatus(ApiModel):
     slo: SloStatus | None = Field(default=None, description="Measured SLO.")
     autoscaling: AutoscalingStatus | None = Field(default=None, description="Scaling history.")
     endpoint: str | None = Field(default=None, max_length=512, description="Gateway base URL (OpenAI API).")
+    retrieval: RetrievalStatus | None = Field(
+        default=None, description="The code and docs index: last run, counts and errors (spec.retrieval)."
+    )

@@ -181,6 +181,11 @@ def _where_next(console: Console, stack: Stack, name: str) -> None:
     console.detail("dashboards: charts/seedcoder-operator/files/dashboards/*.json")
     console.detail("SLO rules and burn-rate alerts: manifests/monitoring/")
     console.detail(f"Prometheus: {stack.prometheus.url if stack.prometheus else '-'}")
+    console.detail(
+        "The demo tears all of this down when it ends: run `make up` to keep the stack running, so that "
+        "these commands work and your IDE can connect (it prints the Continue, Tabby and llama.vscode "
+        "settings); `make down` stops it."
+    )
 
 
 # ------------------------------------------------------------------ up / down

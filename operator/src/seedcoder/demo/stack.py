@@ -255,7 +255,8 @@ class Stack:
             ScrapeTarget(
                 job="seedcoder-gateway",
                 address=f"127.0.0.1:{self.gateway_port}",
-                labels={"namespace": DEMO_NAMESPACE},
+                # As the PodMonitor labels a resource's series: the autoscaler selects by both.
+                labels={"namespace": DEMO_NAMESPACE, "deployment": CPU_RESOURCE},
             )
         ]
         self.prometheus = PrometheusServer(self.workdir / "prometheus", targets, scrape_interval="1s")

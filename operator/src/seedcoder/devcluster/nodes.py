@@ -1,4 +1,4 @@
-"""The node pools: two H100 nodes, two A100 nodes (simulated) and a real CPU node.
+"""The node pools: H100, A100, RTX 4090 and L4 nodes (simulated) and a real CPU node.
 
 Why: the operator places engine builds and Triton replicas per GPU product,
 so the local cluster needs GPU nodes that look like the real ones to the
@@ -8,6 +8,10 @@ these nodes Ready (they carry its ``kwok.x-k8s.io/node: fake`` annotation).
 The CPU node ``cpu-0`` is a real kubelet (``realnode.py``): its Node object is
 created here with the pool's labels and a fixed pod CIDR, without the KWOK
 annotation, and the kubelet registers into it and reports its real capacity.
+
+The consumer-card pools (RTX 4090, L4) are what small teams run: one 24 GB GPU per
+node, no MIG, no NVLink, labelled as GPU Feature Discovery labels them (product,
+compute capability 8.9, memory in MiB as the driver reports it).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_COUNT_LABEL = "nvidia.com/gpu.count"
 COMPUTE_MAJOR_LABEL = "nvidia.com/gpu.compute.major"
 COMPUTE_MINOR_LABEL = "nvidia.com/gpu.compute.minor"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
 POOL_LABEL = "node-pool"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
 
 H100_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 A100_PRODUCT = "NVIDIA-A100-SXM4-80GB"
+RTX4090_PRODUCT = "NVIDIA-GeForce-RTX-4090"
+L4_PRODUCT = "NVIDIA-L4"
 
 
 @dataclass(frozen=True)
@@ -41,17 +48,25 @@ class Pool:
     compute: str | None = None
     """GPU Feature Discovery's compute capability labels (major.minor), when the pool has them."""
     real: bool = False
+    memory_mib: int | None = None
+    """GPU Feature Discovery's nvidia.com/gpu.memory (MiB), when the pool has it."""
+    pods: int = 110
+    """Pod capacity (the kubelet's default)."""
 
 
 POOLS = (
     Pool("h100", 2, H100_PRODUCT, 8, "208", "1800Gi"),
     Pool("a100", 2, A100_PRODUCT, 8, "128", "1000Gi"),
     Pool("cpu", 1, None, 0, "32", "128Gi", real=True),
-    Pool("cpusim", 1, None, 0, "32", "128Gi"),
+    Pool("cpusim", 1, None, 0, "32", "128Gi", pods=250),
+    Pool("rtx4090", 2, RTX4090_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=24564),
+    Pool("l4", 1, L4_PRODUCT, 1, "16", "64Gi", compute="8.9", memory_mib=23034),
 )
 """``cpu-0`` is the real node; ``cpusim-0`` a simulated CPU node for the pods of
 resources whose GPU pools are simulated (their gateways could never become Ready
-for real: no Triton answers behind a simulated pool)."""
+for real: no Triton answers behind a simulated pool). It stands for a cluster's
+CPU nodes, so it holds more pods than one kubelet would (the operator benchmark
+runs 110 gateways there)."""
 
 SIMULATED_LABEL = "seedcoder.dev/simulated"
 """Set to "true" on every simulated (KWOK) node."""
@@ -106,7 +121,7 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
     if not real:
         labels["type"] = "kwok"
         labels[SIMULATED_LABEL] = "true"
-    resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110", "ephemeral-storage": "10Ti"}
+    resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods), "ephemeral-storage": "10Ti"}
     spec: dict[str, Any] = {}
     if real:
         # The kubelet registers into this object and reports status and capacity itself.
@@ -121,6 +136,8 @@ def _node(pool: Pool, index: int, *, real: bool) -> dict[str, Any]:
         labels[GPU_COUNT_LABEL] = str(pool.gpus_per_node)
         if pool.compute:
             labels[COMPUTE_MAJOR_LABEL], labels[COMPUTE_MINOR_LABEL] = pool.compute.split(".")
+        if pool.memory_mib:
+            labels[MEMORY_LABEL] = str(pool.memory_mib)
         labels["node.kubernetes.io/instance-type"] = f"gpu-{pool.name}-{pool.gpus_per_node}x"
         resources[GPU_RESOURCE] = str(pool.gpus_per_node)
         spec["taints"] = [dict(GPU_TAINT)]

@@ -33,7 +33,7 @@ from seedcoder.engines.buildcmd import BuildPlan, parse_build_args
 from seedcoder.engines.buildenv import SCRATCH_MOUNT, unwritable
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
 from seedcoder.engines.layout import MANIFEST
-from seedcoder.engines.llamacpp_repo import AUTO_THREADS, llamacpp_repository_files, write_files
+from seedcoder.engines.llamacpp_repo import ALL_LAYERS, AUTO_THREADS, llamacpp_repository_files, write_files
 from seedcoder.engines.manifest import Manifest
 from seedcoder.engines.profiles import get_profile, resolve_precision
 from seedcoder.engines.repo_source import repository_source_digest
@@ -104,7 +104,10 @@ class Timer:
 
 def check_plan(plan: BuildPlan) -> None:
     """Refuse a plan the target GPU cannot run (before touching anything)."""
-    profile = get_profile(plan.gpu)
+    try:
+        profile = get_profile(plan.gpu, plan.inputs.runtime)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
     if profile.arch != plan.inputs.arch or profile.runtime != plan.inputs.runtime:
         raise BuildError(
             f"{plan.gpu} is {profile.arch}/{profile.runtime}, but the plan is for "
@@ -130,6 +133,7 @@ def _repository(plan: BuildPlan) -> dict[str, str]:
         n_ctx=limits.max_seq_len,
         n_threads=AUTO_THREADS,  # one engine may serve pools of different sizes: each pod's CPUs decide
         max_tokens_limit=limits.max_output_len,
+        n_gpu_layers=0 if plan.inputs.arch == "cpu" else ALL_LAYERS,  # CUDA image: every layer on the GPU
     )
 
 

@@ -57,6 +57,10 @@ class TrtllmEngineBuilder:
     """
 
     def build(self, job: BuildJob) -> None:
+        with tempfile.TemporaryDirectory(prefix="calibration-") as scratch:
+            self._build(job, Path(scratch))
+
+    def _build(self, job: BuildJob, scratch: Path) -> None:
         args = checked_trtllm_build_args(job.plan.inputs)
         calib_dir = job.model_dir / CALIBRATION_DIR
         if args.needs_calibration:
@@ -65,9 +69,7 @@ class TrtllmEngineBuilder:
                     f"precision {job.plan.inputs.precision} needs calibration data; the plan names none"
                 )
             try:
-                calib_dir = calibration.prepare(
-                    job.plan.inputs.calibration, job.model_dir, Path(tempfile.mkdtemp(prefix="calibration-"))
-                )
+                calib_dir = calibration.prepare(job.plan.inputs.calibration, job.model_dir, scratch)
             except calibration.CalibrationError as exc:
                 raise BuildError(
                     f"precision {job.plan.inputs.precision} needs calibration data for ModelOpt: {exc}"

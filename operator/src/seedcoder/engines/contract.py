@@ -26,6 +26,8 @@ GENERATE_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("top_p", "TYPE_FP32", (1,), True, "Nucleus sampling, (0, 1]."),
     TensorSpec("top_k", "TYPE_INT32", (1,), True, "0 disables top-k."),
     TensorSpec("seed", "TYPE_UINT64", (1,), True, "Sampling seed, for reproducible candidates."),
+    TensorSpec("min_p", "TYPE_FP32", (1,), True, "Min-p sampling, [0, 1]; 0 disables it (llama.cpp only)."),
+    TensorSpec("repetition_penalty", "TYPE_FP32", (1,), True, "Repetition penalty; 1 disables it."),
     TensorSpec("return_log_probs", "TYPE_BOOL", (1,), True, "Fill cum_log_prob (candidate ranking)."),
 )
 

@@ -112,7 +112,9 @@ def engine_inputs_for(
         trtllm_version=profile.trtllm_version,
         tensorrt_version=profile.tensorrt_version,
         llamacpp_version=profile.llamacpp_version,
-        build_image=identity(build_image or default_image(runtime_image_kind(profile.runtime)).reference),
+        build_image=identity(
+            build_image or default_image(runtime_image_kind(profile.runtime, profile.arch)).reference
+        ),
         kv_cache_reuse=kv_cache_reuse if trtllm else None,
         repository_source=repo_source.repository_source_digest(),
     )

@@ -57,9 +57,30 @@ def model_source(name: str) -> str:
     return resources.files("seedcoder.engines").joinpath("triton_models", f"{name}.py.txt").read_text("utf-8")
 
 
+ALL_LAYERS = -1
+"""``n_gpu_layers`` value that offloads every layer to the GPU (llama.cpp built with CUDA)."""
+
+
 def generate_config(
-    model_path: str, *, n_ctx: int, n_threads: int | str, max_tokens_limit: int, instances: int
+    model_path: str,
+    *,
+    n_ctx: int,
+    n_threads: int | str,
+    max_tokens_limit: int,
+    instances: int,
+    n_gpu_layers: int = 0,
 ) -> str:
+    gpu = (
+        [
+            pbtxt.Param(
+                "n_gpu_layers",
+                str(n_gpu_layers),
+                "Layers offloaded to the GPU (-1: all; the image's llama.cpp is built with CUDA).",
+            )
+        ]
+        if n_gpu_layers
+        else []
+    )
     return "".join(
         [
             pbtxt.header(
@@ -89,6 +110,7 @@ def generate_config(
                         str(max_tokens_limit),
                         "Largest max_tokens accepted (profile limit).",
                     ),
+                    *gpu,
                 ]
             ),
         ]
@@ -121,8 +143,9 @@ def llamacpp_repository_files(
     n_threads: int | str = 2,
     max_tokens_limit: int = 512,
     instances: int = 1,
+    n_gpu_layers: int = 0,
 ) -> dict[str, str]:
-    """Relative path -> content of every file in the repository."""
+    """Relative path -> content of every file in the repository (``n_gpu_layers``: 0 on CPU)."""
     if max_tokens_limit >= n_ctx:
         raise ValueError(f"max_tokens_limit ({max_tokens_limit}) must be below n_ctx ({n_ctx})")
     return {
@@ -132,6 +155,7 @@ def llamacpp_repository_files(
             n_threads=n_threads,
             max_tokens_limit=max_tokens_limit,
             instances=instances,
+            n_gpu_layers=n_gpu_layers,
         ),
         f"{MODEL_NAME}/1/model.py": model_source("llamacpp"),
         f"{TOKENIZE_MODEL_NAME}/config.pbtxt": tokenize_config("gguf", model_path),

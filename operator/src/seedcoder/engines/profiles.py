@@ -51,12 +51,24 @@ class BuildLimits(BaseModel):
         return self
 
 
+class AlternativeRuntime(BaseModel):
+    """A second runtime on the same nodes (llama.cpp with CUDA on consumer cards): its own precisions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runtime: Runtime
+    default_precision: str
+    supported_precisions: tuple[str, ...] = Field(min_length=1)
+    llamacpp_version: str | None = None
+    build_limits: BuildLimits
+
+
 class GpuProfile(BaseModel):
     """Everything that is fixed for one GPU kind."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gpu: str = Field(description="GPU kind as written in a pool: H100, A100, L40S, CPU.")
+    gpu: str = Field(description="GPU kind as written in a pool: H100, A100, L40S, RTX4090, L4, CPU.")
     arch: str = Field(description="Compute architecture an engine is tied to: sm90, sm80, sm89, cpu.")
     product_label: str | None = Field(
         description="The main nvidia.com/gpu.product of this kind (None: CPU, no GPU)."
@@ -76,6 +88,20 @@ class GpuProfile(BaseModel):
     tensorrt_version: str | None = None
     llamacpp_version: str | None = None
     gpu_memory_gib: int = Field(ge=0)
+    gpu_memory_mib: int | None = Field(
+        default=None,
+        ge=1,
+        description="Memory of the main product as the driver reports it (GPU Feature Discovery's "
+        "nvidia.com/gpu.memory, MiB); the memory budget uses it.",
+    )
+    gpu_memory_mib_range: tuple[int, int] | None = Field(
+        default=None,
+        description="(above, below) bounds on nvidia.com/gpu.memory (MiB) added to the compute-capability "
+        "match: tells this kind from other cards of the same architecture (L40S, RTX 4090, L4 are all sm89).",
+    )
+    alternative: AlternativeRuntime | None = Field(
+        default=None, description="Another runtime a pool of this GPU kind may choose (spec.pools[].runtime)."
+    )
     build_shm_gib: int = Field(
         ge=1, le=256, description="Memory-backed /dev/shm of the build pod (torch workers, NCCL), GiB."
     )
@@ -106,7 +132,42 @@ class GpuProfile(BaseModel):
             raise ValueError(f"{self.gpu}: compute capability {self.compute_capability} is not {self.arch}")
         if self.runtime == "llamacpp" and not self.llamacpp_version:
             raise ValueError(f"{self.gpu}: a llamacpp profile needs llamacpp_version")
+        rng = self.gpu_memory_mib_range
+        if rng is not None and not rng[0] < (self.gpu_memory_mib or rng[0] + 1) < rng[1]:
+            raise ValueError(f"{self.gpu}: gpu_memory_mib {self.gpu_memory_mib} is outside its range {rng}")
+        alt = self.alternative
+        if alt is not None:
+            if alt.runtime == self.runtime:
+                raise ValueError(f"{self.gpu}: the alternative runtime must differ from {self.runtime}")
+            self.with_runtime(alt.runtime)  # validates the derived profile
         return self
+
+    @property
+    def runtimes(self) -> tuple[Runtime, ...]:
+        """The runtimes a pool of this kind may run: the profile's own first."""
+        return (self.runtime,) if self.alternative is None else (self.runtime, self.alternative.runtime)
+
+    def with_runtime(self, runtime: str | None) -> GpuProfile:
+        """This kind's profile for ``runtime`` (None: the default runtime); the same nodes and arch."""
+        if runtime is None or runtime == self.runtime:
+            return self
+        alt = self.alternative
+        if alt is None or alt.runtime != runtime:
+            raise ValueError(
+                f"runtime {runtime!r} cannot run on {self.gpu}; runtimes: {', '.join(self.runtimes)}"
+            )
+        body = self.model_dump()
+        body.update(
+            runtime=alt.runtime,
+            default_precision=alt.default_precision,
+            supported_precisions=alt.supported_precisions,
+            llamacpp_version=alt.llamacpp_version,
+            trtllm_version=None,
+            tensorrt_version=None,
+            build_limits=alt.build_limits.model_dump(),
+            alternative=None,
+        )
+        return GpuProfile.model_validate(body)
 
 
 def parse_profiles(text: str) -> dict[str, GpuProfile]:
@@ -124,14 +185,16 @@ def load_profiles() -> dict[str, GpuProfile]:
     return parse_profiles(text)
 
 
-def get_profile(gpu: str) -> GpuProfile:
-    """The profile of one GPU kind; a clear error names the unknown kind and the known ones."""
+def get_profile(gpu: str, runtime: str | None = None) -> GpuProfile:
+    """The profile of one GPU kind (for ``runtime``, default its own); a clear error names the unknown
+    kind and the known ones (KeyError) or the runtimes the kind has (ValueError)."""
     profiles = load_profiles()
     try:
-        return profiles[gpu]
+        profile = profiles[gpu]
     except KeyError:
         known = ", ".join(sorted(profiles))
         raise KeyError(f"no build profile for GPU {gpu!r}; known GPUs: {known}") from None
+    return profile.with_runtime(runtime)
 
 
 def profile_for_product_label(label: str) -> GpuProfile | None:

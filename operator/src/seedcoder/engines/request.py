@@ -34,6 +34,8 @@ class GenerationRequest:
     top_k: int = 0
     seed: int | None = None
     return_log_probs: bool = False
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
 
 
 def _text(value: object, name: str) -> str:
@@ -115,6 +117,8 @@ def parse_request(get: Getter, *, max_tokens_limit: int) -> GenerationRequest:
         top_k=_int(get, "top_k", 0) or 0,
         seed=seed,
         return_log_probs=_bool(get, "return_log_probs"),
+        min_p=_float(get, "min_p", 0.0),
+        repetition_penalty=_float(get, "repetition_penalty", 1.0),
     )
     if not (np.isfinite(req.temperature) and req.temperature >= 0):
         raise RequestError(f"temperature must be >= 0, got {req.temperature}")
@@ -122,4 +126,8 @@ def parse_request(get: Getter, *, max_tokens_limit: int) -> GenerationRequest:
         raise RequestError(f"top_p must be in (0, 1], got {req.top_p}")
     if req.top_k < 0:
         raise RequestError(f"top_k must be >= 0, got {req.top_k}")
+    if not (np.isfinite(req.min_p) and 0 <= req.min_p <= 1):
+        raise RequestError(f"min_p must be in [0, 1], got {req.min_p}")
+    if not (np.isfinite(req.repetition_penalty) and req.repetition_penalty > 0):
+        raise RequestError(f"repetition_penalty must be > 0, got {req.repetition_penalty}")
     return req

@@ -84,3 +84,52 @@ class TextAssembler:
         """Whatever is left (an incomplete character becomes U+FFFD)."""
         tail = self._matcher.feed(self._decoder.decode(b"", final=True))
         return tail + self._matcher.flush()
+
+
+@dataclass
+class TokenLoop:
+    """The response sequence every ``seedcoder`` Triton model sends, one generated token at a time.
+
+    Streamed: each safe text delta goes out at once (:meth:`add` returns it); the
+    last token's text rides on the final response with ``finish_reason``. Not
+    streamed: everything goes on the final response. Generation ends at a stop
+    string or end-of-generation token (``stop``) or at ``max_tokens`` (``length``).
+    The llama.cpp model and the benchmark's instant model both drive this loop, so
+    they cannot drift apart.
+    """
+
+    stops: tuple[str, ...]
+    max_tokens: int
+    stream: bool
+    generated: int = 0
+    finish: str = "length"
+    done: bool = False
+    _text: TextAssembler = field(init=False)
+    _pending: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._text = TextAssembler(self.stops)
+
+    def add(self, piece: bytes) -> str:
+        """One generated token's bytes; returns the text to stream now ("" when none)."""
+        self.generated += 1
+        delta = self._text.feed(piece)
+        if self._text.stopped or self.generated >= self.max_tokens:
+            self.finish = "stop" if self._text.stopped else "length"
+            self.done = True
+            self._pending.append(delta)
+            return ""
+        if self.stream:
+            return delta
+        self._pending.append(delta)
+        return ""
+
+    def end_of_generation(self) -> None:
+        """The model produced its end-of-generation token (not counted, not shown)."""
+        self.finish, self.done = "stop", True
+
+    def final_text(self) -> str:
+        """The text of the final response (call once, when :attr:`done` or the tokens ran out)."""
+        self._pending.append(self._text.finish())
+        text, self._pending = "".join(self._pending), []
+        return text

@@ -42,6 +42,7 @@ _TRTLLM_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("runtime_top_k", "TYPE_INT32", SCALAR, True, "Top-k.", reshape=FLAT),
     TensorSpec("runtime_top_p", "TYPE_FP32", SCALAR, True, "Top-p.", reshape=FLAT),
     TensorSpec("seed", "TYPE_UINT64", SCALAR, True, "Seed for reproducible candidates.", reshape=FLAT),
+    TensorSpec("repetition_penalty", "TYPE_FP32", SCALAR, True, "Repetition penalty.", reshape=FLAT),
     TensorSpec("return_log_probs", "TYPE_BOOL", SCALAR, True, "Candidate ranking.", reshape=FLAT),
 )
 _TRTLLM_OUTPUTS: tuple[TensorSpec, ...] = (

@@ -27,6 +27,7 @@ from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway import routes
 from seedcoder.gateway.auth import KeyStore
 from seedcoder.gateway.backend import Backend, TritonBackend
+from seedcoder.gateway.deeppass import deep_pass
 from seedcoder.gateway.endpoints import EndpointWatcher, Resolver, dns_resolver
 from seedcoder.gateway.errors import MethodNotAllowed, NotFound
 from seedcoder.gateway.feedback import FeedbackStore, RecentCompletions
@@ -36,6 +37,7 @@ from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.openapi import document
 from seedcoder.gateway.routing import BackendFactory, HealthChecker, Pool
 from seedcoder.gateway.service import CompletionService
+from seedcoder.retrieval.retriever import Retriever
 
 log = logging.getLogger("seedcoder.gateway")
 TOKENIZE_SUFFIX = "_tokenize"
@@ -90,7 +92,10 @@ def create_app(
     targets = {p.name: p.grpc_url for p in cfg.pools}
     watcher = EndpointWatcher(pools, targets, make, resolver, health, cfg.endpoint_refresh_s, on_change)
     recent = RecentCompletions(cfg.recent_completions)
-    service = CompletionService(cfg, pools, metrics, recent, mark_down=lambda p, e: health.set(p, e, False))
+    retriever = Retriever(cfg.retrieval) if cfg.retrieval is not None else None
+    service = CompletionService(
+        cfg, pools, metrics, recent, mark_down=lambda p, e: health.set(p, e, False), retriever=retriever
+    )
     keys = KeyStore(None if cfg.open_mode else cfg.api_keys_dir)
     keys.reload()
     if not cfg.open_mode and keys.count == 0:
@@ -105,7 +110,11 @@ def create_app(
         limiter=RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst, time.monotonic),
         metrics=metrics,
         feedback=FeedbackStore(
-            cfg.feedback_dir, cfg.feedback_max_file_bytes, cfg.feedback_writer or socket.gethostname()
+            cfg.feedback_dir,
+            cfg.feedback_max_file_bytes,
+            cfg.feedback_writer or socket.gethostname(),
+            scrub_secrets=cfg.scan.scrub_feedback,
+            deep=deep_pass(cfg, metrics, service.guard.scanner),
         ),
         recent=recent,
         started=int(time.time()),

@@ -39,6 +39,8 @@ class GenParams:
     top_p: float | None = None
     top_k: int | None = None
     seed: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
     stop: list[str] = field(default_factory=list)
     log_probs: bool = False
 
@@ -83,6 +85,10 @@ def _tensors(p: GenParams) -> list[Tensor]:
         ts.append(Tensor("top_k", "INT32", p.top_k))
     if p.seed is not None:
         ts.append(Tensor("seed", "UINT64", p.seed))
+    if p.min_p is not None:
+        ts.append(Tensor("min_p", "FP32", p.min_p))
+    if p.repetition_penalty is not None:
+        ts.append(Tensor("repetition_penalty", "FP32", p.repetition_penalty))
     if p.log_probs:
         ts.append(Tensor("return_log_probs", "BOOL", True))
     return ts

@@ -29,7 +29,12 @@ import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from seedcoder.scan.secrets import scrub
+
+if TYPE_CHECKING:
+    from seedcoder.gateway.deeppass import DeepPass
 
 _FILE = re.compile(r"^feedback-(?:(?P<writer>[a-z0-9][a-z0-9.-]*)-)?(?P<seq>\d{8})\.jsonl$")
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
@@ -72,7 +77,17 @@ class RecentCompletions:
 class FeedbackStore:
     """Appends events durably; one writer at a time (the lock keeps lines whole and ordered)."""
 
-    def __init__(self, directory: str, max_file_bytes: int, writer: str) -> None:
+    def __init__(
+        self,
+        directory: str,
+        max_file_bytes: int,
+        writer: str,
+        *,
+        scrub_secrets: bool = True,
+        deep: DeepPass | None = None,
+    ) -> None:
+        self._scrub = scrub_secrets
+        self._deep = deep
         self._dir = Path(directory)
         self._max = max_file_bytes
         self._writer = writer_name(writer)
@@ -114,10 +129,20 @@ class FeedbackStore:
         return path.name
 
     async def append(self, event: dict[str, Any]) -> str:
-        """Write one event and fsync it; returns the file name. Raises OSError on failure."""
-        line = (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        """Write one event (secrets scrubbed) and fsync it; returns the file name. Raises OSError on failure.
+
+        Accepted and edited completions then go to the background pass, if any."""
         async with self._lock:
-            return await asyncio.to_thread(self._append, line)
+            name = await asyncio.to_thread(self._write, event)
+        if self._deep is not None:
+            self._deep.submit(event)
+        return name
+
+    def _write(self, event: dict[str, Any]) -> str:
+        stored = scrub_event(event) if self._scrub else event
+        return self._append(
+            (json.dumps(stored, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        )
 
 
 def read_feedback(directory: str | Path) -> list[dict[str, Any]]:
@@ -172,3 +197,17 @@ def build_event(
         ctx["completion"] = served.choices[index] if index < len(served.choices) else None
         event.update(ctx)
     return event
+
+
+SCRUBBED_FIELDS = ("prompt", "suffix", "completion", "edited_text")
+
+
+def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` whose code fields carry typed placeholders instead of credentials."""
+    out = dict(event)
+    for key in SCRUBBED_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = scrub(out[key])
+    if isinstance(out.get("choices"), list):
+        out["choices"] = [scrub(c) if isinstance(c, str) else c for c in out["choices"]]
+    return out

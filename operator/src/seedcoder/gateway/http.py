@@ -89,8 +89,8 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def authorize(request: Request, d: Deps) -> str:
-    """The caller's rate-limit identity; raises 401 or 429."""
+def authorize(request: Request, d: Deps, *, limit: bool = True) -> str:
+    """The caller's rate-limit identity; raises 401, or 429 unless ``limit`` is false."""
     if d.cfg.open_mode:
         identity = "open:" + (request.client.host if request.client else "unknown")
     else:
@@ -101,6 +101,13 @@ def authorize(request: Request, d: Deps) -> str:
         if key_id is None:
             raise Unauthorized("Incorrect API key provided", code="invalid_api_key")
         identity = key_id
+    if limit:
+        rate_limit(d, identity)
+    return identity
+
+
+def rate_limit(d: Deps, identity: str) -> None:
+    """Takes one request from the caller's bucket; raises 429 when it is empty."""
     wait = d.limiter.acquire(identity)
     if wait > 0:
         raise RateLimited(
@@ -108,7 +115,6 @@ def authorize(request: Request, d: Deps) -> str:
             code="rate_limit_exceeded",
             retry_after=wait,
         )
-    return identity
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -15,6 +15,7 @@ from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway.errors import InvalidRequest, NotFound
 from seedcoder.gateway.fim import ExtraChunk, render_extra
 from seedcoder.gateway.protocol import CompletionRequest, InfillRequest
+from seedcoder.gateway.sampling import check_sampling
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,14 @@ class Job:
     stream: bool
     include_usage: bool
     user: str | None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    n_indent: int = 0
+
+    @property
+    def warmup(self) -> bool:
+        """llama.cpp's ``n_predict: 0``: fill the cache, generate nothing."""
+        return self.max_tokens == 0
 
     @property
     def fim(self) -> bool:
@@ -61,13 +70,8 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
     prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
     if not prompt and not req.suffix:
         raise InvalidRequest("'prompt' must not be empty (unless 'suffix' is given)", param="prompt")
-    max_tokens = 16 if req.max_tokens is None else req.max_tokens
-    if max_tokens > cfg.max_output_tokens:
-        raise InvalidRequest(
-            f"'max_tokens' is {max_tokens}; this gateway allows at most {cfg.max_output_tokens}",
-            param="max_tokens",
-            code="max_tokens_too_large",
-        )
+    # Clamped, as OpenAI-compatible servers do: IDE clients send their own large defaults.
+    max_tokens = min(16 if req.max_tokens is None else req.max_tokens, cfg.max_output_tokens)
     n = 1 if req.n is None else req.n
     if n > cfg.max_candidates:
         raise InvalidRequest(f"'n' is {n}; at most {cfg.max_candidates} is allowed", param="n")
@@ -86,6 +90,9 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
     if req.logit_bias:
         raise _unsupported("logit_bias", "is not supported; send {} or omit it")
     stop = () if req.stop is None else ((req.stop,) if isinstance(req.stop, str) else tuple(req.stop))
+    check_sampling(
+        cfg, {"top_k": req.top_k, "min_p": req.min_p, "repetition_penalty": req.repetition_penalty}
+    )
     return Job(
         endpoint="completions",
         model=cfg.model_name,
@@ -95,7 +102,7 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
         max_tokens=max_tokens,
         temperature=None if req.temperature is None else float(req.temperature),
         top_p=None if req.top_p is None else float(req.top_p),
-        top_k=None,
+        top_k=req.top_k if req.top_k and req.top_k > 0 else None,
         seed=req.seed,
         n=n,
         stop=tuple(s for s in stop if s),
@@ -103,18 +110,17 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
         stream=bool(req.stream),
         include_usage=bool(req.stream_options and req.stream_options.include_usage),
         user=req.user,
+        min_p=None if req.min_p is None else float(req.min_p),
+        repetition_penalty=None if req.repetition_penalty is None else float(req.repetition_penalty),
     )
 
 
 def from_infill(req: InfillRequest, cfg: GatewayConfig) -> Job:
-    n_predict = cfg.max_output_tokens if req.n_predict in (-1, 0) else req.n_predict
-    if n_predict > cfg.max_output_tokens:
-        raise InvalidRequest(
-            f"'n_predict' is {n_predict}; this gateway allows at most {cfg.max_output_tokens}",
-            param="n_predict",
-        )
+    # -1: as much as allowed; 0: a warm-up (nothing generated); more than allowed: clamped (llama.cpp).
+    n_predict = cfg.max_output_tokens if req.n_predict == -1 else min(req.n_predict, cfg.max_output_tokens)
     prefix = req.input_prefix + req.prompt
-    if not prefix and not req.input_suffix:
+    check_sampling(cfg, {"top_k": req.top_k, "min_p": req.min_p, "repeat_penalty": req.repeat_penalty})
+    if not prefix and not req.input_suffix and n_predict > 0:
         raise InvalidRequest(
             "'input_prefix', 'prompt' and 'input_suffix' are all empty", param="input_prefix"
         )
@@ -136,4 +142,7 @@ def from_infill(req: InfillRequest, cfg: GatewayConfig) -> Job:
         stream=req.stream,
         include_usage=False,
         user=None,
+        min_p=None if req.min_p is None else float(req.min_p),
+        repetition_penalty=None if req.repeat_penalty is None else float(req.repeat_penalty),
+        n_indent=req.n_indent,
     )

@@ -15,6 +15,8 @@ from seedcoder import metricnames as mn
 TTFT_BUCKETS = (
     0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0
 )  # fmt: skip
+RETRIEVAL_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1)
+SCAN_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 E2E_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 
 
@@ -78,6 +80,55 @@ class Metrics:
             "Prompt tokens dropped by the context budget.",
             registry=r,
         )
+        self.retrieval_seconds = Histogram(
+            mn.GATEWAY_RETRIEVAL_SECONDS,
+            "Time one retrieval (query, index search, selection) added to a completion.",
+            buckets=RETRIEVAL_BUCKETS,
+            registry=r,
+        )
+        self.retrieval_requests = Counter(
+            mn.GATEWAY_RETRIEVAL_REQUESTS_TOTAL,
+            "Prompts that went through retrieval, by outcome (hit, miss, unavailable).",
+            ["outcome"],
+            registry=r,
+        )
+        self.retrieval_chunks = Counter(
+            mn.GATEWAY_RETRIEVAL_CHUNKS_TOTAL, "Retrieved chunks placed in prompts.", registry=r
+        )
+        self.retrieval_tokens = Counter(
+            mn.GATEWAY_RETRIEVAL_ADDED_TOKENS_TOTAL,
+            "Prompt tokens taken by retrieved chunks (from the prompt's measured tokens per byte).",
+            registry=r,
+        )
+
+        self.scan_findings = Counter(
+            mn.GATEWAY_SCAN_FINDINGS_TOTAL,
+            "Security findings of the fast-path scan, by rule and what was done (annotated, blocked).",
+            ["rule", "action"],
+            registry=r,
+        )
+        self.scan_seconds = Histogram(
+            mn.GATEWAY_SCAN_SECONDS,
+            "Time the fast-path scan added to one completion.",
+            buckets=SCAN_BUCKETS,
+            registry=r,
+        )
+        self.scan_deep_findings = Counter(
+            mn.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL,
+            "Background-pass findings on accepted completions; fast_path=missed names rules to improve.",
+            ["rule", "engine", "fast_path"],
+            registry=r,
+        )
+
+    def observe_retrieval(self, chunks: int, tokens: int, seconds: float, ok: bool) -> None:
+        """One retrieval's figures."""
+        if not ok:
+            self.retrieval_requests.labels("unavailable").inc()
+            return
+        self.retrieval_seconds.observe(seconds)
+        self.retrieval_requests.labels("hit" if chunks else "miss").inc()
+        self.retrieval_chunks.inc(chunks)
+        self.retrieval_tokens.inc(tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Number = StrictInt | StrictFloat
-StopField = (
-    StrictStr | Annotated[list[Annotated[StrictStr, Field(max_length=256)]], Field(max_length=4)] | None
-)
+MAX_STOP_WORDS = 64
+"""Real clients send long stop lists (Continue: a dozen); OpenAI's own limit of 4 is not copied."""
+StopList = Annotated[list[Annotated[StrictStr, Field(max_length=256)]], Field(max_length=MAX_STOP_WORDS)]
+StopField = StrictStr | StopList | None
 
 
 class SeedcoderOptions(BaseModel):
@@ -45,7 +46,9 @@ class CompletionRequest(BaseModel):
         description="The code before the cursor (a string, or a list of exactly one string)."
     )
     suffix: StrictStr | None = Field(default=None, description="The code after the cursor (enables FIM).")
-    max_tokens: StrictInt | None = Field(default=16, ge=1, description="At most the gateway's limit.")
+    max_tokens: StrictInt | None = Field(
+        default=16, ge=1, description="Clamped to the gateway's limit (as OpenAI-compatible servers do)."
+    )
     temperature: Number | None = Field(default=None, ge=0, le=2)
     top_p: Number | None = Field(default=None, gt=0, le=1)
     n: StrictInt | None = Field(default=1, ge=1, description="Candidates; at most the gateway's limit.")
@@ -53,6 +56,11 @@ class CompletionRequest(BaseModel):
     stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
     seed: StrictInt | None = Field(default=None, ge=0, lt=2**63)
+    top_k: StrictInt | None = Field(default=None, ge=-1, description="vLLM extension; 0 or -1 disables it.")
+    min_p: Number | None = Field(default=None, ge=0, le=1, description="vLLM extension; 0 disables it.")
+    repetition_penalty: Number | None = Field(
+        default=None, gt=0, le=2, description="vLLM extension; 1 disables it."
+    )
     user: StrictStr | None = Field(default=None, max_length=256)
     echo: StrictBool | None = Field(default=False, description="Only false is supported.")
     logprobs: StrictInt | None = Field(default=None, description="Only null is supported.")
@@ -79,14 +87,21 @@ class InfillRequest(BaseModel):
     input_suffix: StrictStr = ""
     input_extra: Annotated[list[InfillExtra], Field(max_length=64)] = Field(default_factory=list)
     prompt: StrictStr = Field(default="", description="Text appended to input_prefix (the cursor line).")
-    n_predict: StrictInt = Field(default=64, ge=-1, description="-1 means the gateway's limit.")
+    n_predict: StrictInt = Field(
+        default=64,
+        ge=-1,
+        description="-1: the gateway's limit; 0: a cache warm-up (no tokens); larger values are clamped.",
+    )
+    n_indent: StrictInt = Field(
+        default=0, ge=0, le=1024, description="Stop at a later line indented less than this many spaces."
+    )
     temperature: Number | None = Field(default=None, ge=0, le=2)
     top_p: Number | None = Field(default=None, gt=0, le=1)
     top_k: StrictInt | None = Field(default=None, ge=0)
     seed: StrictInt | None = Field(default=None, ge=-1, lt=2**63)
-    stop: Annotated[list[Annotated[StrictStr, Field(max_length=256)]], Field(max_length=16)] = Field(
-        default_factory=list
-    )
+    min_p: Number | None = Field(default=None, ge=0, le=1)
+    repeat_penalty: Number | None = Field(default=None, gt=0, le=2, description="llama.cpp's name.")
+    stop: StopList = Field(default_factory=list)
     stream: StrictBool = False
     stop_at_block_end: StrictBool = False
 

@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from seedcoder.gateway import sse
+from seedcoder.gateway import llamacpp_wire, sse
 from seedcoder.gateway.errors import GatewayError, InvalidRequest, StorageUnavailable, from_validation
 from seedcoder.gateway.feedback import build_event
-from seedcoder.gateway.http import Deps, authorize, deps, json_response, read_body
+from seedcoder.gateway.http import Deps, authorize, deps, json_response, rate_limit, read_body
 from seedcoder.gateway.jobs import Job, from_completion, from_infill
 from seedcoder.gateway.protocol import CompletionRequest, FeedbackRequest, InfillRequest
-from seedcoder.gateway.service import Delta, Finish, Result, Stream, Summary
+from seedcoder.gateway.service import Delta, Finish, Result, Stream, Summary, new_id
 
 
 def _ranking(result: Result) -> str:
@@ -53,6 +53,7 @@ def completion_body(r: Result) -> dict[str, Any]:
             "cached": r.cached,
             "ranking": _ranking(r),
             "scores": [round(c.score, 4) for c in r.choices],
+            **({"scan": r.scan.wire()} if r.scan is not None else {}),
         },
     }
 
@@ -61,9 +62,10 @@ def _headers(pool: str, trimmed: int) -> dict[str, str]:
     return {"x-seedcoder-pool": pool, "x-seedcoder-prompt-tokens-trimmed": str(trimmed)}
 
 
-async def _parse(request: Request, d: Deps, model: type[Any]) -> Any:
+async def _parse(request: Request, d: Deps, model: type[Any], *, limit: bool = True) -> Any:
     body = await read_body(request, d.cfg.max_request_bytes)
-    request.state.identity = authorize(request, d)  # after the size check, before any parsing
+    # After the size check, before any parsing; ``limit=False``: the route rate-limits itself.
+    request.state.identity = authorize(request, d, limit=limit)
     if not body.strip():
         raise from_validation(_empty_error(model))
     try:
@@ -135,6 +137,10 @@ def _openai_chunk(job: Job) -> Any:
             base["choices"] = [{"text": ev.text, "index": ev.index, "logprobs": None, "finish_reason": None}]
         elif isinstance(ev, Finish):
             base["choices"] = [{"text": "", "index": ev.index, "logprobs": None, "finish_reason": ev.reason}]
+            if ev.findings:  # annotate: the candidate's findings ride on its finish event
+                base["seedcoder"] = {
+                    "scan": {"policy": "annotate", "findings": [f.wire() for f in ev.findings]}
+                }
         elif job.include_usage:
             base["choices"] = []
             base["usage"] = {
@@ -174,27 +180,14 @@ async def completions(request: Request) -> Response:
     return json_response(completion_body(result), headers=_headers(result.pool, result.trimmed_tokens))
 
 
-def _infill_final(
-    r_id: str, model: str, text: str, reason: str, prompt: int, out: int, trimmed: int
-) -> dict[str, Any]:
-    return {
-        "id": r_id,
-        "content": text,
-        "stop": True,
-        "model": model,
-        "stop_type": "limit" if reason == "length" else "eos",
-        "tokens_predicted": out,
-        "tokens_evaluated": prompt,
-        "truncated": trimmed > 0,
-        "tokens_trimmed": trimmed,
-    }
-
-
 async def infill(request: Request) -> Response:
     request.state.endpoint = "infill"
     d = deps(request)
-    req: InfillRequest = await _parse(request, d, InfillRequest)
+    req: InfillRequest = await _parse(request, d, InfillRequest, limit=False)
     job = from_infill(req, d.cfg)
+    if job.warmup:  # llama.cpp's cache warm-up: answered at once, not counted against the rate limit
+        return json_response(llamacpp_wire.warmup(new_id(), job.model, _elapsed(request)))
+    rate_limit(d, request.state.identity)
     if job.stream:
         stream = await d.service.open_stream(job, request.state.received)
         request.state.pool = stream.pool
@@ -206,11 +199,11 @@ async def infill(request: Request) -> Response:
             if isinstance(ev, Finish):
                 reason[0] = ev.reason
                 return None
-            return sse.event(
-                _infill_final(
-                    s.id, s.model, "", reason[0], ev.prompt_tokens, ev.completion_tokens, ev.trimmed_tokens
-                )
+            tokens = (ev.prompt_tokens, ev.completion_tokens, ev.trimmed_tokens)
+            final = llamacpp_wire.infill_final(
+                s.id, s.model, "", reason[0], *tokens, ev.first_token_s, _elapsed(request)
             )
+            return sse.event(final)
 
         return _stream(request, d, stream, render, None)  # type: ignore[return-value]
     try:
@@ -218,10 +211,15 @@ async def infill(request: Request) -> Response:
     except sse.ClientGone:
         return Response(status_code=499)
     c = r.choices[0]
-    body = _infill_final(
-        r.id, r.model, c.text, c.finish_reason, r.prompt_tokens, r.completion_tokens, r.trimmed_tokens
-    )
+    body = llamacpp_wire.infill_final(
+        r.id, r.model, c.text, c.finish_reason, r.prompt_tokens, r.completion_tokens, r.trimmed_tokens,
+        r.first_token_s, _elapsed(request),
+    )  # fmt: skip
     return json_response(body, headers=_headers(r.pool, r.trimmed_tokens))
+
+
+def _elapsed(request: Request) -> float:
+    return float(time.perf_counter() - request.state.received)
 
 
 async def feedback(request: Request) -> Response:

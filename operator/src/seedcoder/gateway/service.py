@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway.backend import Chunk, GenParams
+from seedcoder.gateway.cuts import text_cut
 from seedcoder.gateway.errors import BackendTimeout, BackendUnavailable, GatewayError, map_backend
 from seedcoder.gateway.feedback import RecentCompletions, Served
-from seedcoder.gateway.fim import BlockEnd, merge_stops
+from seedcoder.gateway.fim import merge_stops
 from seedcoder.gateway.jobs import Job
 from seedcoder.gateway.limits import TTLCache
 from seedcoder.gateway.merge import Merge
@@ -29,6 +30,9 @@ from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.prepare import Prepared, prepare
 from seedcoder.gateway.ranking import Candidate, rank
 from seedcoder.gateway.routing import Endpoint, Pool
+from seedcoder.gateway.scanning import CONTENT_FILTER, Guard, ScanReport
+from seedcoder.retrieval.retriever import Retriever
+from seedcoder.scan.scanner import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class Result:
     completion_tokens: int
     trimmed_tokens: int
     cached: bool = False
+    first_token_s: float | None = None  # from receipt to the first token (None from the cache)
+    scan: ScanReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class Delta:
 class Finish:
     index: int
     reason: str
+    findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class Summary:
     prompt_tokens: int
     completion_tokens: int
     trimmed_tokens: int
+    first_token_s: float | None = None
 
 
 Event = Delta | Finish | Summary
@@ -99,15 +107,25 @@ class CompletionService:
         recent: RecentCompletions,
         mark_down: Callable[[Pool, Endpoint], None],
         clock: Callable[[], float] = time.monotonic,
+        retriever: Retriever | None = None,
     ) -> None:
         self.cfg = cfg
+        self.retriever = retriever
         self.pools = pools
         self.metrics = metrics
         self.recent = recent
         self._mark_down = mark_down
         self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
+        self.guard = Guard(cfg.scan, metrics)
 
     # ------------------------------------------------------------------ helpers
+    async def _prepare(self, job: Job) -> Prepared:
+        prep = await prepare(job, self.cfg, self.pools, self.retriever)
+        if (found := prep.retrieved) is not None:
+            n = len(found.chunks)
+            self.metrics.observe_retrieval(n, prep.retrieved_tokens, found.seconds, found.available)
+        return prep
+
     def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
         return GenParams(
             prompt=prep.prompt,
@@ -116,6 +134,8 @@ class CompletionService:
             top_p=job.top_p,
             top_k=job.top_k,
             seed=None if job.seed is None else (job.seed + i) % 2**63,
+            min_p=job.min_p,
+            repetition_penalty=job.repetition_penalty,
             stop=merge_stops(job.stop, self.cfg.fim.stop, job.fim),
             log_probs=job.n > 1,
         )
@@ -123,7 +143,8 @@ class CompletionService:
     def _cache_key(self, job: Job, prep: Prepared) -> tuple[object, ...] | None:
         if not job.greedy or self.cfg.cache_max_entries <= 0:
             return None
-        return (prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim)
+        return (prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim,
+                job.n_indent, job.min_p, job.repetition_penalty)  # fmt: skip
 
     def _fail(self, exc: BaseException, pool: Pool, ep: Endpoint) -> GatewayError:
         err = map_backend(exc, pool.name)
@@ -175,7 +196,7 @@ class CompletionService:
 
     async def _collect(self, job: Job, prep: Prepared, ep: Endpoint, i: int, prog: _Progress) -> Candidate:
         gen = ep.backend.generate(self._params(job, prep, i))
-        block = BlockEnd(prep.prefix, prep.suffix or "") if job.block_end else None
+        block = text_cut(job.block_end, job.n_indent, prep.prefix, prep.suffix)
         parts: list[str] = []
         reason, logp = "length", None
         try:
@@ -195,11 +216,11 @@ class CompletionService:
         return Candidate("".join(parts), reason, prog.output_tokens.get(i, 0), logp)
 
     async def complete(self, job: Job, received: float) -> Result:
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
             self.metrics.cache_hits.inc()
-            result = replace(hit, id=new_id(), created=int(time.time()), cached=True)
+            result = replace(hit, id=new_id(), created=int(time.time()), cached=True, first_token_s=None)
             self._remember(result.id, job, prep, [c.text for c in result.choices])
             return result
         pool, prog = prep.pool, _Progress(received)
@@ -216,10 +237,11 @@ class CompletionService:
         finally:
             self._release(pool, ep)
         choices = rank(cands) if job.n > 1 else cands
+        choices, report = self.guard.check(prep.prefix, prep.suffix, choices)  # before any text leaves
         prompt_tokens, completion_tokens = self._account(job, prep, prog)
         result = Result(
             new_id(), int(time.time()), job.model, pool.name, choices, prompt_tokens, completion_tokens,
-            prep.trimmed_tokens,
+            prep.trimmed_tokens, first_token_s=_since(prog), scan=report,
         )  # fmt: skip
         if key is not None:
             self.cache.put(key, result)
@@ -230,7 +252,7 @@ class CompletionService:
     async def open_stream(self, job: Job, received: float) -> Stream:
         """Prepare, start the candidates and wait for the first response (so that an
         unreachable backend is still an HTTP error, not a broken stream)."""
-        prep = await prepare(job, self.cfg, self.pools)
+        prep = await self._prepare(job)
         cid, created = new_id(), int(time.time())
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
@@ -264,10 +286,11 @@ class CompletionService:
         key: tuple[object, ...] | None,
     ) -> AsyncGenerator[Event, None]:
         pool, n = prep.pool, len(gens)
-        blocks = [BlockEnd(prep.prefix, prep.suffix or "") if job.block_end else None for _ in gens]
+        blocks = [text_cut(job.block_end, job.n_indent, prep.prefix, prep.suffix) for _ in gens]
         texts = [""] * n
         seen_reason: list[str | None] = [None] * n
         done: list[str | None] = [None] * n
+        gates = [self.guard.gate(prep.prefix, prep.suffix) for _ in gens]  # text leaves only through these
         merged = Merge(gens, first)
         try:
             async for i, item in merged:
@@ -281,16 +304,22 @@ class CompletionService:
                 text = block.feed(item.text) if block else item.text
                 if item.final and block is not None and not block.done:
                     text += block.finish()
+                text = gates[i].feed(text) if text else text
                 if text:
                     texts[i] += text
                     yield Delta(i, text)
-                if block is not None and block.done:
-                    done[i] = "stop"
+                if gates[i].blocked or (block is not None and block.done):
+                    done[i] = CONTENT_FILTER if gates[i].blocked else "stop"
                     await merged.stop(i)
                 elif item.final:
                     done[i] = seen_reason[i] or "stop"
                 if done[i] is not None:
-                    yield Finish(i, done[i] or "stop")
+                    rest, found = gates[i].finish()
+                    if rest:
+                        texts[i] += rest
+                        yield Delta(i, rest)
+                    done[i] = CONTENT_FILTER if gates[i].blocked else done[i]
+                    yield Finish(i, done[i] or "stop", tuple(found))
                     if all(d is not None for d in done):
                         break
             if not all(d is not None for d in done):
@@ -301,10 +330,14 @@ class CompletionService:
                 cands = [Candidate(t, d or "stop", 0) for t, d in zip(texts, done, strict=True)]
                 self.cache.put(key, Result(cid, 0, job.model, pool.name, cands, prompt_tokens,
                                            completion_tokens, prep.trimmed_tokens))  # fmt: skip
-            yield Summary(prompt_tokens, completion_tokens, prep.trimmed_tokens)
+            yield Summary(prompt_tokens, completion_tokens, prep.trimmed_tokens, _since(prog))
         finally:
             await merged.aclose()
             self._release(pool, ep)
+
+
+def _since(prog: _Progress) -> float | None:
+    return None if prog.first_token is None else prog.first_token - prog.received
 
 
 async def _replay(hit: Result) -> AsyncGenerator[Event, None]:

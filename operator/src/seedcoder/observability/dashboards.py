@@ -280,8 +280,8 @@ def engine_builds() -> dict[str, Any]:
             ),
             stat(
                 "Builds running",
-                "Engine build Jobs running now.",
-                Query(f'sum({m.OPERATOR_ENGINE_BUILDS}{{state="Running"}}) or vector(0)', "running"),
+                "Engines being built now (state Building: their Job runs).",
+                Query(f'sum({m.OPERATOR_ENGINE_BUILDS}{{state="Building"}})', "building"),
             ),
             timeseries(
                 "Engine builds by state",
@@ -329,6 +329,20 @@ def engine_builds() -> dict[str, Any]:
                 "Writes the operator sent to the API server; a no-op reconcile writes nothing.",
                 Query(f"sum by (kind, verb) (rate({m.OPERATOR_WRITES_TOTAL}[5m]))", "{{verb}} {{kind}}"),
                 unit="wps",
+            ),
+        ],
+        [
+            timeseries(
+                "Operator load",
+                "Resources watched and reconciles waiting for their resource's lock (a burst or a slow API).",
+                Query(f"sum({m.OPERATOR_RESOURCES})", "resources"),
+                Query(f"sum({m.OPERATOR_QUEUE_DEPTH})", "queued reconciles"),
+            ),
+            timeseries(
+                "Operator memory",
+                "Resident memory of the operator process (grows with the resources it watches).",
+                Query(f"max({m.OPERATOR_MEMORY_BYTES})", "resident"),
+                unit="bytes",
             ),
         ],
     ]
@@ -418,6 +432,32 @@ def acceptance() -> dict[str, Any]:
                 "Requests the gateway refused or failed, by error type.",
                 Query(f"sum by (type) (rate({m.GATEWAY_ERRORS_TOTAL}{{{SEL}}}[5m]))", "{{type}}"),
                 unit="reqps",
+            ),
+        ],
+        [
+            timeseries(
+                "Security scan findings by rule",
+                "Findings of the completion scanner per second, by rule and action (annotated: returned to "
+                "the IDE; blocked: the candidate never left the gateway).",
+                Query(
+                    f"sum by (rule, action) (rate({m.GATEWAY_SCAN_FINDINGS_TOTAL}{{{SEL}}}[5m]))",
+                    "{{rule}} {{action}}",
+                ),
+                unit="ops",
+            ),
+            timeseries(
+                "Scan latency and fast-path misses",
+                "p99 time the scan added to a completion; background-pass findings the fast rules missed.",
+                Query(
+                    "histogram_quantile(0.99, sum by (le) "
+                    f"(rate({m.GATEWAY_SCAN_SECONDS}_bucket{{{SEL}}}[5m])))",
+                    "scan p99 (s)",
+                ),
+                Query(
+                    "sum by (rule) "
+                    f'(rate({m.GATEWAY_SCAN_DEEP_FINDINGS_TOTAL}{{{SEL}, fast_path="missed"}}[1h]))',
+                    "missed {{rule}}",
+                ),
             ),
         ],
     ]

@@ -23,6 +23,9 @@ GATEWAY_PORT = "http"
 """Name of the gateway container port (8000) that serves the API and ``/metrics``."""
 TRITON_METRICS_PORT = "metrics"
 """Name of the Triton container port 8002 (Prometheus metrics)."""
+KUBE_PROMETHEUS_STACK_LABELS = {"release": "kube-prometheus-stack"}
+"""What a kube-prometheus-stack's Prometheus selects PodMonitors and PrometheusRules by: its
+release name (the operator's default ``monitoring_labels``; the chart's ``monitoring.selectorLabels``)."""
 
 
 def _meta(label: str) -> str:

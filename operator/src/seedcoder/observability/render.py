@@ -51,11 +51,11 @@ def generated_files() -> dict[Path, str]:
         f"(TTFT objective {EXAMPLE_TTFT_P95_MS} ms).",
     )
     files[MONITORING / f"{EXAMPLE_NAMESPACE}-{EXAMPLE_NAME}-prometheusrule.yaml"] = _yaml(
-        rules.prometheus_rule(*example),
+        rules.prometheus_rule(*example, labels=monitors.KUBE_PROMETHEUS_STACK_LABELS),
         "What the operator writes for the example when the Prometheus Operator is installed.",
     )
     files[MONITORING / f"{EXAMPLE_NAMESPACE}-{EXAMPLE_NAME}-podmonitor.yaml"] = _yaml(
-        monitors.pod_monitor(EXAMPLE_NAMESPACE, EXAMPLE_NAME),
+        monitors.pod_monitor(EXAMPLE_NAMESPACE, EXAMPLE_NAME, labels=monitors.KUBE_PROMETHEUS_STACK_LABELS),
         "What the operator writes for the example when the Prometheus Operator is installed.",
     )
     return files

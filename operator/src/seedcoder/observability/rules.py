@@ -50,6 +50,22 @@ AVAILABILITY_SLOW_BURN = "SeedCoderAvailabilityBudgetSlowBurn"
 POOL_UNHEALTHY = "SeedCoderPoolUnhealthy"
 POOL_UNDER_CAPACITY = "SeedCoderPoolBelowDesiredReplicas"
 
+RUNBOOK_BASE_URL = "https://github.com/seedcoder/seedcoder-operator/blob/main/docs/runbooks/"
+"""Where each alert's runbook lives: ``docs/runbooks/<alert>.md`` in this repository."""
+SEVERITY = {"page": "critical", "ticket": "warning"}
+"""Burn-window class -> the ``severity`` label default Alertmanager routing understands."""
+
+
+def runbook_url(alert: str) -> str:
+    return f"{RUNBOOK_BASE_URL}{alert}.md"
+
+
+def _with_runbooks(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every alert gets ``annotations.runbook_url`` pointing at its runbook."""
+    for rule in alerts:
+        rule.setdefault("annotations", {})["runbook_url"] = runbook_url(rule["alert"])
+    return alerts
+
 
 def recording_rule_names() -> list[str]:
     """Every series name the per-deployment rules record (for dashboards and tests)."""
@@ -65,6 +81,17 @@ def _sel(namespace: str, name: str, *extra: str) -> str:
 
 def _by(level: str) -> str:
     return "namespace, deployment, pool" if level == POOL else "namespace, deployment"
+
+
+def _error_ratio(by: str, sel: str, err_sel: str, window: str) -> str:
+    """5xx answers / all answers; 0 (not "no data") while the gateway serves without errors.
+
+    A counter with a ``code="5xx"`` label does not exist until the first error, so
+    the numerator falls back to zero times the request rate (the same label set).
+    """
+    total = m.GATEWAY_REQUESTS_TOTAL
+    all_rate = f"sum by ({by}) (rate({total}{sel}[{window}]))"
+    return f"(\n  sum by ({by}) (rate({total}{err_sel}[{window}]))\nor\n  0 * {all_rate}\n)\n/\n{all_rate}"
 
 
 def _recording_group(
@@ -92,8 +119,7 @@ def _recording_group(
     rules.append(
         {
             "record": ERROR_RATIO,
-            "expr": f"sum by ({_by(POOL)}) (rate({total}{err_sel}[5m]))\n"
-            f"/\nsum by ({_by(POOL)}) (rate({total}{sel}[5m]))",
+            "expr": _error_ratio(_by(POOL), sel, err_sel, "5m"),
         }
     )
     for window in sli_windows():
@@ -108,8 +134,7 @@ def _recording_group(
         rules.append(
             {
                 "record": AVAILABILITY_ERROR_RATIO.format(w=window),
-                "expr": f"sum by ({_by(DEP)}) (rate({total}{err_sel}[{window}]))\n"
-                f"/\nsum by ({_by(DEP)}) (rate({total}{sel}[{window}]))",
+                "expr": _error_ratio(_by(DEP), sel, err_sel, window),
             }
         )
     for record, value in (
@@ -148,7 +173,7 @@ def _burn_alerts(
                 "alert": alert,
                 "expr": expr,
                 "for": for_,
-                "labels": {"severity": severity, "slo": slo},
+                "labels": {"severity": SEVERITY[severity], "slo": slo},
                 "annotations": {
                     "summary": f"{{{{ $labels.namespace }}}}/{{{{ $labels.deployment }}}} is burning its "
                     f"{slo} error budget too fast",
@@ -206,7 +231,7 @@ def recording_and_alert_rules(
             "alert": POOL_UNHEALTHY,
             "expr": f"max by ({_by(POOL)}) ({m.GATEWAY_POOL_HEALTHY}{sel}) == 0",
             "for": "5m",
-            "labels": {"severity": "ticket"},
+            "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
                 "fails the gateway's health checks",
@@ -220,7 +245,7 @@ def recording_and_alert_rules(
             "expr": f"max by ({_by(POOL)}) ({m.AUTOSCALER_READY_REPLICAS}{sel})\n<\n"
             f"max by ({_by(POOL)}) ({m.AUTOSCALER_DESIRED_REPLICAS}{sel})",
             "for": "30m",
-            "labels": {"severity": "ticket"},
+            "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "Pool {{ $labels.pool }} of {{ $labels.namespace }}/{{ $labels.deployment }} "
                 "has had fewer ready replicas than the autoscaler wants for 30 minutes",
@@ -231,7 +256,7 @@ def recording_and_alert_rules(
     return {
         "groups": [
             _recording_group(namespace, name, bound, ttft_target_ratio, availability_target),
-            {"name": f"seedcoder-slo-alerts.{namespace}.{name}", "rules": alerts},
+            {"name": f"seedcoder-slo-alerts.{namespace}.{name}", "rules": _with_runbooks(alerts)},
         ]
     }
 
@@ -288,41 +313,44 @@ def operator_rules() -> dict[str, Any]:
         "groups": [
             {
                 "name": "seedcoder-operator",
-                "rules": [
-                    {
-                        "alert": "SeedCoderReconcileErrors",
-                        "expr": f"sum by (reason) (rate({m.OPERATOR_RECONCILE_ERRORS_TOTAL}[10m])) > 0.05",
-                        "for": "15m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "SeedCoder reconciles keep failing: {{ $labels.reason }}",
-                            "description": "Read the operator's log and the Ready condition of the "
-                            "SeedCoderDeployments (kubectl get scd -A).",
+                "rules": _with_runbooks(
+                    [
+                        {
+                            "alert": "SeedCoderReconcileErrors",
+                            "expr": f"sum by (reason) (rate({m.OPERATOR_RECONCILE_ERRORS_TOTAL}[10m]))"
+                            " > 0.05",
+                            "for": "15m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "SeedCoder reconciles keep failing: {{ $labels.reason }}",
+                                "description": "Read the operator's log and the Ready condition of the "
+                                "SeedCoderDeployments (kubectl get scd -A).",
+                            },
                         },
-                    },
-                    {
-                        "alert": "SeedCoderEngineBuildFailed",
-                        "expr": f'sum by (arch) ({m.OPERATOR_ENGINE_BUILDS}{{state="Failed"}}) > 0',
-                        "for": "5m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "A TensorRT-LLM engine build for {{ $labels.arch }} failed",
-                            "description": "Pools of that GPU architecture cannot serve the new engine; "
-                            "see status.engines of the SeedCoderDeployment and the build Job's log.",
+                        {
+                            "alert": "SeedCoderEngineBuildFailed",
+                            "expr": f'sum by (arch) ({m.OPERATOR_ENGINE_BUILDS}{{state="Failed"}}) > 0',
+                            "for": "5m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "A TensorRT-LLM engine build for {{ $labels.arch }} failed",
+                                "description": "Pools of that GPU architecture cannot serve the new engine; "
+                                "see status.engines of the SeedCoderDeployment and the build Job's log.",
+                            },
                         },
-                    },
-                    {
-                        "alert": "SeedCoderReconcileSlow",
-                        "expr": "histogram_quantile(0.99, sum by (le) "
-                        f"(rate({m.OPERATOR_RECONCILE_SECONDS}_bucket[10m]))) > 30",
-                        "for": "15m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "The SeedCoder operator's reconciles take over 30 s (p99)",
-                            "description": "The Kubernetes API may be slow or the operator overloaded.",
+                        {
+                            "alert": "SeedCoderReconcileSlow",
+                            "expr": "histogram_quantile(0.99, sum by (le) "
+                            f"(rate({m.OPERATOR_RECONCILE_SECONDS}_bucket[10m]))) > 30",
+                            "for": "15m",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "The SeedCoder operator's reconciles take over 30 s (p99)",
+                                "description": "The Kubernetes API may be slow or the operator overloaded.",
+                            },
                         },
-                    },
-                ],
+                    ]
+                ),
             }
         ]
     }

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator import gateway_objects, names, netpol, triton
+from seedcoder.operator import gateway_objects, names, netpol, retrieval_objects, triton
 from seedcoder.operator.build_job import build_job
 from seedcoder.operator.engineplan import PoolEngine, distinct_engines
 from seedcoder.operator.image_choice import choose
@@ -156,10 +156,11 @@ def plan(
                 domain=settings.cluster_domain,
                 capacity_weight=weight,
                 max_prompt_tokens=longest,
+                runtime=pe.profile.runtime,
             )
         )
     if endpoints:
-        config = gateway_objects.gateway_config(spec, endpoints)
+        config = gateway_objects.gateway_config(spec, endpoints, settings.default_scan_policy)
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
         owned.append(stamp(cm))
         owned.append(
@@ -185,6 +186,12 @@ def plan(
                 )
             )
         )
+    if (r := spec.retrieval) is not None:
+        owned += [
+            stamp(retrieval_objects.cronjob(instance=inst, namespace=ns, r=r, images=images)),
+            stamp(retrieval_objects.job(instance=inst, namespace=ns, r=r, images=images)),
+            stamp(retrieval_objects.network_policy(instance=inst, namespace=ns, r=r)),
+        ]
     by_key = distinct_engines(pools)
     keys_in_use = set(by_key) | set(serving.values())
     owned += [

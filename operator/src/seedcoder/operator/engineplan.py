@@ -4,7 +4,8 @@ Why separate: the engine key decides sharing (one build per distinct key), the
 rollover (a new key means build first, then roll), and the status; computing it
 in one pure function from the spec and the engines' profiles makes all three
 agree and is easy to test. Mistakes the CRD's CEL rules cannot see (limits that
-exceed a profile, a gateway budget larger than an engine's input) become
+exceed a profile, a gateway budget larger than an engine's input, an engine whose
+weights and KV cache cannot fit on its card: ``seedcoder.engines.memory``) become
 :class:`InvalidSpec` naming the field.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
+from seedcoder.engines import memory
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
@@ -70,9 +72,11 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int, images: ImageChoice) ->
     pool = spec.pools[index]
     where = f"spec.pools[{index}]"
     try:
-        profile = get_profile(pool.gpu)
+        profile = get_profile(pool.gpu, pool.runtime)
     except KeyError as exc:
         raise InvalidSpec(f"{where}.gpu", str(exc.args[0])) from None
+    except ValueError as exc:
+        raise InvalidSpec(f"{where}.runtime", str(exc)) from None
     eng = spec.engine
     try:
         limits = limits_for(
@@ -85,7 +89,7 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int, images: ImageChoice) ->
     except ValidationError as exc:
         raise InvalidSpec("spec.engine", f"limits invalid for {pool.gpu}: {exc.errors()[0]['msg']}") from None
     precision = pool.precision or eng.precision
-    image = images.for_runtime(profile.runtime)
+    image = images.for_runtime(profile.runtime, profile.arch)
     try:
         plan = make_plan(
             profile,
@@ -109,7 +113,29 @@ def plan_pool(spec: SeedCoderDeploymentSpec, index: int, images: ImageChoice) ->
     except ValueError as exc:
         field = f"{where}.precision" if pool.precision else "spec.engine.precision"
         raise InvalidSpec(field, str(exc)) from None
+    problem = memory_problem(profile, plan)
+    if problem is not None:
+        field = f"{where}.precision" if pool.precision else "spec.engine.precision"
+        raise InvalidSpec(field, problem)
     return PoolEngine(pool=pool, profile=profile, plan=plan, image=image)
+
+
+def memory_budget(profile: GpuProfile, plan: BuildPlan) -> memory.MemoryBudget | None:
+    """The memory budget of a TensorRT-LLM engine on its card (None: llama.cpp or CPU)."""
+    if profile.runtime != "tensorrt-llm" or not profile.gpu_memory_gib:
+        return None
+    return memory.budget(profile, plan.inputs.precision, plan.inputs.limits)
+
+
+def memory_problem(profile: GpuProfile, plan: BuildPlan) -> str | None:
+    """Why the engine cannot fit on one card of ``profile`` (by how much, and what to change), or None."""
+    mb = memory_budget(profile, plan)
+    if mb is None or mb.fits:
+        return None
+    return (
+        f"the engine does not fit on one {profile.gpu}: {mb.summary()}. Choose a smaller precision "
+        "(int4-awq, fp8) or lower spec.engine.maxBatchSize / maxInputLen / maxOutputLen"
+    )
 
 
 def plan_engines(spec: SeedCoderDeploymentSpec, settings: OperatorSettings | None = None) -> list[PoolEngine]:

@@ -1,7 +1,8 @@
 """Kubernetes Events for condition transitions and scaling decisions (``kubectl describe scd``).
 
-Why only transitions: an event per reconcile would flood the API and hide the
-signal; one per change of a condition's status or reason tells the story.
+Why only some transitions: an event per reconcile would flood the API and hide
+the signal, and each is an API write; one per change a person cares about
+(see :func:`worth_an_event`) tells the story.
 """
 
 from __future__ import annotations
@@ -24,11 +25,27 @@ def _warning(t: Transition) -> bool:
     return t.new == "False" and t.reason in _WARNING_REASONS
 
 
+_ALWAYS_NEWS = {"BuildFailed", "InvalidSpec"}
+"""Bad news even when the condition first appears (a rollout's waiting reasons are not)."""
+_SUMMARIES = {"Ready", "SLOMet"}
+"""The conditions a person watches: every change of theirs is an event."""
+
+
 def worth_an_event(t: Transition) -> bool:
-    """Changes (except the routine Progressing flips), and first appearances only when bad news."""
+    """Changes a person would want to hear of; the routine steps of a rollout are left to the status.
+
+    A new resource's conditions appear and settle (engines built, pools available)
+    without events; its ``Ready`` becoming True is the one event of a healthy
+    rollout. Afterwards: every change of ``Ready`` or ``SLOMet``, anything lost
+    (a condition that was True), and bad news.
+    """
     if t.type == "Progressing":
         return False
-    return t.old is not None or _warning(t)
+    if t.new == "False" and t.reason in _ALWAYS_NEWS:
+        return True
+    if t.old is None:
+        return False
+    return t.type in _SUMMARIES or t.old == "True" or _warning(t)
 
 
 def _manifest(

@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
+from seedcoder.api.scan import ScanPolicy, ScanSpec
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.autoscaler import prior_for
-from seedcoder.operator import names, podsec, triton
+from seedcoder.operator import names, podsec, retrieval_objects, triton
 from seedcoder.operator.image_choice import ImageChoice
 from seedcoder.operator.podsec import Manifest
 
@@ -50,12 +52,14 @@ def pool_endpoint(
     domain: str,
     capacity_weight: float = 1.0,
     max_prompt_tokens: int | None = None,
+    runtime: RuntimeName = "tensorrt-llm",
 ) -> PoolEndpoint:
     host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
     return PoolEndpoint(
         name=pool,
         grpc_url=f"{host}:{triton.GRPC}",
         gpu=gpu,
+        runtime=runtime,
         capacity_weight=capacity_weight,
         max_prompt_tokens=min(max_input_len, max_prompt_tokens or max_input_len),
     )
@@ -80,7 +84,9 @@ def routing_hints(pools: list[tuple[str, str]], slo_ms: float) -> list[tuple[flo
     ]
 
 
-def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> GatewayConfig:
+def gateway_config(
+    spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint], default_scan_policy: ScanPolicy = "annotate"
+) -> GatewayConfig:
     gw = spec.gateway
     return GatewayConfig(
         model_name=spec.model.name,
@@ -93,6 +99,8 @@ def gateway_config(spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint]) -> 
         rate_limit_rps=float(gw.rate_limit_rps),
         rate_limit_burst=2 * gw.rate_limit_rps,
         feedback_dir=FEEDBACK_DIR,
+        retrieval=retrieval_objects.gateway_config(spec.retrieval) if spec.retrieval is not None else None,
+        scan=gw.scan if gw.scan is not None else ScanSpec(policy=default_scan_policy),
     )
 
 
@@ -151,6 +159,10 @@ def deployment(
         {"name": "feedback", **feedback},
         {"name": "tmp", "emptyDir": {}},
     ]
+    if spec.retrieval is not None:  # the published index, read-only (the indexing pods write it)
+        mounts.append({"name": "index", "mountPath": retrieval_objects.INDEX_DIR, "readOnly": True})
+        claim = spec.retrieval.index.claim_name
+        volumes.append({"name": "index", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
     if gw.api_key_secret_ref is not None and not gw.open_mode:
         mounts.append({"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True})
         volumes.append({"name": "api-keys", "secret": {"secretName": gw.api_key_secret_ref.name}})

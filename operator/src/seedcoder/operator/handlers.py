@@ -1,16 +1,25 @@
 """Thin Kopf handlers: every one of them runs the same level-based reconcile.
 
-Why thin: create, update, resume, the resync timer, and changes of the build
+Why thin: a new or changed resource, the periodic resync and changes of the build
 Jobs and Deployments a resource uses all mean "make it so again"; none of them
-looks at the event's diff. (One more handler only drops a deleted resource's
-series from the operator's metrics.) Handlers are registered on a registry passed
-in (never at import time), so importing this package registers nothing.
+looks at the event's diff.
+
+Why raw watch events and not Kopf's create/update/resume handlers or its timers:
+those keep their bookkeeping in the resource itself (progress and last-handled
+annotations, and a finalizer for timers), which costs two to four API writes per
+resource and a finalizer that blocks deletion while the operator is down. Here
+the operator remembers, in memory, the generation it last reconciled; a watch
+event with a new generation (or a resource seen for the first time, which covers
+creation and the operator's own restart) reconciles, and events caused by its
+own status writes reconcile nothing. The resync is one loop over the resources
+the watch has shown, run beside Kopf (:func:`resync_forever`).
 
 Bursts are coalesced: one lock per resource keeps two reconciles of it apart,
 a trigger that arrives while another is already queued is dropped (the queued
-one reads the newest state anyway, and takes the newest body from the index),
-and child events whose status did not change (e.g. the operator's own
-ownerReference edits of a shared Job) trigger nothing.
+one takes the newest body when it starts), and child events whose status did
+not change (e.g. the operator's own ownerReference edits of a shared Job)
+trigger nothing. A reconcile the API refused for a passing reason (conflict,
+throttling, a 5xx) is retried with back-off before the resync would.
 """
 
 from __future__ import annotations
@@ -19,7 +28,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -31,12 +39,16 @@ from seedcoder.operator.metrics import OperatorMetrics
 from seedcoder.operator.reconcile import Deps, Result, reconcile
 
 log = logging.getLogger(__name__)
-INDEX = "scd_by_name"
-Index = Mapping[tuple[str | None, str], Any]
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+"""Back-off for a reconcile the API refused for a passing reason; after that the resync takes over."""
+
+
+class Retryable(Exception):
+    """The API refused a write for a passing reason (409, 422, 429, 5xx)."""
 
 
 class Runtime:
-    """Per-operator state kept in Kopf's memo: dependencies, metrics, locks, coalescing."""
+    """Per-operator state kept in Kopf's memo: dependencies, metrics, known resources, coalescing."""
 
     def __init__(self, deps: Deps, metrics: OperatorMetrics) -> None:
         self.deps = deps
@@ -44,9 +56,29 @@ class Runtime:
         self.locks: dict[str, asyncio.Lock] = {}
         self.queued: set[str] = set()
         self.child_state: dict[str, str] = {}
+        self.bodies: dict[str, kopf.Body] = {}
+        """The newest body of every resource the watch has shown, by uid."""
+        self.reconciled: dict[str, Any] = {}
+        """The generation each resource was last reconciled at, by uid."""
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
+
+    def seen(self, body: kopf.Body) -> None:
+        self.bodies[body.metadata.uid or ""] = body
+        self.metrics.resources.set(len(self.bodies))
+
+    def forget(self, uid: str) -> None:
+        self.bodies.pop(uid, None)
+        self.reconciled.pop(uid, None)
+        self.locks.pop(uid, None)
+        self.metrics.forget(uid)
+        self.metrics.resources.set(len(self.bodies))
+
+    def spec_changed(self, body: kopf.Body) -> bool:
+        """First sight of the resource, or a generation not reconciled yet (status writes keep it)."""
+        uid = body.metadata.uid or ""
+        return uid not in self.reconciled or self.reconciled[uid] != body.metadata.get("generation")
 
     def child_changed(self, body: kopf.Body) -> bool:
         """Whether a child's generation or status differs from the last event seen for it."""
@@ -58,41 +90,71 @@ class Runtime:
         return True
 
 
-def _latest(index: Index, body: kopf.Body) -> Any:
-    """The newest body of this resource the index holds (the given one if none)."""
-    for candidate in index.get((body.metadata.namespace, body.metadata.name), []):
-        if candidate.metadata.uid == body.metadata.uid:
-            return candidate
-    return body
-
-
-async def run(rt: Runtime, body: kopf.Body, index: Index, *, timer: bool = False) -> Result | None:
-    """Reconcile one resource under its lock; ``None`` when coalesced into a queued run."""
-    uid = body.metadata.uid or ""
+async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
+    """Reconcile one resource under its lock; ``None`` when coalesced into a queued run or gone."""
     if uid in rt.queued and not timer:
         return None
     rt.queued.add(uid)
+    rt.metrics.queue_depth.set(len(rt.queued))
     async with rt.lock(uid):
         rt.queued.discard(uid)
+        rt.metrics.queue_depth.set(len(rt.queued))
+        body = rt.bodies.get(uid)
+        if body is None:
+            return None
+        generation = body.metadata.get("generation")
         started = time.perf_counter()
         try:
-            result = await reconcile(_latest(index, body), rt.deps, timer=timer)
+            result = await reconcile(body, rt.deps, timer=timer)
         except ApiError as exc:
             rt.metrics.reconcile_errors.labels(reason=exc.reason or str(exc.status)).inc()
             if exc.status in (409, 422, 429) or exc.status >= 500:
-                raise kopf.TemporaryError(f"API answered {exc}; retrying", delay=1) from exc
+                raise Retryable(f"API answered {exc}") from exc
             raise
         except Exception as exc:
             rt.metrics.reconcile_errors.labels(reason=type(exc).__name__).inc()
             raise
         finally:
             rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
+        rt.reconciled[uid] = generation
     if result.sample is not None:
         rt.metrics.record(result.sample)
     return result
 
 
-def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
+async def run_with_retries(rt: Runtime, uid: str, what: str) -> Result | None:
+    """:func:`run`, retried with back-off on a passing API refusal; other failures are logged."""
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            return await run(rt, uid)
+        except Retryable as exc:
+            if delay is None:
+                log.warning("Reconcile of SeedCoderDeployment %s deferred to the resync: %s", what, exc)
+                return None
+            log.info("Reconcile of SeedCoderDeployment %s retried in %.0fs: %s", what, delay, exc)
+            await asyncio.sleep(delay)
+        except ApiError as exc:
+            log.error("Reconcile of SeedCoderDeployment %s failed: %s", what, exc)
+            return None
+    return None
+
+
+async def resync_forever(rt: Runtime, interval_s: float) -> None:
+    """Every ``interval_s``, reconcile every known resource once (the autoscaler runs here too)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        for uid in list(rt.bodies):
+            body = rt.bodies.get(uid)
+            if body is None:
+                continue
+            what = f"{body.metadata.namespace}/{body.metadata.name}"
+            try:
+                await run(rt, uid, timer=True)
+            except Exception as exc:  # one resource's failure must not stop the others' resync
+                log.warning("Resync of SeedCoderDeployment %s failed: %s", what, exc)
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
     """Register every handler on ``registry``."""
     resource = (GROUP, VERSION, PLURAL)
 
@@ -103,48 +165,31 @@ def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
         ) or kopf.login_with_kubeconfig(**kwargs)
         return info
 
-    @kopf.index(*resource, registry=registry, id=INDEX)
-    def scd_by_name(
-        name: str, namespace: str | None, body: kopf.Body, **_: Any
-    ) -> dict[tuple[str | None, str], kopf.Body]:
-        return {(namespace, name): body}
-
-    @kopf.on.create(*resource, registry=registry, id="reconcile-on-create")
-    @kopf.on.update(*resource, registry=registry, id="reconcile-on-update", field="spec")
-    @kopf.on.resume(*resource, registry=registry, id="reconcile-on-resume")
-    async def on_change(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        result = await run(memo["runtime"], body, kwargs[INDEX])
-        if result is not None and result.invalid is not None:
-            raise kopf.PermanentError(f"Invalid spec: {result.invalid}")
-
-    @kopf.timer(
-        *resource, registry=registry, id="resync", interval=resync_seconds, initial_delay=resync_seconds
-    )
-    async def resync(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        await run(memo["runtime"], body, kwargs[INDEX], timer=True)
-
-    @kopf.on.event(*resource, registry=registry, id="forget-deleted")
-    def forget_deleted(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    @kopf.on.event(*resource, registry=registry, id="reconcile")
+    async def on_resource(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        rt: Runtime = memo["runtime"]
+        uid = body.metadata.uid or ""
         if type == "DELETED":  # its children go with it (garbage collection); only metrics remain
-            rt: Runtime = memo["runtime"]
-            rt.metrics.forget(body.metadata.uid or "")
+            rt.forget(uid)
+            return
+        rt.seen(body)
+        if rt.spec_changed(body):
+            result = await run_with_retries(rt, uid, f"{body.metadata.namespace}/{body.metadata.name}")
+            if result is not None and result.invalid is not None:
+                log.warning(
+                    "SeedCoderDeployment %s/%s is invalid: %s",
+                    body.metadata.namespace,
+                    body.metadata.name,
+                    result.invalid,
+                )
 
-    async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **kwargs: Any) -> None:
+    async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
         rt: Runtime = memo["runtime"]
         if not rt.child_changed(body):
             return
-        index: Index = kwargs[INDEX]
         for ref in body.metadata.get("ownerReferences") or []:
-            if ref.get("kind") != "SeedCoderDeployment":
-                continue
-            for owner in index.get((namespace, ref.get("name")), []):
-                if owner.metadata.uid == ref.get("uid"):
-                    try:
-                        await run(rt, owner, index)
-                    except (kopf.TemporaryError, ApiError) as exc:
-                        log.info(
-                            "Reconcile of SeedCoderDeployment %s/%s deferred: %s", namespace, ref["name"], exc
-                        )
+            if ref.get("kind") == "SeedCoderDeployment" and ref.get("uid") in rt.bodies:
+                await run_with_retries(rt, ref["uid"], f"{namespace}/{ref.get('name')}")
 
     managed = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
     kopf.on.event("batch", "v1", "jobs", registry=registry, id="build-job-changed", labels=managed)(on_child)
@@ -155,15 +200,11 @@ def register(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
     @kopf.on.probe(registry=registry, id="reconciles")
     def reconciles(memo: kopf.Memo, **_: Any) -> int:
         rt: Runtime = memo["runtime"]
-        return len(rt.locks)
+        return len(rt.bodies)
 
 
 def kopf_settings(settings: kopf.OperatorSettings) -> kopf.OperatorSettings:
-    """Kopf's own settings: our annotations for its bookkeeping, no Kopf events (we post our own)."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="seedcoder.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="seedcoder.dev", key="last-handled-configuration"
-    )
+    """Kopf's own settings: no Kopf events (we post our own); its storages stay unused (no such handlers)."""
     settings.posting.enabled = False
     settings.scanning.disabled = True  # one discovery at start; no cluster-wide CRD watch needed
     settings.watching.server_timeout = 300

@@ -1,10 +1,11 @@
 """Seams where other parts plug into the reconcile: the SLO autoscaler and monitoring objects.
 
-Why explicit seams: the autoscaler (``seedcoder.operator.scaling``) and the
-monitoring generators (``seedcoder.observability.rules``) are written
-separately; the reconcile must work with or without them and must not guess
-their shapes. The operator calls them through the types defined here and loads
-them only if their modules exist.
+Why explicit seams: the reconcile calls the autoscaler
+(``seedcoder.operator.scaling``) and the monitoring generators
+(``seedcoder.observability.rules``) through the types defined here, so tests can
+hand it fakes. ``seedcoder.operator.main`` imports the real ones directly and
+passes them in ``Deps``: the route from a metric sample to a replica change is
+static imports all the way.
 
 Autoscaler contract (``seedcoder.operator.scaling.autoscale``)::
 
@@ -29,11 +30,10 @@ operator adds labels and the ownerReference and applies them only when the
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.autoscaler import PoolDecision
@@ -87,23 +87,3 @@ class Autoscale(Protocol):
 
 
 MonitoringObjects = Callable[[SeedCoderDeployment], list[dict[str, Any]]]
-
-
-def _optional(module: str, attribute: str) -> Any | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-    return getattr(mod, attribute, None)
-
-
-def load_autoscaler() -> Autoscale | None:
-    """``seedcoder.operator.scaling.autoscale`` if that module exists."""
-    return cast("Autoscale | None", _optional("seedcoder.operator.scaling", "autoscale"))
-
-
-def load_monitoring() -> MonitoringObjects | None:
-    """``seedcoder.observability.rules.monitoring_objects`` if it exists."""
-    return cast("MonitoringObjects | None", _optional("seedcoder.observability.rules", "monitoring_objects"))

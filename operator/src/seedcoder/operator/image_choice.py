@@ -24,12 +24,15 @@ class ImageChoice:
     seedcoder: str
     triton_cpu: str
     triton_trtllm: str
+    triton_llamacpp_cuda: str = ""
     pull_policy: str = "IfNotPresent"
     pull_secrets: tuple[str, ...] = ()
 
-    def for_runtime(self, runtime: str) -> str:
-        """The image that builds and serves ``runtime``'s engines."""
-        kind = runtime_image_kind(runtime)
+    def for_runtime(self, runtime: str, arch: str = "cpu") -> str:
+        """The image that builds and serves ``runtime``'s engines on ``arch``."""
+        kind = runtime_image_kind(runtime, arch)
+        if kind == "triton-llamacpp-cuda":
+            return self.triton_llamacpp_cuda or default_image(kind).reference
         return self.triton_cpu if kind == "triton-cpu" else self.triton_trtllm
 
     def pod_fields(self) -> Manifest:
@@ -44,6 +47,7 @@ def _operator_image(settings: OperatorSettings, kind: ImageKind) -> str:
         "seedcoder": settings.gateway_image,
         "triton-cpu": settings.triton_cpu_image,
         "triton-trtllm": settings.triton_trtllm_image,
+        "triton-llamacpp-cuda": settings.triton_llamacpp_cuda_image,
     }[kind]
     return explicit or default_image(kind, registry=settings.image_registry).reference
 
@@ -57,6 +61,7 @@ def choose(settings: OperatorSettings, spec: ImagesSpec | None = None) -> ImageC
         seedcoder=spec.gateway or _operator_image(settings, "seedcoder"),
         triton_cpu=spec.triton_cpu or _operator_image(settings, "triton-cpu"),
         triton_trtllm=spec.triton_trtllm or _operator_image(settings, "triton-trtllm"),
+        triton_llamacpp_cuda=spec.triton_llamacpp_cuda or _operator_image(settings, "triton-llamacpp-cuda"),
         pull_policy=spec.pull_policy or settings.image_pull_policy,
         pull_secrets=tuple(secrets),
     )

@@ -50,6 +50,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "SeedCoderDeployment": Kind(API_VERSION, PLURAL),
     "Job": Kind("batch/v1", "jobs"),
+    "CronJob": Kind("batch/v1", "cronjobs"),
     "Pod": Kind("v1", "pods"),
     "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
     "Deployment": Kind("apps/v1", "deployments"),

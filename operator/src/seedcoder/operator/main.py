@@ -16,10 +16,12 @@ import socket
 
 import kopf
 
-from seedcoder.operator import handlers, hooks
+from seedcoder.observability.rules import monitoring_objects
+from seedcoder.operator import handlers
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.metrics import OperatorMetrics
 from seedcoder.operator.reconcile import Deps
+from seedcoder.operator.scaling import autoscale
 from seedcoder.operator.settings import OperatorSettings
 
 
@@ -45,25 +47,30 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
         deps = Deps(
             kube=kube,
             settings=settings,
-            autoscale=hooks.load_autoscaler(),
-            monitoring=hooks.load_monitoring(),
+            autoscale=autoscale,
+            monitoring=monitoring_objects,
             monitoring_api=await kube.has_api("monitoring.coreos.com/v1"),
             instance=os.environ.get("POD_NAME", socket.gethostname()),
         )
         registry = kopf.OperatorRegistry()
-        handlers.register(registry, settings.resync_seconds)
+        handlers.register(registry)
+        runtime = handlers.Runtime(deps, metrics)
         liveness = (
             f"http://{settings.bind_address}:{settings.probe_port}/healthz" if settings.probe_port else None
         )
-        await kopf.operator(
-            registry=registry,
-            settings=handlers.kopf_settings(kopf.OperatorSettings()),
-            standalone=True,
-            clusterwide=clusterwide,
-            namespaces=namespaces,
-            liveness_endpoint=liveness,
-            memo=kopf.Memo(runtime=handlers.Runtime(deps, metrics)),
-        )
+        resync = asyncio.create_task(handlers.resync_forever(runtime, settings.resync_seconds))
+        try:
+            await kopf.operator(
+                registry=registry,
+                settings=handlers.kopf_settings(kopf.OperatorSettings()),
+                standalone=True,
+                clusterwide=clusterwide,
+                namespaces=namespaces,
+                liveness_endpoint=liveness,
+                memo=kopf.Memo(runtime=runtime),
+            )
+        finally:
+            resync.cancel()
     finally:
         await kube.close()
 

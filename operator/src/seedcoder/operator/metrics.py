@@ -19,7 +19,14 @@ from collections import Counter as Tally
 from contextlib import suppress
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 from seedcoder import metricnames as mn
 from seedcoder.operator.metrics_sample import ResourceSample
@@ -55,6 +62,13 @@ class OperatorMetrics:
             ["kind", "verb"],
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            mn.OPERATOR_QUEUE_DEPTH, "Reconciles waiting for their resource's lock.", registry=self.registry
+        )
+        self.resources = Gauge(mn.OPERATOR_RESOURCES, "SeedCoderDeployments watched.", registry=self.registry)
+        # memory under load, as mn.OPERATOR_MEMORY_BYTES (and the collector's other process_* series)
+        ProcessCollector(namespace=mn.OPERATOR_MEMORY_BYTES.removesuffix("_process_resident_memory_bytes"),
+                         registry=self.registry)  # fmt: skip
         self.engine_builds = Gauge(
             mn.OPERATOR_ENGINE_BUILDS,
             "Engines the watched resources need, by GPU architecture and build state.",

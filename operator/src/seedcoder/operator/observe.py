@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator import names
+from seedcoder.operator import names, retrieval_objects
 from seedcoder.operator.desired import Observed
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
 
-OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
+OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy", "CronJob")
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 BUILD_CONTAINER = "build"
 LOG_LINES = 20
@@ -35,6 +35,10 @@ class Snapshot:
     observed: Observed
     live: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     raw_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    index_pods: list[dict[str, Any]] = field(default_factory=list)
+    """Pods of the resource's indexing runs (their termination messages are the index status)."""
+    index_jobs: list[dict[str, Any]] = field(default_factory=list)
+    """The resource's indexing Jobs, the CronJob's included (a failed one with no report)."""
 
 
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:
@@ -49,7 +53,10 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
     *listed, jobs = await asyncio.gather(
         *(kube.list(kind, ns, selector) for kind in kinds), kube.list("Job", ns, names.BUILD_SELECTOR)
     )
-    for kind, objs in zip(kinds, listed, strict=True):
+    index_selector = retrieval_objects.index_selector(scd.metadata.name)
+    index_jobs = await kube.list("Job", ns, index_selector)  # also when retrieval was just removed
+    index_pods = await kube.list("Pod", ns, index_selector) if scd.spec.retrieval is not None else []
+    for kind, objs in [*zip(kinds, listed, strict=True), ("Job", index_jobs)]:
         for obj in objs:
             if _owned_by(obj, uid):
                 live[(kind, obj["metadata"]["name"])] = obj
@@ -72,7 +79,13 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
             observed.triton[labels[names.LABEL_POOL]] = view
         elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
             observed.gateway = view
-    return Snapshot(observed=observed, live=live, raw_jobs={j["metadata"]["name"]: j for j in jobs})
+    return Snapshot(
+        observed=observed,
+        live=live,
+        raw_jobs={j["metadata"]["name"]: j for j in jobs},
+        index_pods=index_pods,
+        index_jobs=index_jobs,
+    )
 
 
 async def _running_logs(kube: Kube, ns: str, pods: list[dict[str, Any]]) -> dict[str, str]:

@@ -10,6 +10,11 @@ or the one product a pool names; the pool's ``nodeSelector`` is kept as the pod'
 ``nodeSelector`` (ANDed by the scheduler), the pool's required node-affinity terms
 are ANDed with the GPU terms (every combination: terms are ORed, expressions in a
 term ANDed), its preferences and tolerations are appended.
+
+Kinds that share an architecture (sm89: L40S 48 GB, RTX 4090 and L4 24 GB) are told
+apart in the compute-capability term by GPU Feature Discovery's
+``nvidia.com/gpu.memory`` (MiB): an engine sized for 48 GB must not land on a 24 GB
+card, and a 24 GB pool should not take an L40S.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ Manifest = dict[str, Any]
 
 COMPUTE_MAJOR_LABEL = "nvidia.com/gpu.compute.major"
 COMPUTE_MINOR_LABEL = "nvidia.com/gpu.compute.minor"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
+"""GPU Feature Discovery: the card's memory as the driver reports it, MiB."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,14 @@ def gpu_terms(profile: GpuProfile, product: str | None = None) -> list[Manifest]
     terms = [{"matchExpressions": [_req(names.GPU_PRODUCT_LABEL, list(profile.products))]}]
     if profile.compute_capability is not None:
         major, minor = profile.compute_capability.split(".")
-        terms.append(
-            {"matchExpressions": [_req(COMPUTE_MAJOR_LABEL, [major]), _req(COMPUTE_MINOR_LABEL, [minor])]}
-        )
+        exprs = [_req(COMPUTE_MAJOR_LABEL, [major]), _req(COMPUTE_MINOR_LABEL, [minor])]
+        if profile.gpu_memory_mib_range is not None:
+            above, below = profile.gpu_memory_mib_range
+            exprs += [
+                {"key": MEMORY_LABEL, "operator": "Gt", "values": [str(above)]},
+                {"key": MEMORY_LABEL, "operator": "Lt", "values": [str(below)]},
+            ]
+        terms.append({"matchExpressions": exprs})
     return terms
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
-from seedcoder.operator import events, gateway_objects, jobsync, metrics_sample, names
+from seedcoder.operator import events, gateway_objects, jobsync, metrics_sample, names, retrieval_objects
 from seedcoder.operator.desired import Plan, plan
 from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
@@ -68,7 +68,9 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     for obj in deps.monitoring(scd):
         meta = obj.setdefault("metadata", {})
         meta["namespace"] = scd.metadata.namespace
-        meta.setdefault("labels", {}).update(names.instance_labels(scd.metadata.name, "monitoring"))
+        labels = meta.setdefault("labels", {})
+        labels.update(deps.settings.monitoring_labels)  # what the cluster's Prometheus selects by
+        labels.update(names.instance_labels(scd.metadata.name, "monitoring"))
         out.append(obj)
     return out
 
@@ -213,6 +215,10 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         retry_seconds=deps.settings.build_retry_seconds,
         now=stamp_now,
     )
+    if scd.spec.retrieval is not None:
+        status = status.model_copy(
+            update={"retrieval": retrieval_objects.index_status(snap.index_pods, snap.index_jobs)}
+        )
     await _write_status(deps, scd, status)
     await events.post(deps.kube, scd, transitions, now, deps.instance)
     if scaling is not None:

@@ -56,8 +56,9 @@ from seedcoder.operator.signals import (
     GatewayScrapeSignals,
     PoolSignals,
     PrometheusSignals,
+    Scrape,
+    ScrapeTarget,
     SignalSource,
-    Snapshot,
 )
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class PolicyStore:
     """Per-resource memory between ticks: the policy state and the scrape history."""
 
     states: dict[str, PolicyState] = field(default_factory=dict)
-    scrapes: dict[str, deque[Snapshot]] = field(default_factory=dict)
+    scrapes: dict[str, deque[Scrape]] = field(default_factory=dict)
 
     def forget(self, uid: str) -> None:
         self.states.pop(uid, None)
@@ -87,7 +88,8 @@ def _precision(resource: SeedCoderDeployment, pool: str, gpu: str) -> str:
     spec_pool = next((p for p in resource.spec.pools if p.name == pool), None)
     requested = (spec_pool.precision if spec_pool is not None else None) or resource.spec.engine.precision
     try:
-        return resolve_precision(get_profile(gpu), str(requested))
+        runtime = spec_pool.runtime if spec_pool is not None else None
+        return resolve_precision(get_profile(gpu, runtime), str(requested))
     except (KeyError, ValueError):
         return ""
 
@@ -157,13 +159,13 @@ def observations(
     return out
 
 
-async def gateway_metrics_urls(kube: Kube, resource: SeedCoderDeployment) -> list[str]:
-    """``/metrics`` URLs of the resource's ready gateway pods."""
+async def gateway_metrics_targets(kube: Kube, resource: SeedCoderDeployment) -> list[ScrapeTarget]:
+    """The resource's ready gateway pods: ``/metrics`` URL and start time."""
     sel = (
         f"{names.LABEL_INSTANCE}={resource.metadata.name},{names.LABEL_COMPONENT}={names.COMPONENT_GATEWAY},"
         f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
     )
-    urls = []
+    targets = []
     for pod in await kube.list("Pod", resource.metadata.namespace, sel):
         status = pod.get("status") or {}
         ip = status.get("podIP")
@@ -172,8 +174,18 @@ async def gateway_metrics_urls(kube: Kube, resource: SeedCoderDeployment) -> lis
         )
         if ip and ready and status.get("phase") == "Running":
             host = f"[{ip}]" if ":" in ip else ip
-            urls.append(f"http://{host}:{GATEWAY_PORT}/metrics")
-    return sorted(urls)
+            started = _epoch(status.get("startTime"))
+            targets.append(ScrapeTarget(f"http://{host}:{GATEWAY_PORT}/metrics", started))
+    return sorted(targets, key=lambda t: t.url)
+
+
+def _epoch(rfc3339: object) -> float | None:
+    if not isinstance(rfc3339, str):
+        return None
+    try:
+        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 async def apply_replicas(kube: Kube, namespace: str, deployment: str, replicas: int) -> None:
@@ -218,14 +230,15 @@ async def _read(
                 client,
                 url,
                 window_s=window_s,
-                labels={"namespace": resource.metadata.namespace},
+                # The resource, not just its namespace: another resource there may have the same pools.
+                labels={"namespace": resource.metadata.namespace, "deployment": resource.metadata.name},
                 timeout_s=SIGNAL_TIMEOUT_S,
             )
         else:
-            urls = await gateway_metrics_urls(kube, resource)
+            targets = await gateway_metrics_targets(kube, resource)
             history = store.scrapes.setdefault(resource.metadata.uid, deque())
             source = GatewayScrapeSignals(
-                client, urls, window_s=window_s, timeout_s=SIGNAL_TIMEOUT_S, history=history
+                client, targets, window_s=window_s, timeout_s=SIGNAL_TIMEOUT_S, history=history
             )
         return await source.read(pool_names, now)
 

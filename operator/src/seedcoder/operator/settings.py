@@ -9,18 +9,26 @@ name upper-cased with the ``SEEDCODER_`` prefix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seedcoder.api.scan import ScanPolicy
 from seedcoder.images import check_reference
+from seedcoder.observability.monitors import KUBE_PROMETHEUS_STACK_LABELS
 
 ENV_PREFIX = "SEEDCODER_"
 FIELD_MANAGER = "seedcoder-operator"
 """The one server-side-apply field manager of everything the operator writes."""
 AUTOSCALER_FIELD_MANAGER = "seedcoder-autoscaler"
 """The field manager that owns Triton Deployment replicas in ``slo`` mode."""
+DEFAULT_MONITORING_LABELS = KUBE_PROMETHEUS_STACK_LABELS
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 class OperatorSettings(BaseModel):
@@ -53,6 +61,10 @@ class OperatorSettings(BaseModel):
     triton_trtllm_image: str | None = Field(
         default=None,
         description="Full reference of the image that builds and serves TensorRT-LLM pools.",
+    )
+    triton_llamacpp_cuda_image: str | None = Field(
+        default=None,
+        description="Full reference of the image that builds and serves llama.cpp pools on GPUs (CUDA).",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="imagePullPolicy of every container the operator creates."
@@ -87,18 +99,55 @@ class OperatorSettings(BaseModel):
             "the gateways' NetworkPolicy admits the operator from there when it scrapes their /metrics."
         ),
     )
+    default_scan_policy: ScanPolicy = Field(
+        default="annotate",
+        description="Scan policy of gateways whose resource sets no spec.gateway.scan: off, annotate, block.",
+    )
     cluster_domain: str = Field(default="cluster.local", description="DNS domain of Services.")
     probe_port: int = Field(default=8080, ge=0, le=65535, description="Kopf liveness endpoint port (0: off).")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus /metrics port (0: off).")
     bind_address: str = Field(default="0.0.0.0", description="Address of the probe and metrics servers.")  # noqa: S104
     kubeconfig: str | None = Field(default=None, description="Kubeconfig path; in-cluster config when unset.")
+    monitoring_labels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_MONITORING_LABELS),
+        description=(
+            "Labels (comma-separated key=value) on every PodMonitor and PrometheusRule the operator writes: "
+            "what the Prometheus' podMonitorSelector and ruleSelector match. The default suits a "
+            "kube-prometheus-stack installed as release 'kube-prometheus-stack'."
+        ),
+    )
+
+    @field_validator("monitoring_labels", mode="before")
+    @classmethod
+    def _labels(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        labels: dict[str, str] = {}
+        for item in (i.strip() for i in value.split(",")):
+            if not item:
+                continue
+            key, sep, val = item.partition("=")
+            if not sep:
+                raise ValueError(f"monitoring_labels: {item!r} is not key=value")
+            labels[key.strip()] = val.strip()
+        return labels
+
+    @field_validator("monitoring_labels")
+    @classmethod
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, val in value.items():
+            if not _LABEL_KEY.fullmatch(key):
+                raise ValueError(f"monitoring_labels: {key!r} is not a valid Kubernetes label key")
+            if not _LABEL_VALUE.fullmatch(val):
+                raise ValueError(f"monitoring_labels: value {val!r} of {key!r} is not a valid label value")
+        return value
 
     @field_validator("image_registry", mode="before")
     @classmethod
     def _registry(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("gateway_image", "triton_cpu_image", "triton_trtllm_image")
+    @field_validator("gateway_image", "triton_cpu_image", "triton_trtllm_image", "triton_llamacpp_cuda_image")
     @classmethod
     def _reference(cls, value: str | None) -> str | None:
         return None if not value else check_reference(value)

@@ -45,13 +45,21 @@ class SignalSource(Protocol):
     async def read(self, pools: Sequence[str], now: float) -> dict[str, PoolSignals]: ...
 
 
-def _matchers(labels: Mapping[str, str]) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+def _matchers(labels: Mapping[str, str], pools: Sequence[str] = ()) -> str:
+    out = [f'{k}="{v}"' for k, v in sorted(labels.items())]
+    if pools:  # pool names are DNS labels: no regex metacharacters to escape
+        out.append(f'pool=~"{"|".join(sorted(pools))}"')
+    return ",".join(out)
 
 
-def promql(window_s: float, labels: Mapping[str, str]) -> dict[str, str]:
-    """The PromQL queries, by signal name (each returns one series per ``pool``)."""
-    sel = _matchers(labels)
+def promql(window_s: float, labels: Mapping[str, str], pools: Sequence[str] = ()) -> dict[str, str]:
+    """The PromQL queries, by signal name (each returns one series per ``pool``).
+
+    ``labels`` should name the resource (``namespace`` and ``deployment``, the labels
+    the PodMonitor puts on every series): two resources in one namespace may have
+    pools of the same name. ``pools`` limits the series to the resource's pools.
+    """
+    sel = _matchers(labels, pools)
     win = f"{max(1, round(window_s))}s"
     return {
         "ttft_p95": (
@@ -97,7 +105,7 @@ class PrometheusSignals:
         timeout_s: float = 5.0,
     ) -> None:
         self._client, self._url = client, url.rstrip("/")
-        self._queries = promql(window_s, labels)
+        self._window, self._labels = window_s, dict(labels)
         self._timeout = timeout_s
 
     async def _query(self, q: str, now: float) -> dict[str, float] | None:
@@ -111,8 +119,9 @@ class PrometheusSignals:
             return None
 
     async def read(self, pools: Sequence[str], now: float) -> dict[str, PoolSignals]:
-        names = list(self._queries)
-        answers = await asyncio.gather(*(self._query(self._queries[n], now) for n in names))
+        queries = promql(self._window, self._labels, pools)
+        names = list(queries)
+        answers = await asyncio.gather(*(self._query(queries[n], now) for n in names))
         got = dict(zip(names, answers, strict=True))
         out: dict[str, PoolSignals] = {}
         for pool in pools:
@@ -139,33 +148,54 @@ class PrometheusSignals:
 # ---------------------------------------------------------------------- direct scrape of the gateway pods
 
 
-@dataclass
-class Snapshot:
-    """Cumulative counters of all gateway pods at one time, per pool."""
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One gateway pod: its ``/metrics`` URL and when it started (its counters were zero then)."""
 
-    at: float
+    url: str
+    started_at: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Same URL and start time: the same process (a pod IP can be reused by a later pod)."""
+        return f"{self.url}@{self.started_at}"
+
+
+@dataclass
+class Counters:
+    """One pod's cumulative counters, per pool."""
+
     requests: dict[str, float] = field(default_factory=dict)
     buckets: dict[str, dict[float, float]] = field(default_factory=dict)
     inflight: dict[str, float] = field(default_factory=dict)
 
 
-def parse_exposition(text: str, at: float, into: Snapshot | None = None) -> Snapshot:
-    """Add one pod's text exposition to a snapshot (sums over pods and over other labels)."""
-    snap = into or Snapshot(at=at)
+@dataclass
+class Scrape:
+    """Every gateway pod's counters at one time, by pod (``ScrapeTarget.key``)."""
+
+    at: float
+    pods: dict[str, Counters] = field(default_factory=dict)
+    started: dict[str, float | None] = field(default_factory=dict)
+
+
+def parse_exposition(text: str) -> Counters:
+    """One pod's text exposition, summed over labels other than ``pool``."""
+    c = Counters()
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
             pool = s.labels.get("pool")
             if pool is None:
                 continue
             if s.name == f"{mn.GATEWAY_REQUESTS_TOTAL}":
-                snap.requests[pool] = snap.requests.get(pool, 0.0) + s.value
+                c.requests[pool] = c.requests.get(pool, 0.0) + s.value
             elif s.name == f"{mn.GATEWAY_TTFT_SECONDS}_bucket":
                 le = float(s.labels["le"])
-                b = snap.buckets.setdefault(pool, {})
+                b = c.buckets.setdefault(pool, {})
                 b[le] = b.get(le, 0.0) + s.value
             elif s.name == mn.GATEWAY_INFLIGHT:
-                snap.inflight[pool] = snap.inflight.get(pool, 0.0) + s.value
-    return snap
+                c.inflight[pool] = c.inflight.get(pool, 0.0) + s.value
+    return c
 
 
 def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None:
@@ -187,45 +217,88 @@ def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None
     return prev_le
 
 
-def difference(old: Snapshot, new: Snapshot, pools: Sequence[str]) -> dict[str, PoolSignals]:
-    """Rates and p95 between two snapshots (a counter that went down means a pod restarted: missing)."""
-    dt = new.at - old.at
+def _went_down(old: Counters, new: Counters) -> bool:
+    if any(v < old.requests.get(p, 0.0) for p, v in new.requests.items()):
+        return True
+    if any(p not in new.requests for p in old.requests):
+        return True
+    return any(c < old.buckets.get(p, {}).get(le, 0.0) for p, b in new.buckets.items() for le, c in b.items())
+
+
+def _baseline(old: Scrape | None, new: Scrape, key: str, window_s: float) -> tuple[Counters, float] | None:
+    """What to subtract from a pod's counters now, and since when; ``None``: it cannot be known.
+
+    Like Prometheus' ``rate()`` over a counter reset: a pod seen before is differenced
+    against that scrape, unless its counters went down (its process restarted since:
+    count from zero). A pod not seen before started from zero at its start time, so a
+    pod that started within the window needs no earlier scrape; requests served before
+    the operator's first scrape are not lost.
+    """
+    now_c = new.pods[key]
+    if old is not None and key in old.pods:
+        prev = old.pods[key]
+        return (Counters(), old.at) if _went_down(prev, now_c) else (prev, old.at)
+    started = new.started.get(key)
+    if old is not None:
+        since = old.at if started is None else max(old.at, started)
+        return Counters(), since  # not scraped then: not ready then, so it served nothing before
+    if started is not None and new.at - window_s <= started < new.at:
+        return Counters(), started
+    return None
+
+
+def difference(
+    old: Scrape | None, new: Scrape, pools: Sequence[str], window_s: float
+) -> dict[str, PoolSignals]:
+    """Per-pool rates and p95 between two scrapes, summed over pods (missing when any pod is unknown)."""
+    bases = {k: _baseline(old, new, k, window_s) for k in new.pods}
+    known = all(b is not None for b in bases.values())
     out: dict[str, PoolSignals] = {}
     for pool in pools:
+        inflight = [c.inflight[pool] for c in new.pods.values() if pool in c.inflight]
         rate = p95 = None
-        if dt > 0 and pool in new.requests:
-            d = new.requests[pool] - old.requests.get(pool, 0.0)
-            rate = d / dt if d >= 0 else None
-        nb, ob = new.buckets.get(pool), old.buckets.get(pool, {})
-        if nb is not None:
-            delta = {le: c - ob.get(le, 0.0) for le, c in nb.items()}
-            if all(v >= 0 for v in delta.values()):
-                p = histogram_quantile(TTFT_OBJECTIVE_QUANTILE, delta)
-                p95 = None if p is None else p * 1000.0
+        if known and new.pods and any(pool in c.requests for c in new.pods.values()):
+            rate, delta = 0.0, dict[float, float]()
+            for k, c in new.pods.items():
+                base = bases[k]
+                assert base is not None
+                prev, since = base
+                dt = new.at - since
+                if dt > 0:
+                    rate += (c.requests.get(pool, 0.0) - prev.requests.get(pool, 0.0)) / dt
+                pb = prev.buckets.get(pool, {})
+                for le, n in c.buckets.get(pool, {}).items():
+                    delta[le] = delta.get(le, 0.0) + n - pb.get(le, 0.0)
+            p = histogram_quantile(TTFT_OBJECTIVE_QUANTILE, delta) if delta else None
+            p95 = None if p is None else p * 1000.0
         out[pool] = PoolSignals(
-            observed_at=new.at, request_rate=rate, ttft_p95_ms=p95, inflight=new.inflight.get(pool)
+            observed_at=new.at if new.pods else None,
+            request_rate=rate,
+            ttft_p95_ms=p95,
+            inflight=sum(inflight) if inflight else None,
         )
     return out
 
 
 class GatewayScrapeSignals:
-    """Scrapes every gateway pod's ``/metrics``; rates and p95 over up to ``window_s`` of kept snapshots.
+    """Scrapes every gateway pod's ``/metrics``; rates and p95 over up to ``window_s`` of kept scrapes.
 
-    Keeps its snapshots in memory (the operator holds one instance per resource); the
-    first call has nothing to difference against, so rates are missing and the policy holds.
+    Keeps its scrapes in memory (the operator holds one history per resource). Pods are
+    differenced one by one, so a pod that comes, goes or restarts between two scrapes
+    neither reads as a drop in load nor hides the others' traffic.
     """
 
     def __init__(
         self,
         client: httpx.AsyncClient,
-        urls: Sequence[str],
+        targets: Sequence[ScrapeTarget],
         *,
         window_s: float,
         timeout_s: float = 5.0,
-        history: deque[Snapshot] | None = None,
+        history: deque[Scrape] | None = None,
     ) -> None:
-        self._client, self.urls, self._window, self._timeout = client, list(urls), window_s, timeout_s
-        self._history: deque[Snapshot] = history if history is not None else deque()
+        self._client, self.targets, self._window, self._timeout = client, list(targets), window_s, timeout_s
+        self._history: deque[Scrape] = history if history is not None else deque()
 
     async def _scrape(self, url: str) -> str | None:
         try:
@@ -236,17 +309,17 @@ class GatewayScrapeSignals:
             return None
 
     async def read(self, pools: Sequence[str], now: float) -> dict[str, PoolSignals]:
-        texts = await asyncio.gather(*(self._scrape(u) for u in self.urls))
-        if not self.urls or any(t is None for t in texts):
+        texts = await asyncio.gather(*(self._scrape(t.url) for t in self.targets))
+        if not self.targets or any(t is None for t in texts):
             return {p: PoolSignals() for p in pools}  # a missing pod would read as a drop in load
-        snap = Snapshot(at=now)
-        for text in texts:
+        snap = Scrape(at=now)
+        for target, text in zip(self.targets, texts, strict=True):
             assert text is not None
-            parse_exposition(text, now, snap)
+            snap.pods[target.key] = parse_exposition(text)
+            snap.started[target.key] = target.started_at
         hist = self._history
+        while len(hist) > 1 and hist[1].at <= now - self._window:
+            hist.popleft()  # keep the newest scrape at or before the window's start as the base
+        base = hist[0] if hist else None
         hist.append(snap)
-        while len(hist) > 2 and hist[1].at <= now - self._window:
-            hist.popleft()
-        if len(hist) < 2:
-            return {p: PoolSignals(observed_at=now, inflight=snap.inflight.get(p)) for p in pools}
-        return difference(hist[0], snap, pools)
+        return difference(base, snap, pools, self._window)

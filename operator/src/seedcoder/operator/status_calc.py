@@ -25,7 +25,7 @@ from seedcoder.api.status import (
 from seedcoder.operator import names
 from seedcoder.operator.conditions import Transition, Verdict, merge, ready
 from seedcoder.operator.desired import Observed, Plan
-from seedcoder.operator.engineplan import PoolEngine, distinct_engines
+from seedcoder.operator.engineplan import PoolEngine, distinct_engines, memory_budget
 from seedcoder.operator.observed import JobView
 
 
@@ -50,6 +50,9 @@ def engine_status(
         "pools": [g.pool.name for g in group],
         "job": names.build_job(key),
     }
+    mb = memory_budget(pe.profile, pe.plan)
+    if mb is not None:
+        base["memory"] = mb.summary()
     if job is None:
         return EngineStatus(**base, state="Pending", message="Build Job not created yet")
     report = job.latest_report

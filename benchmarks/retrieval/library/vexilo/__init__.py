@@ -1,0 +1,1 @@
+"""Vexilo: the payments platform's internal toolkit."""

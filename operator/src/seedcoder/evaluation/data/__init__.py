@@ -1,0 +1,1 @@
+"""Data shipped with the evaluation package (the public regression set and its source)."""
