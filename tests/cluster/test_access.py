@@ -95,7 +95,9 @@ def test_audit_log_records_writes_and_no_reads(cluster: Cluster, namespace: str)
 def test_admin_api_client_authenticates_with_the_admin_certificate(admin_api: Any) -> None:
     nodes: Any = client.CoreV1Api(admin_api).list_node()
     names = sorted(n.metadata.name for n in nodes.items)
-    assert names == ["a100-0", "a100-1", "cpu-0", "cpusim-0", "h100-0", "h100-1"]
+    assert names == [
+        "a100-0", "a100-1", "cpu-0", "cpusim-0", "h100-0", "h100-1", "l4-0", "rtx4090-0", "rtx4090-1"
+    ]  # fmt: skip
     review: Any = client.AuthenticationV1Api(admin_api).create_self_subject_review(
         client.V1SelfSubjectReview(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
     )

@@ -65,6 +65,9 @@ def test_up_leaves_a_ready_cluster_and_down_stops_every_process(dev: Path) -> No
             "a100-1": ("True", "8", "NVIDIA-A100-SXM4-80GB", "a100"),
             "cpu-0": ("True", None, None, "cpu"),
             "cpusim-0": ("True", None, None, "cpusim"),
+            "rtx4090-0": ("True", "1", "NVIDIA-GeForce-RTX-4090", "rtx4090"),
+            "rtx4090-1": ("True", "1", "NVIDIA-GeForce-RTX-4090", "rtx4090"),
+            "l4-0": ("True", "1", "NVIDIA-L4", "l4"),
         }
         again = _devcluster("up", "--dev-dir", str(dev))
         assert again.returncode == 0
