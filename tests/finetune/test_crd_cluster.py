@@ -29,6 +29,12 @@ def finetune_crd_installed(cluster: Cluster) -> None:
         what="the seedcoderfinetunes API",
         timeout=30,
     )
+    # the OpenAPI document (what kubectl explain reads) is published a moment after the API
+    wait_until(
+        lambda: cluster.kubectl("explain", "seedcoderfinetune.spec", check=False).returncode == 0,
+        what="the seedcoderfinetunes OpenAPI schema",
+        timeout=60,
+    )
 
 
 def _object(name: str, **spec: Any) -> str:
