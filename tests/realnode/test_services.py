@@ -9,10 +9,13 @@ resolve (CoreDNS has no upstream: no query may leave the machine).
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from seedcoder.devcluster import Cluster
 
-from .helpers import apply, echo_pod, wait_phase, wait_ready
+from .helpers import apply, echo_pod, eventually, wait_phase, wait_ready
 
 pytestmark = pytest.mark.cluster
 
@@ -26,14 +29,35 @@ def _service(name: str) -> dict[str, object]:
     }
 
 
+def _ready_endpoints(cluster: Cluster, namespace: str, service: str) -> int:
+    out = cluster.kubectl(
+        "get", "endpointslices", "-n", namespace, "-l", f"kubernetes.io/service-name={service}", "-o", "json"
+    ).stdout
+    return sum(
+        1
+        for s in json.loads(out)["items"]
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready")
+    )
+
+
 def test_service_name_resolves_and_clusterip_reaches_a_backend(cluster: Cluster, namespace: str) -> None:
     apply(cluster, namespace, echo_pod("backend"), _service("backend"))
     wait_ready(cluster, namespace, "backend")
+    # the pod is Ready before the EndpointSlice says so and kube-proxy has synced it
+    eventually(lambda: _ready_endpoints(cluster, namespace, "backend") == 1, what="a ready endpoint")
     url = f"http://backend.{namespace}.svc.cluster.local/via-service"
-    apply(cluster, namespace, echo_pod("client", args=["-get", url, "-timeout", "5s"]))
-    phase = wait_phase(cluster, namespace, "client", {"Succeeded", "Failed"})
-    logs = cluster.kubectl("logs", "-n", namespace, "pod/client").stdout
-    assert phase == "Succeeded", logs
+    attempts = []
+    for n in range(3):  # kube-proxy syncs at most once a second after the slice changes
+        name = f"client-{n}"
+        apply(cluster, namespace, echo_pod(name, args=["-get", url, "-timeout", "5s"]))
+        phase = wait_phase(cluster, namespace, name, {"Succeeded", "Failed"})
+        logs = cluster.kubectl("logs", "-n", namespace, f"pod/{name}").stdout
+        attempts.append(logs)
+        if phase == "Succeeded":
+            break
+        time.sleep(2)
+    assert phase == "Succeeded", attempts
     assert logs.strip() == "backend"
     server_logs = cluster.kubectl("logs", "-n", namespace, "pod/backend").stdout
     assert "GET /via-service" in server_logs
