@@ -28,12 +28,14 @@ Run: ``make bench-operator`` (``python -m benchmarks.operator_bench``).
 
 from __future__ import annotations
 
+import calendar
 import json
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,10 @@ from typing import Any
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
+from seedcoder import metricnames as mn
 from seedcoder.devcluster import start_cluster
 from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
+from seedcoder.operator.events import REPORTING_CONTROLLER
 
 from tests.operator.harness import (
     OperatorProcess,
@@ -199,6 +203,7 @@ def run(workdir: Path) -> dict[str, Any]:
             rec.start()
             time.sleep(2)
             offset = audit_offset(cluster)
+            before = _reconciles(op)
             names = [f"r{i:03d}" for i in range(COUNT)]
             t0 = time.monotonic()
             apply(cluster, *[resource(n) for n in names])
@@ -212,15 +217,19 @@ def run(workdir: Path) -> dict[str, Any]:
             t_all_ready = time.monotonic()
             time.sleep(5)
             writes = audit_writes(cluster, op.user, offset)
+            many_reconciles = _reconciles(op, before)
             singles = [f"s{i:03d}" for i in range(SINGLES)]
             applied: dict[str, float] = {}
             offset = audit_offset(cluster)
+            before = _reconciles(op)
             for n in singles:
                 applied[n] = time.monotonic()
                 apply(cluster, resource(n))
                 wait_for(f"{n} Ready", lambda n=n: n in rec.ready, timeout=120, interval=0.1)
             time.sleep(5)
             single_writes = audit_writes(cluster, op.user, offset)
+            single_reconciles = _reconciles(op, before)
+            single_events = _events(cluster, since=applied[singles[0]] - time.monotonic())
             peak = op.peak_rss()
             rec.close()
         finally:
@@ -239,6 +248,10 @@ def run(workdir: Path) -> dict[str, Any]:
             "ready_s": _spread(one_ready),
             "api_writes_per_resource": round(len(single_writes) / SINGLES, 2),
             "api_writes_by_verb": dict(sorted(Counter(_verb(w) for w in single_writes).items())),
+            "api_writes_on_the_ten": sum(_target(w).startswith("s0") for w in single_writes),
+            "api_writes_on_the_100": sum(not _target(w).startswith("s0") for w in single_writes),
+            "events_by_reason": single_events,
+            "reconciles": single_reconciles,
             "timed_from": "just before `kubectl apply` of the one resource (the apply's own time included)",
         },
         "resources": COUNT,
@@ -259,6 +272,7 @@ def run(workdir: Path) -> dict[str, Any]:
         "api_writes_total": len(writes),
         "api_writes_per_resource": round(len(writes) / COUNT, 2),
         "api_writes_by_verb": dict(sorted(verbs.items())),
+        "reconciles": many_reconciles,
         "operator_peak_rss_mib": round(peak / 2**20, 1),
         "engines": "cached: the warm-up resource's build Job was Complete before the 100 were applied",
         "machine": f"{sys.platform}, simulated nodes (KWOK); times include KWOK and the scheduler",
@@ -269,6 +283,41 @@ def _verb(write: dict[str, Any]) -> str:
     ref = write["objectRef"]
     sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
     return f"{write['verb']} {ref.get('resource', '')}{sub}"
+
+
+def _reconciles(op: Any, before: dict[str, float] | None = None) -> dict[str, float]:
+    """Reconciles the operator ran (and their total seconds) since ``before``, from its own metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=10).read().decode()
+    now = {"count": 0.0, "seconds": 0.0}
+    for line in text.splitlines():
+        if line.startswith(f"{mn.OPERATOR_RECONCILE_SECONDS}_count"):
+            now["count"] = float(line.split()[-1])
+        elif line.startswith(f"{mn.OPERATOR_RECONCILE_SECONDS}_sum"):
+            now["seconds"] = float(line.split()[-1])
+    if before is None:
+        return now
+    count, secs = now["count"] - before["count"], now["seconds"] - before["seconds"]
+    return {"count": count, "seconds": round(secs, 1), "mean_ms": round(1000 * secs / max(count, 1), 1)}
+
+
+def _target(write: dict[str, Any]) -> str:
+    """The name of the SeedCoderDeployment a write is about (children and Events carry it first)."""
+    return str(write["objectRef"].get("name") or "")
+
+
+def _events(cluster: Any, since: float) -> dict[str, int]:
+    """Events the operator posted in the last ``-since`` seconds, counted by reason and object kind."""
+    out = cluster.kubectl("get", "events", "-n", NAMESPACE, "-o", "json").stdout
+    cutoff = time.time() + since
+    counted: Counter[str] = Counter()
+    for e in json.loads(out)["items"]:
+        if e.get("reportingComponent") != REPORTING_CONTROLLER:
+            continue
+        stamp = e.get("eventTime") or e.get("lastTimestamp") or e["metadata"]["creationTimestamp"]
+        when = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        if when >= cutoff:
+            counted[f"{e['involvedObject'].get('name', '')[:1]}… {e.get('reason')}"] += 1
+    return dict(sorted(counted.items()))
 
 
 def _spread(values: list[float]) -> dict[str, float]:
