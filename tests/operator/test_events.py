@@ -18,6 +18,10 @@ from seedcoder.operator.events import worth_an_event
         (Transition("Available", "False", "True", "Serving", ""), False),
         (Transition("Ready", "False", "True", "Serving", ""), True),
         (Transition("Progressing", "True", "False", "Complete", ""), False),
+        # a rollout's waiting reason moves while the status stays: a step, not news
+        (Transition("Available", "False", "False", "GatewayUnavailable", ""), False),
+        (Transition("Ready", "False", "False", "GatewayUnavailable", ""), False),
+        (Transition("Ready", "False", "False", "BuildFailed", ""), True),
         # bad news, even on first sight
         (Transition("EnginesReady", None, "False", "BuildFailed", ""), True),
         (Transition("Ready", None, "False", "InvalidSpec", ""), True),

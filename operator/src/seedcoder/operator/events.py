@@ -36,16 +36,18 @@ def worth_an_event(t: Transition) -> bool:
 
     A new resource's conditions appear and settle (engines built, pools available)
     without events; its ``Ready`` becoming True is the one event of a healthy
-    rollout. Afterwards: every change of ``Ready`` or ``SLOMet``, anything lost
-    (a condition that was True), and bad news.
+    rollout. Afterwards: every change of the status of ``Ready`` or ``SLOMet``,
+    anything lost (a condition that was True), and bad news. A reason that moves
+    while the status stays (``NoReadyPool`` to ``GatewayUnavailable`` while a new
+    resource rolls out) is a step, not news.
     """
     if t.type == "Progressing":
         return False
     if t.new == "False" and t.reason in _ALWAYS_NEWS:
         return True
-    if t.old is None:
+    if t.old is None or t.old == t.new:
         return False
-    return t.type in _SUMMARIES or t.old == "True" or _warning(t)
+    return t.type in _SUMMARIES or t.old == "True"
 
 
 def _manifest(

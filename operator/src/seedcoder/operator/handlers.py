@@ -16,27 +16,34 @@ the watch has shown, run beside Kopf (:func:`resync_forever`).
 
 Bursts are coalesced: one lock per resource keeps two reconciles of it apart,
 a trigger that arrives while another is already queued is dropped (the queued
-one takes the newest body when it starts), and child events whose status did
-not change (e.g. the operator's own ownerReference edits of a shared Job)
-trigger nothing. A reconcile the API refused for a passing reason (conflict,
+one takes the newest body when it starts), and a child's event triggers its
+owner only when what the reconcile reads of the child (its fingerprint) differs
+from what the owner's last reconcile saw or left: the operator's own applies,
+its ownerReference edits of a shared Job and the controllers' bookkeeping
+trigger nothing. At most ``max_concurrent_reconciles`` run at once, the way
+controller-runtime bounds its workers: a hundred reconciles listing their
+children together only slow the API server, while triggers waiting their turn
+coalesce. The resync is paced: one resource every ``interval / N``, so a
+sweep never holds the event loop in one burst. A reconcile the API refused for a passing reason (conflict,
 throttling, a 5xx) is retried with back-off before the resync would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
 import kopf
 
-from seedcoder.api.resource import GROUP, PLURAL, VERSION
+from seedcoder.api.resource import GROUP, KIND, PLURAL, VERSION
 from seedcoder.operator import names
 from seedcoder.operator.kube import ApiError
 from seedcoder.operator.metrics import OperatorMetrics
+from seedcoder.operator.observed import fingerprint
 from seedcoder.operator.reconcile import Deps, Result, reconcile
+from seedcoder.operator.settings import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
@@ -54,8 +61,12 @@ class Runtime:
         self.deps = deps
         self.metrics = metrics
         self.locks: dict[str, asyncio.Lock] = {}
+        self.slots = asyncio.Semaphore(deps.settings.max_concurrent_reconciles)
+        """At most this many reconciles at once: past that, a burst only slows the API server
+        (every reconcile lists its children) while the waiting triggers coalesce."""
         self.queued: set[str] = set()
-        self.child_state: dict[str, str] = {}
+        self.children: dict[str, dict[tuple[str, str], str]] = {}
+        """Per resource uid: the fingerprints of its child Deployments and Jobs its last reconcile saw."""
         self.bodies: dict[str, kopf.Body] = {}
         """The newest body of every resource the watch has shown, by uid."""
         self.reconciled: dict[str, Any] = {}
@@ -72,6 +83,7 @@ class Runtime:
         self.bodies.pop(uid, None)
         self.reconciled.pop(uid, None)
         self.locks.pop(uid, None)
+        self.children.pop(uid, None)
         self.metrics.forget(uid)
         self.metrics.resources.set(len(self.bodies))
 
@@ -80,14 +92,17 @@ class Runtime:
         uid = body.metadata.uid or ""
         return uid not in self.reconciled or self.reconciled[uid] != body.metadata.get("generation")
 
-    def child_changed(self, body: kopf.Body) -> bool:
-        """Whether a child's generation or status differs from the last event seen for it."""
-        uid = body.metadata.uid or ""
-        state = json.dumps([body.metadata.get("generation"), body.get("status")], sort_keys=True)
-        if self.child_state.get(uid) == state:
-            return False
-        self.child_state[uid] = state
-        return True
+    def owners_to_wake(self, kind: str, body: kopf.Body) -> list[tuple[str, str]]:
+        """(uid, name) of each known owner whose last reconcile saw this child differently."""
+        key = (kind, body.metadata.name or "")
+        now = fingerprint(kind, body, FIELD_MANAGER)
+        return [
+            (ref["uid"], ref.get("name", ""))
+            for ref in body.metadata.get("ownerReferences") or []
+            if ref.get("kind") == KIND
+            and ref.get("uid") in self.bodies
+            and self.children.get(ref["uid"], {}).get(key) != now
+        ]
 
 
 async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
@@ -96,8 +111,8 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
         return None
     rt.queued.add(uid)
     rt.metrics.queue_depth.set(len(rt.queued))
-    async with rt.lock(uid):
-        rt.queued.discard(uid)
+    async with rt.lock(uid), rt.slots:
+        rt.queued.discard(uid)  # until here, newer triggers of this resource join this run
         rt.metrics.queue_depth.set(len(rt.queued))
         body = rt.bodies.get(uid)
         if body is None:
@@ -117,6 +132,7 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
         finally:
             rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
         rt.reconciled[uid] = generation
+        rt.children[uid] = result.children
     if result.sample is not None:
         rt.metrics.record(result.sample)
     return result
@@ -140,10 +156,18 @@ async def run_with_retries(rt: Runtime, uid: str, what: str) -> Result | None:
 
 
 async def resync_forever(rt: Runtime, interval_s: float) -> None:
-    """Every ``interval_s``, reconcile every known resource once (the autoscaler runs here too)."""
+    """Reconcile every known resource once per ``interval_s`` (the autoscaler runs here too).
+
+    Paced, not in bursts: the resources are spread over the interval (one every
+    ``interval_s / N``), so a busy operator's sweep never queues a new resource
+    behind a hundred settled ones.
+    """
+    await asyncio.sleep(interval_s)
     while True:
-        await asyncio.sleep(interval_s)
-        for uid in list(rt.bodies):
+        started = time.monotonic()
+        uids = list(rt.bodies)
+        for i, uid in enumerate(uids):
+            await _sleep_until(started + interval_s * i / len(uids))
             body = rt.bodies.get(uid)
             if body is None:
                 continue
@@ -152,6 +176,11 @@ async def resync_forever(rt: Runtime, interval_s: float) -> None:
                 await run(rt, uid, timer=True)
             except Exception as exc:  # one resource's failure must not stop the others' resync
                 log.warning("Resync of SeedCoderDeployment %s failed: %s", what, exc)
+        await _sleep_until(started + interval_s)
+
+
+async def _sleep_until(deadline: float) -> None:
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
@@ -183,18 +212,20 @@ def register(registry: kopf.OperatorRegistry) -> None:
                     result.invalid,
                 )
 
-    async def on_child(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
-        rt: Runtime = memo["runtime"]
-        if not rt.child_changed(body):
-            return
-        for ref in body.metadata.get("ownerReferences") or []:
-            if ref.get("kind") == "SeedCoderDeployment" and ref.get("uid") in rt.bodies:
-                await run_with_retries(rt, ref["uid"], f"{namespace}/{ref.get('name')}")
+    def on_child(kind: str) -> Any:
+        async def handler(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
+            rt: Runtime = memo["runtime"]
+            for uid, name in rt.owners_to_wake(kind, body):
+                await run_with_retries(rt, uid, f"{namespace}/{name}")
+
+        return handler
 
     managed = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
-    kopf.on.event("batch", "v1", "jobs", registry=registry, id="build-job-changed", labels=managed)(on_child)
+    kopf.on.event("batch", "v1", "jobs", registry=registry, id="build-job-changed", labels=managed)(
+        on_child("Job")
+    )
     kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployment-changed", labels=managed)(
-        on_child
+        on_child("Deployment")
     )
 
     @kopf.on.probe(registry=registry, id="reconciles")

@@ -223,3 +223,20 @@ def parse_deployment(dep: Obj, manager: str) -> DeploymentView:
         observed_generation=int(status.get("observedGeneration") or 0),
         operator_owns_replicas=_owns_replicas(dep, manager),
     )
+
+
+def fingerprint(kind: str, obj: Obj, manager: str) -> str:
+    """What a reconcile reads of a child Deployment or Job, as a comparable string.
+
+    Why: a watch event of a child is worth a reconcile only when something the
+    reconcile reads changed since it last read it. Condition timestamps, the
+    resource version, and the owner references the operator adds itself are
+    left out, so the operator's own writes and the controllers' bookkeeping
+    trigger nothing.
+    """
+    if kind == "Deployment":
+        return repr(parse_deployment(obj, manager))
+    if kind == "Job":
+        view = parse_job(obj)
+        return repr((view.name, view.key, view.complete, view.failed, view.failed_reason, view.active))
+    raise ValueError(f"no fingerprint for kind {kind!r}: only Deployments and Jobs trigger reconciles")

@@ -25,6 +25,7 @@ from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservati
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.metrics_sample import ResourceSample
 from seedcoder.operator.observe import Snapshot, observe
+from seedcoder.operator.observed import fingerprint
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 from seedcoder.operator.status_calc import ScalingView, compute, invalid
 
@@ -55,6 +56,8 @@ class Result:
     """Something is still converging (a build, a rollout): worth looking again soon."""
     sample: ResourceSample | None = None
     """What this reconcile saw, for the operator's metrics (None: the resource is going away)."""
+    children: dict[tuple[str, str], str] = field(default_factory=dict)
+    """The fingerprint of every child Deployment and build Job as this reconcile left them."""
 
 
 def _rfc3339(t: datetime) -> str:
@@ -75,7 +78,8 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     return out
 
 
-async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> None:
+async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> list[dict[str, Any]]:
+    """Apply what changed and delete what is no longer wanted; returns the applied objects."""
     from seedcoder.operator.desired import must_replace, stamp
 
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
@@ -98,10 +102,26 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
             await deps.kube.delete(key[0], scd.metadata.namespace, key[1], uid=live["metadata"].get("uid"))
         changed.append(manifest)
     # independent objects: send the applies together (the API server orders nothing between them)
-    await asyncio.gather(*(deps.kube.apply(m, FIELD_MANAGER) for m in changed))
+    applied = await asyncio.gather(*(deps.kube.apply(m, FIELD_MANAGER) for m in changed))
     for (kind, name), obj in snap.live.items():
         if (kind, name) not in wanted:
             await deps.kube.delete(kind, scd.metadata.namespace, name, uid=obj["metadata"].get("uid"))
+    return list(applied)
+
+
+def _children(snap: Snapshot, applied: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Fingerprints of the Deployments and build Jobs as this reconcile saw or left them."""
+    seen = {
+        (kind, name): fingerprint(kind, obj, FIELD_MANAGER)
+        for (kind, name), obj in snap.live.items()
+        if kind == "Deployment"
+    }
+    for name, job in snap.raw_jobs.items():
+        seen[("Job", name)] = fingerprint("Job", job, FIELD_MANAGER)
+    for obj in applied:
+        if obj.get("kind") == "Deployment":
+            seen[("Deployment", obj["metadata"]["name"])] = fingerprint("Deployment", obj, FIELD_MANAGER)
+    return seen
 
 
 async def _autoscale(
@@ -200,7 +220,7 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         snap = await observe(deps.kube, scd, extra)
     p = plan(scd, pools, snap.observed, deps.settings)
     await jobsync.sync_jobs(deps.kube, scd, p, snap.observed.jobs, snap.raw_jobs)
-    await _apply_owned(deps, scd, p, snap)
+    applied = await _apply_owned(deps, scd, p, snap)
     scaling = await _autoscale(deps, scd, pools, snap, now) if timer else None
     endpoint = gateway_objects.endpoint(
         scd.metadata.name, scd.metadata.namespace, deps.settings.cluster_domain
@@ -228,4 +248,6 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     sample = metrics_sample.sample(
         scd, pools, status, snap.observed.jobs.values(), scaling.events if scaling else ()
     )
-    return Result(ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample)
+    return Result(
+        ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample, children=_children(snap, applied)
+    )

@@ -76,6 +76,12 @@ class OperatorSettings(BaseModel):
     resync_seconds: float = Field(
         default=30.0, gt=0, description="Timer interval: level-based resync and autoscaling hook."
     )
+    max_concurrent_reconciles: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Reconciles running at once; the others wait their turn, and their triggers coalesce.",
+    )
     build_backoff_limit: int = Field(
         default=3, ge=0, le=20, description="Pod retries of one build Job (the Job controller backs off)."
     )
