@@ -64,7 +64,7 @@ COUNT = 100
 SINGLES = 10
 """Resources applied one at a time into the cluster that already holds the 100."""
 NAMESPACE = "bench"
-CHILDREN = 11
+CHILDREN = 9
 WATCHED = {
     "Deployment": ("AppsV1Api", "list_namespaced_deployment"),
     "Service": ("CoreV1Api", "list_namespaced_service"),

@@ -138,13 +138,14 @@ def plan(
         owned.append(stamp(triton.service(instance=inst, namespace=ns, pool=pe.pool, arch=pe.profile.arch)))
         sel = triton.selector_labels(inst, pe.pool.name)
         svc_labels = {**names.instance_labels(inst, names.COMPONENT_TRITON), names.LABEL_POOL: pe.pool.name}
-        owned.append(
-            stamp(
-                triton.pdb(
-                    name=names.triton(inst, pe.pool.name), namespace=ns, labels=svc_labels, selector=sel
+        if triton.can_be_disrupted_one_at_a_time(max(pe.pool.min_replicas, pe.pool.max_replicas)):
+            owned.append(
+                stamp(
+                    triton.pdb(
+                        name=names.triton(inst, pe.pool.name), namespace=ns, labels=svc_labels, selector=sel
+                    )
                 )
             )
-        )
         weight, longest = hints[pe.pool.name]
         endpoints.append(
             gateway_objects.pool_endpoint(
@@ -176,16 +177,17 @@ def plan(
         )
         owned.append(stamp(gateway_objects.service(instance=inst, namespace=ns, spec=spec)))
         gw_labels = names.instance_labels(inst, names.COMPONENT_GATEWAY)
-        owned.append(
-            stamp(
-                triton.pdb(
-                    name=names.gateway(inst),
-                    namespace=ns,
-                    labels=gw_labels,
-                    selector=gateway_objects.selector_labels(inst),
+        if triton.can_be_disrupted_one_at_a_time(spec.gateway.replicas):
+            owned.append(
+                stamp(
+                    triton.pdb(
+                        name=names.gateway(inst),
+                        namespace=ns,
+                        labels=gw_labels,
+                        selector=gateway_objects.selector_labels(inst),
+                    )
                 )
             )
-        )
     if (r := spec.retrieval) is not None:
         owned += [
             stamp(retrieval_objects.cronjob(instance=inst, namespace=ns, r=r, images=images)),

@@ -214,6 +214,16 @@ def service(*, instance: str, namespace: str, pool: PoolSpec, arch: str) -> Mani
     }
 
 
+def can_be_disrupted_one_at_a_time(most_replicas: int) -> bool:
+    """Whether a PodDisruptionBudget of ``maxUnavailable: 1`` means anything.
+
+    With one replica at most it allows exactly what no budget allows (evicting the
+    one pod), so such a component gets none: one object and one write less, and
+    the budget appears when the component may run two.
+    """
+    return most_replicas > 1
+
+
 def pdb(*, name: str, namespace: str, labels: dict[str, str], selector: dict[str, str]) -> Manifest:
     """At most one pod of a Deployment voluntarily disrupted at a time."""
     return {
