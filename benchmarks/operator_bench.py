@@ -18,9 +18,9 @@ adding a resource to a busy operator.
 
 Reports, per resource, timed from the moment the API server announced the
 resource (its watch event; ``kubectl apply`` of 100 objects itself takes a
-while; the single ones from just before their apply): time to all 11 children created
-(2 Deployments, 2 Services, 2 PodDisruptionBudgets, 1 ConfigMap, 4
-NetworkPolicies), time to ``Ready=True`` (median, p95, max), API writes per
+while; the single ones from just before their apply): time to all 9 children created
+(2 Deployments, 2 Services, 1 ConfigMap, 4 NetworkPolicies; no PodDisruptionBudget,
+as each component runs one replica at most), time to ``Ready=True`` (median, p95, max), API writes per
 resource (from the audit log, the operator's user only), and the operator's peak
 memory. Writes ``benchmarks/results/operator.json`` and ``operator.md``.
 Run: ``make bench-operator`` (``python -m benchmarks.operator_bench``).
