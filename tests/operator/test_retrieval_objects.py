@@ -12,12 +12,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import SeedCoderDeploymentSpec
 from seedcoder.operator import retrieval_objects
 from seedcoder.operator.desired import plan
+from seedcoder.operator.observe import may_have_index_objects
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
-from tests.operator.sample import sample
+from tests.operator.sample import live, sample, with_path
 
 GOLDEN = Path(__file__).parent / "golden" / "retrieval.yaml"
 pytestmark = pytest.mark.usefixtures("pinned_repository_source")
@@ -185,3 +187,17 @@ def test_a_failed_job_without_a_report_makes_the_status_failed() -> None:
     old = json.loads(json.dumps(failed_job))
     old["status"]["conditions"][0]["lastTransitionTime"] = "2026-12-01T09:00:00Z"
     assert retrieval_objects.index_status([_pod("a", "2026-12-01T10:01:00Z", ok)], [old]).state == "Indexed"
+
+
+def test_retrieval_children_are_listed_only_while_they_may_exist() -> None:
+    def settled(body: dict[str, Any], status: dict[str, Any]) -> SeedCoderDeployment:
+        out = live(body)
+        out["status"] = {"observedGeneration": 1, **status}
+        return SeedCoderDeployment.parse(out)
+
+    plain = sample()
+    assert not may_have_index_objects(settled(plain, {}))
+    assert may_have_index_objects(SeedCoderDeployment.parse(live(plain)))  # not reconciled yet
+    assert may_have_index_objects(settled(with_path(plain, "retrieval", RETRIEVAL), {}))
+    # removed from the spec: listed until a status without the index is written
+    assert may_have_index_objects(settled(plain, {"retrieval": {}}))

@@ -21,7 +21,9 @@ from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
 
-OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy", "CronJob")
+OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
+INDEX_KINDS = ("CronJob",)
+"""Children of retrieval only: listed while it is configured, or may have left some behind."""
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 BUILD_CONTAINER = "build"
 LOG_LINES = 20
@@ -41,6 +43,21 @@ class Snapshot:
     """The resource's indexing Jobs, the CronJob's included (a failed one with no report)."""
 
 
+def may_have_index_objects(scd: SeedCoderDeployment) -> bool:
+    """Whether retrieval's CronJob and Jobs are worth listing: three lists a reconcile saves otherwise.
+
+    They exist while retrieval is configured, and may linger right after it was
+    removed: the status still shows the index, or the spec changed since the
+    status was last written (a reconcile that created them and stopped before
+    its status write).
+    """
+    return (
+        scd.spec.retrieval is not None
+        or scd.status.retrieval is not None
+        or scd.status.observed_generation != scd.metadata.generation
+    )
+
+
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(o.get("uid") == uid for o in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
@@ -49,12 +66,13 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
     ns, uid = scd.metadata.namespace, scd.metadata.uid
     selector = names.instance_selector(scd.metadata.name)
     live: dict[tuple[str, str], dict[str, Any]] = {}
-    kinds = (*OWNED_KINDS, *extra_kinds)
+    indexing = may_have_index_objects(scd)
+    kinds = (*OWNED_KINDS, *(INDEX_KINDS if indexing else ()), *extra_kinds)
     *listed, jobs = await asyncio.gather(
         *(kube.list(kind, ns, selector) for kind in kinds), kube.list("Job", ns, names.BUILD_SELECTOR)
     )
     index_selector = retrieval_objects.index_selector(scd.metadata.name)
-    index_jobs = await kube.list("Job", ns, index_selector)  # also when retrieval was just removed
+    index_jobs = await kube.list("Job", ns, index_selector) if indexing else []
     index_pods = await kube.list("Pod", ns, index_selector) if scd.spec.retrieval is not None else []
     for kind, objs in [*zip(kinds, listed, strict=True), ("Job", index_jobs)]:
         for obj in objs:
