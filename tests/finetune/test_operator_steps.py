@@ -7,12 +7,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
 from seedcoder.api.finetune import SeedCoderFineTuneStatus
 from seedcoder.finetune import plan
 from seedcoder.finetune.run import JobState, Observed, step
 from seedcoder.operator.finetune import events, publish
 from seedcoder.operator.finetune.observe import job_states, run_selector
 from seedcoder.operator.finetune.reconcile import with_images
+from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.image_choice import ImageChoice
 
 from tests.finetune.test_plan import _ctx
@@ -148,3 +151,19 @@ def test_jobs_get_the_resources_pull_policy_and_secrets() -> None:
     pod = job["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "mirror"}]
     assert [c["imagePullPolicy"] for c in pod["containers"]] == ["Always"]
+
+
+def test_settings_come_from_the_environment_and_bad_references_are_named() -> None:
+    env = {
+        "SEEDCODER_FINETUNE_TRAINING_IMAGE": "registry.example/seedcoder-train:1.0",
+        "SEEDCODER_FINETUNE_REPORT_GRACE_SECONDS": "30",
+        "SEEDCODER_RESYNC_SECONDS": "5",  # the operator's own: ignored here
+    }
+    settings = FineTuneSettings.from_env(env)
+    assert settings.finetune_training_image == "registry.example/seedcoder-train:1.0"
+    assert settings.finetune_report_grace_seconds == 30
+    assert FineTuneSettings.from_env({}).finetune_training_image is None
+    with pytest.raises(ValidationError, match="finetune_report_grace_seconds"):
+        FineTuneSettings.from_env({"SEEDCODER_FINETUNE_REPORT_GRACE_SECONDS": "0"})
+    with pytest.raises(ValidationError, match="finetune_training_image"):
+        FineTuneSettings.from_env({"SEEDCODER_FINETUNE_TRAINING_IMAGE": "not a reference"})
