@@ -93,7 +93,7 @@ down: venv
 .PHONY: manifests
 manifests: venv
 	$(VPY) -m seedcoder.api.crdgen --write manifests/crds/seedcoderdeployments.yaml
-	$(VPY) -m seedcoder.api.finetune_crd --write manifests/preview/seedcoderfinetunes.yaml
+	$(VPY) -m seedcoder.api.finetune_crd --write manifests/crds/seedcoderfinetunes.yaml
 	bash tools/render-manifests.sh
 
 # ---------------------------------------------------------------- benchmarks

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every generated file the Helm chart and manifests/ ship, from their
 # single sources:
-#   - the CRD: manifests/crds/ -> charts/seedcoder-operator/crds/ (a copy);
+#   - the CRDs: manifests/crds/ -> charts/seedcoder-operator/crds/ (copies);
 #   - dashboards and rules: seedcoder.observability -> chart files/ and manifests/monitoring/;
 #   - manifests/install.yaml: `helm template` of the chart with default values, plus its Namespace;
 #   - manifests/monitoring/grafana-dashboards.yaml: the chart's dashboards ConfigMap.
@@ -16,6 +16,7 @@ helm="$("$py" -c 'from seedcoder.devcluster.tools import helm_path; print(helm_p
 
 mkdir -p "$chart/crds"
 cp manifests/crds/seedcoderdeployments.yaml "$chart/crds/seedcoderdeployments.yaml"
+cp manifests/crds/seedcoderfinetunes.yaml "$chart/crds/seedcoderfinetunes.yaml"
 
 "$py" -m seedcoder.observability.render "$root"
 

@@ -74,6 +74,6 @@ def test_the_api_server_explains_defaults_and_validates(cluster: Cluster, namesp
 
 
 @pytest.mark.usefixtures("finetune_crd_installed")
-def test_the_preview_example_is_accepted_by_the_api_server(cluster: Cluster, namespace: str) -> None:
-    example = CRD.parent / "example-seedcoderfinetune.yaml"
+def test_the_example_is_accepted_by_the_api_server(cluster: Cluster, namespace: str) -> None:
+    example = CRD.parents[1] / "examples" / "finetune" / "payments-team.yaml"
     cluster.kubectl("create", "--dry-run=server", "-n", namespace, "-f", str(example))

@@ -218,8 +218,8 @@ def test_the_engine_gate_names_the_set_that_regressed() -> None:
     assert decide_engine(bf16, {"public": _s(0.6)}, max_drop=0.01).reason == "ScoresMissing"
 
 
-def test_the_preview_example_parses_as_the_models_read_it() -> None:
-    doc = yaml.safe_load((ROOT / "manifests" / "preview" / "example-seedcoderfinetune.yaml").read_text())
+def test_the_example_parses_as_the_models_read_it() -> None:
+    doc = yaml.safe_load((ROOT / "manifests" / "examples" / "finetune" / "payments-team.yaml").read_text())
     assert doc["kind"] == finetune_crd.crd()["spec"]["names"]["kind"]
     spec = SeedCoderFineTuneSpec.model_validate(doc["spec"])
     assert spec.publish.adapter_name == "payments"

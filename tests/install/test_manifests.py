@@ -18,11 +18,15 @@ MANIFESTS = ROOT / "manifests"
 EXAMPLES = sorted((MANIFESTS / "examples").glob("*.yaml"))
 
 
-def test_chart_crd_is_the_same_file() -> None:
-    source = MANIFESTS / "crds" / "seedcoderdeployments.yaml"
-    copy = CHART / "crds" / "seedcoderdeployments.yaml"
+CRDS = ["seedcoderdeployments.yaml", "seedcoderfinetunes.yaml"]
+
+
+@pytest.mark.parametrize("name", CRDS)
+def test_chart_crd_is_the_same_file(name: str) -> None:
+    source = MANIFESTS / "crds" / name
+    copy = CHART / "crds" / name
     assert copy.read_bytes() == source.read_bytes(), "run tools/render-manifests.sh"
-    assert [p.name for p in (CHART / "crds").iterdir()] == ["seedcoderdeployments.yaml"]
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == CRDS
 
 
 def test_install_manifest_is_the_chart_with_default_values(helm: Path) -> None:
@@ -54,7 +58,7 @@ def test_install_manifest_contents() -> None:
 def test_documented_install_command_picks_up_only_install_files() -> None:
     """``kubectl apply -f manifests/crds/ -f manifests/install.yaml`` is not recursive: examples stay out."""
     assert sorted(p.name for p in MANIFESTS.glob("*.yaml")) == ["install.yaml"]
-    assert sorted(p.name for p in (MANIFESTS / "crds").iterdir()) == ["seedcoderdeployments.yaml"]
+    assert sorted(p.name for p in (MANIFESTS / "crds").iterdir()) == CRDS
     readme = (CHART / "README.md").read_text()
     assert "kubectl apply --server-side -f manifests/crds/ -f manifests/install.yaml" in readme
 

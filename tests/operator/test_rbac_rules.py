@@ -20,7 +20,8 @@ from seedcoder.operator.kube import KINDS
 from tests.operator.harness import RBAC_RULES
 
 USED: dict[str, set[str]] = {
-    "SeedCoderDeployment": {"list", "watch"},
+    "SeedCoderDeployment": {"get", "list", "watch"},  # get: a SeedCoderFineTune's deployment
+    "SeedCoderFineTune": {"list", "watch"},
     "Job": {"list", "watch", "create", "patch", "delete"},
     "CronJob": {"list", "create", "patch", "delete"},
     "Pod": {"list"},
@@ -68,3 +69,5 @@ def test_events_go_to_the_group_the_rules_allow_and_only_there() -> None:
 def test_status_is_written_through_its_subresource_and_the_resource_itself_never() -> None:
     assert "patch" in _allowed("seedcoder.dev", "seedcoderdeployments/status")
     assert not _allowed("seedcoder.dev", "seedcoderdeployments") & {"patch", "update", "create", "delete"}
+    assert "patch" in _allowed("seedcoder.dev", "seedcoderfinetunes/status")
+    assert not _allowed("seedcoder.dev", "seedcoderfinetunes") & {"patch", "update", "create", "delete"}

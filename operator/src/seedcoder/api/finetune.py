@@ -281,6 +281,25 @@ class GateDecisionStatus(ApiModel):
     public_delta: float | None = None
 
 
+class PublishedAdapter(ApiModel):
+    """The adapter a passing run published: what the deployment's gateway serves for this resource."""
+
+    name: DnsLabel = Field(description="Served as model '<model>:<name>'.")
+    version: str = Field(max_length=12, description="The run that trained it (r1, r2, ...).")
+    model: str = Field(max_length=256, description="The model name clients send for it.")
+    claim_name: DnsLabel = Field(description="PersistentVolumeClaim (the workspace) holding the adapter.")
+    path: str = Field(
+        max_length=512,
+        description="Folder of the adapter inside claimName (PEFT adapter_config.json and weights).",
+    )
+    teams: list[LabelValue] = Field(
+        default_factory=list, description="API key teams routed to it by default (spec.publish.teams)."
+    )
+    dataset_version: str | None = Field(default=None, description="Snapshot it was trained on.")
+    scores: RunScores | None = Field(default=None, description="The scores that passed the gate.")
+    published_time: str = Field(description="When it was published (RFC 3339).")
+
+
 class SeedCoderFineTuneStatus(ApiModel):
     """Observed state: the latest run's stages, scores and decision, and the adapter being served."""
 
@@ -296,3 +315,6 @@ class SeedCoderFineTuneStatus(ApiModel):
     scores: RunScores | None = None
     decision: GateDecisionStatus | None = None
     published_adapter: str | None = Field(default=None, description="The adapter currently served.")
+    adapter: PublishedAdapter | None = Field(
+        default=None, description="The published adapter's record (a rejected run leaves it unchanged)."
+    )

@@ -49,6 +49,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "SeedCoderDeployment": Kind(API_VERSION, PLURAL),
+    "SeedCoderFineTune": Kind(API_VERSION, "seedcoderfinetunes"),
     "Job": Kind("batch/v1", "jobs"),
     "CronJob": Kind("batch/v1", "cronjobs"),
     "Pod": Kind("v1", "pods"),

@@ -18,6 +18,7 @@ import kopf
 
 from seedcoder.observability.rules import monitoring_objects
 from seedcoder.operator import handlers
+from seedcoder.operator.finetune import handlers as finetune_handlers
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.metrics import OperatorMetrics
 from seedcoder.operator.reconcile import Deps
@@ -55,10 +56,14 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
         registry = kopf.OperatorRegistry()
         handlers.register(registry)
         runtime = handlers.Runtime(deps, metrics)
+        finetune = finetune_handlers.setup(registry, kube, settings, deps.instance, metrics)
         liveness = (
             f"http://{settings.bind_address}:{settings.probe_port}/healthz" if settings.probe_port else None
         )
         resync = asyncio.create_task(handlers.resync_forever(runtime, settings.resync_seconds))
+        finetune_resync = asyncio.create_task(
+            finetune_handlers.resync_forever(finetune, settings.resync_seconds)
+        )
         try:
             await kopf.operator(
                 registry=registry,
@@ -67,10 +72,11 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
                 clusterwide=clusterwide,
                 namespaces=namespaces,
                 liveness_endpoint=liveness,
-                memo=kopf.Memo(runtime=runtime),
+                memo=kopf.Memo(runtime=runtime, finetune=finetune),
             )
         finally:
             resync.cancel()
+            finetune_resync.cancel()
     finally:
         await kube.close()
 

@@ -1,0 +1,49 @@
+"""Settings of the fine-tuning reconcile, read once from the environment.
+
+Why apart from :class:`~seedcoder.operator.settings.OperatorSettings`: only the
+fine-tuning Jobs need them, and keeping them here keeps the operator's own
+settings untouched by this feature. Same convention: ``SEEDCODER_`` + the
+field name upper-cased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from seedcoder.images import check_reference
+from seedcoder.operator.settings import ENV_PREFIX
+
+
+class FineTuneSettings(BaseModel):
+    """Fine-tuning configuration (environment variable = ``SEEDCODER_`` + field name upper-cased)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    finetune_training_image: str | None = Field(
+        default=None,
+        description=(
+            "Full reference of the training image (the product image plus torch, transformers and peft); "
+            "unset: the product image, whose training Job then stops with a message naming the missing "
+            "packages."
+        ),
+    )
+    finetune_report_grace_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "How long a finished data set or evaluation Job may take to show its pod's termination "
+            "message before the stage fails for want of a report."
+        ),
+    )
+
+    @field_validator("finetune_training_image")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        return None if not value else check_reference(value)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FineTuneSettings:
+        values = {n: env[ENV_PREFIX + n.upper()] for n in cls.model_fields if ENV_PREFIX + n.upper() in env}
+        return cls.model_validate(values)
