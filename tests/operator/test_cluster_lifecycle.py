@@ -164,6 +164,20 @@ def test_h100_and_a100_resource_reaches_ready(
     new = wait_for("the headless Service to replace the ClusterIP one", replaced, timeout=30)
     assert new["metadata"]["uid"] != old_uid["metadata"]["uid"]
 
+    # a child deleted by hand is back by the next resync (between resyncs, woken reconciles
+    # trust their memory of what they applied instead of listing Services, ConfigMaps,
+    # PodDisruptionBudgets and NetworkPolicies again)
+    policies = kubectl_json(
+        cluster, "get", "networkpolicies", "-n", namespace, "-l", "app.kubernetes.io/instance=completions"
+    )["items"]
+    gone = policies[0]["metadata"]["name"]
+    cluster.kubectl("delete", "networkpolicy", gone, "-n", namespace, "--wait=true")
+    wait_for(
+        f"NetworkPolicy {gone} restored by the resync",
+        lambda: cluster.kubectl("get", "networkpolicy", gone, "-n", namespace, check=False).returncode == 0,
+        timeout=30,
+    )
+
 
 def test_shared_engine_survives_deleting_one_user(
     cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess]

@@ -65,6 +65,8 @@ class Runtime:
         """At most this many reconciles at once: past that, a burst only slows the API server
         (every reconcile lists its children) while the waiting triggers coalesce."""
         self.queued: set[str] = set()
+        self.remembered: dict[str, dict[tuple[str, str], dict[str, Any]] | None] = {}
+        """Per resource uid: its last reconcile's memory of the children only the operator changes."""
         self.children: dict[str, dict[tuple[str, str], str]] = {}
         """Per resource uid: the fingerprints of its child Deployments and Jobs its last reconcile saw."""
         self.bodies: dict[str, kopf.Body] = {}
@@ -84,6 +86,7 @@ class Runtime:
         self.reconciled.pop(uid, None)
         self.locks.pop(uid, None)
         self.children.pop(uid, None)
+        self.remembered.pop(uid, None)
         self.metrics.forget(uid)
         self.metrics.resources.set(len(self.bodies))
 
@@ -120,7 +123,9 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
         generation = body.metadata.get("generation")
         started = time.perf_counter()
         try:
-            result = await reconcile(body, rt.deps, timer=timer)
+            # the resync reads everything again; a woken reconcile trusts what it applied itself
+            memory = None if timer else rt.remembered.get(uid)
+            result = await reconcile(body, rt.deps, timer=timer, remembered=memory)
         except ApiError as exc:
             rt.metrics.reconcile_errors.labels(reason=exc.reason or str(exc.status)).inc()
             if exc.status in (409, 422, 429) or exc.status >= 500:
@@ -133,6 +138,7 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
             rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
         rt.reconciled[uid] = generation
         rt.children[uid] = result.children
+        rt.remembered[uid] = result.remembered
     if result.sample is not None:
         rt.metrics.record(result.sample)
     return result

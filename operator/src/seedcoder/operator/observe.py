@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,9 @@ from seedcoder.operator.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
 
 OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
+REMEMBERED_KINDS = ("Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy")
+"""Children nothing but the operator changes and no decision reads back: between two
+resyncs a reconcile may take them from its own memory of what it applied."""
 INDEX_KINDS = ("CronJob",)
 """Children of retrieval only: listed while it is configured, or may have left some behind."""
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
@@ -62,12 +66,37 @@ def _owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(o.get("uid") == uid for o in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
 
-async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, ...] = ()) -> Snapshot:
+def remember(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The little of a child that the next reconcile needs: name, uid, desired hash, a Service's clusterIP."""
+    meta = obj.get("metadata") or {}
+    out: dict[str, Any] = {
+        "metadata": {
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "annotations": {
+                names.ANNOTATION_HASH: (meta.get("annotations") or {}).get(names.ANNOTATION_HASH, "")
+            },
+        }
+    }
+    if "clusterIP" in (obj.get("spec") or {}):
+        out["spec"] = {"clusterIP": obj["spec"]["clusterIP"]}
+    return out
+
+
+async def observe(
+    kube: Kube,
+    scd: SeedCoderDeployment,
+    extra_kinds: tuple[str, ...] = (),
+    remembered: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> Snapshot:
+    """What exists for ``scd``; with ``remembered`` (the operator's memory of the
+    :data:`REMEMBERED_KINDS` it applied since the last full read), those are not listed."""
     ns, uid = scd.metadata.namespace, scd.metadata.uid
     selector = names.instance_selector(scd.metadata.name)
-    live: dict[tuple[str, str], dict[str, Any]] = {}
+    live: dict[tuple[str, str], dict[str, Any]] = dict(remembered or {})
     indexing = may_have_index_objects(scd)
-    kinds = (*OWNED_KINDS, *(INDEX_KINDS if indexing else ()), *extra_kinds)
+    owned = OWNED_KINDS if remembered is None else tuple(k for k in OWNED_KINDS if k not in REMEMBERED_KINDS)
+    kinds = (*owned, *(INDEX_KINDS if indexing else ()), *extra_kinds)
     *listed, jobs = await asyncio.gather(
         *(kube.list(kind, ns, selector) for kind in kinds), kube.list("Job", ns, names.BUILD_SELECTOR)
     )

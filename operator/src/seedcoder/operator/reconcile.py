@@ -24,7 +24,7 @@ from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, cache_problem
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.metrics_sample import ResourceSample
-from seedcoder.operator.observe import Snapshot, observe
+from seedcoder.operator.observe import REMEMBERED_KINDS, Snapshot, observe, remember
 from seedcoder.operator.observed import fingerprint
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 from seedcoder.operator.status_calc import ScalingView, compute, invalid
@@ -58,6 +58,8 @@ class Result:
     """What this reconcile saw, for the operator's metrics (None: the resource is going away)."""
     children: dict[tuple[str, str], str] = field(default_factory=dict)
     """The fingerprint of every child Deployment and build Job as this reconcile left them."""
+    remembered: dict[tuple[str, str], dict[str, Any]] | None = None
+    """What this reconcile left of the children only the operator changes (see ``observe``)."""
 
 
 def _rfc3339(t: datetime) -> str:
@@ -78,8 +80,14 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     return out
 
 
-async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> list[dict[str, Any]]:
-    """Apply what changed and delete what is no longer wanted; returns the applied objects."""
+async def _apply_owned(
+    deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
+    """Apply what changed and delete what is no longer wanted.
+
+    Returns the applied objects as the API left them, and the memory of the
+    remembered kinds (see :func:`observe.remember`) as they are now.
+    """
     from seedcoder.operator.desired import must_replace, stamp
 
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
@@ -106,7 +114,13 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
     for (kind, name), obj in snap.live.items():
         if (kind, name) not in wanted:
             await deps.kube.delete(kind, scd.metadata.namespace, name, uid=obj["metadata"].get("uid"))
-    return list(applied)
+    memory = {
+        key: remember(obj) for key, obj in snap.live.items() if key[0] in REMEMBERED_KINDS and key in wanted
+    }
+    for obj in applied:
+        if obj.get("kind") in REMEMBERED_KINDS:
+            memory[(obj["kind"], obj["metadata"]["name"])] = remember(obj)
+    return list(applied), memory
 
 
 def _children(snap: Snapshot, applied: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -194,8 +208,19 @@ async def _get_optional(kube: Kube, kind: str, scd: SeedCoderDeployment, name: s
         raise
 
 
-async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False) -> Result:
-    """Make the world match one SeedCoderDeployment and report it in its status."""
+async def reconcile(
+    body: Mapping[str, Any],
+    deps: Deps,
+    *,
+    timer: bool = False,
+    remembered: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> Result:
+    """Make the world match one SeedCoderDeployment and report it in its status.
+
+    ``remembered``: the previous reconcile's :attr:`Result.remembered`, so that the
+    children only the operator changes are not listed again (None: list everything,
+    as the resync does, which repairs what someone else changed or deleted).
+    """
     scd = SeedCoderDeployment.parse(body)
     if scd.metadata.deletion_timestamp:
         return Result()  # the garbage collector removes what it owns
@@ -214,13 +239,13 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         await events.post(deps.kube, scd, transitions, now, deps.instance)
         return Result(invalid=str(exc), sample=metrics_sample.invalid_sample(scd))
     extra = MONITORING_KINDS if deps.monitoring is not None and deps.monitoring_api else ()
-    snap = await observe(deps.kube, scd, extra)
+    snap = await observe(deps.kube, scd, extra, remembered)
     needed = {pe.key for pe in pools}
     if await jobsync.retry_failed(deps.kube, scd, snap.observed.jobs, needed, now, deps.settings):
-        snap = await observe(deps.kube, scd, extra)
+        snap = await observe(deps.kube, scd, extra, remembered)
     p = plan(scd, pools, snap.observed, deps.settings)
     await jobsync.sync_jobs(deps.kube, scd, p, snap.observed.jobs, snap.raw_jobs)
-    applied = await _apply_owned(deps, scd, p, snap)
+    applied, memory = await _apply_owned(deps, scd, p, snap)
     scaling = await _autoscale(deps, scd, pools, snap, now) if timer else None
     endpoint = gateway_objects.endpoint(
         scd.metadata.name, scd.metadata.namespace, deps.settings.cluster_domain
@@ -249,5 +274,9 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         scd, pools, status, snap.observed.jobs.values(), scaling.events if scaling else ()
     )
     return Result(
-        ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample, children=_children(snap, applied)
+        ready=ready,
+        waiting=progressing or bool(p.new_jobs),
+        sample=sample,
+        children=_children(snap, applied),
+        remembered=memory,
     )
