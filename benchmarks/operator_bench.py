@@ -41,8 +41,8 @@ from typing import Any
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
-from seedcoder.devcluster import start_cluster
-from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
+from seedcoder_dev.devcluster import start_cluster
+from seedcoder_dev.devcluster.nodes import SIMULATED_NAMESPACE
 
 from tests.operator.harness import (
     OperatorProcess,

@@ -45,7 +45,7 @@ from .nodes import REAL_NODE
 from .pki import Pki
 from .tools import MissingToolError, missing_node_tools, node_images, nodebin, nodebins_dir
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 STATE_DIR = Path("/run/seedcoder-node")
 # Stop order: the API clients first, then the kubelet, the runtime and the namespace holder.

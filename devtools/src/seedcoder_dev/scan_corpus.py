@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from seedcoder.scan.rules import CATEGORIES
 from seedcoder.scan.scanner import Scanner
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .tools import cache_dir
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 CRI_NAMESPACE = "k8s.io"
 

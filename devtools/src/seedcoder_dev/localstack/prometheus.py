@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from seedcoder.devcluster.tools import prometheus_path
+from seedcoder_dev.devcluster.tools import prometheus_path
 
 
 class PrometheusError(RuntimeError):

@@ -1,4 +1,4 @@
-"""``python -m seedcoder.demo run|up|down``: behind ``make demo``, ``make up`` and ``make down``.
+"""``python -m seedcoder_dev.demo run|up|down``: behind ``make demo``, ``make up`` and ``make down``.
 
 Why three verbs: ``run`` shows everything and tears it down (exit 0 only if every
 step worked); ``up`` leaves the same stack running under a supervisor process for
@@ -21,10 +21,10 @@ from types import FrameType
 
 import yaml
 
-from seedcoder.demo import scenario
-from seedcoder.demo.console import Console
-from seedcoder.demo.ide import client_snippets
-from seedcoder.demo.stack import (
+from seedcoder_dev.demo import scenario
+from seedcoder_dev.demo.console import Console
+from seedcoder_dev.demo.ide import client_snippets
+from seedcoder_dev.demo.stack import (
     CLIENT_NAMESPACE,
     CPU_RESOURCE,
     DEMO_NAMESPACE,
@@ -34,9 +34,9 @@ from seedcoder.demo.stack import (
     Stack,
     repo_root,
 )
-from seedcoder.devcluster import KubectlError, LowDiskError, MissingToolError, PortInUseError
-from seedcoder.devcluster.procs import StartupError
-from seedcoder.localstack.prometheus import PrometheusError
+from seedcoder_dev.devcluster import KubectlError, LowDiskError, MissingToolError, PortInUseError
+from seedcoder_dev.devcluster.procs import StartupError
+from seedcoder_dev.localstack.prometheus import PrometheusError
 
 EXAMPLE = "manifests/examples/h100-a100.yaml"
 
@@ -228,7 +228,7 @@ def up(workdir: Path) -> int:
     ready_file.unlink(missing_ok=True)
     with log_file.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "seedcoder.demo", "_serve", "--workdir", str(workdir)],
+            [sys.executable, "-m", "seedcoder_dev.demo", "_serve", "--workdir", str(workdir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -278,7 +278,7 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seedcoder.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m seedcoder_dev.demo", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["run", "up", "down", "_serve"])
     parser.add_argument("--workdir", type=Path, default=None, help="state folder (default: .dev/demo)")
     parser.add_argument("--summary", type=Path, default=None, help="JSON record of each step (run only)")

@@ -28,7 +28,7 @@ from . import kubeconfig as kc
 from .cluster import Cluster
 from .tools import MissingToolError, missing_control_plane_binaries, node_images, stages_dir
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 MIN_FREE_DISK = 1 << 30
 

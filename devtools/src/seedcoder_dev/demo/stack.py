@@ -30,13 +30,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-from seedcoder.demo import incluster
-from seedcoder.devcluster import Cluster, start_cluster
-from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
-from seedcoder.devcluster.tools import helm_path, kubectl_path
-from seedcoder.devcluster.volumes import prebound_claim
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
-from seedcoder.localstack.triton import free_port, gguf_model_path
+from seedcoder_dev.demo import incluster
+from seedcoder_dev.devcluster import Cluster, start_cluster
+from seedcoder_dev.devcluster.nodes import SIMULATED_NAMESPACE
+from seedcoder_dev.devcluster.tools import helm_path, kubectl_path
+from seedcoder_dev.devcluster.volumes import prebound_claim
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
+from seedcoder_dev.localstack.triton import free_port, gguf_model_path
 
 T = TypeVar("T")
 

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.images import product_images as index_images
-from seedcoder.devcluster.nodes import REAL_NODE
-from seedcoder.devcluster.volumes import prebound_claim
 from seedcoder.images import default_image
+
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.images import product_images as index_images
+from seedcoder_dev.devcluster.nodes import REAL_NODE
+from seedcoder_dev.devcluster.volumes import prebound_claim
 
 Manifest = dict[str, Any]
 MODEL_FOLDER = "seed-coder-8b-base"

@@ -6,7 +6,7 @@ the chart and this module adds what Helm leaves out (the Namespace, a header).
 The Helm call itself stays in ``tools/render-manifests.sh`` and in the test that
 compares; this module only builds its arguments and transforms text.
 
-    helm template ... | python -m seedcoder.observability.install_manifests install > manifests/install.yaml
+    helm template ... | python -m seedcoder_dev.install_manifests install > manifests/install.yaml
 """
 
 from __future__ import annotations
@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     kinds = {"install": install_document, "dashboards": dashboards_document}
     if len(args) != 1 or args[0] not in kinds:
-        print(
-            "usage: python -m seedcoder.observability.install_manifests install|dashboards", file=sys.stderr
-        )
+        print("usage: python -m seedcoder_dev.install_manifests install|dashboards", file=sys.stderr)
         return 2
     sys.stdout.write(kinds[args[0]](sys.stdin.read()))
     return 0

@@ -30,7 +30,7 @@ from .components import POD_CIDR, SERVICE_CIDR
 from .nodeconfig import BRIDGE, CNI_NETWORK, NODE_IP, NODE_IP_PREFIX
 from .nodes import REAL_NODE_POD_CIDR
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 BLACKHOLED = (SERVICE_CIDR, POD_CIDR)
 # Policy routing for packets that arrive from the bridge: only the bridge subnet is reachable.

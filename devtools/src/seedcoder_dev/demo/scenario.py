@@ -10,8 +10,8 @@ import concurrent.futures
 import time
 from typing import Any
 
-from seedcoder.demo.console import Console, StepRecord
-from seedcoder.demo.stack import DEMO_NAMESPACE, DemoError, Stack, wait_for
+from seedcoder_dev.demo.console import Console, StepRecord
+from seedcoder_dev.demo.stack import DEMO_NAMESPACE, DemoError, Stack, wait_for
 
 FIM_PREFIX = '''def mean(values: list[float]) -> float:
     """Return the arithmetic mean of values."""

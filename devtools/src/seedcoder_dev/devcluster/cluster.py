@@ -24,7 +24,7 @@ from .components import Layout
 from .pki import Pki
 from .tools import kubectl_path
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 # Reverse start order: the API's clients first, etcd last.
 _STOP_ORDER = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")

@@ -1,4 +1,4 @@
-"""``python -m seedcoder.devcluster up|down|status``: the local control plane from the shell.
+"""``python -m seedcoder_dev.devcluster up|down|status``: the local control plane from the shell.
 
 Why: ``make cluster-up`` must leave the control plane running after make exits
 (detached, state and pids under ``.dev/cluster/``, the admin kubeconfig at
@@ -20,7 +20,7 @@ from .procs import StartupError
 from .start import LowDiskError, PortInUseError, repo_root, start_cluster
 from .tools import MissingToolError
 
-log = logging.getLogger("seedcoder.devcluster")
+log = logging.getLogger("seedcoder_dev.devcluster")
 
 
 def _dev_dir(arg: str | None) -> Path:
@@ -80,7 +80,9 @@ def status(dev: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="seedcoder cluster", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seedcoder_dev.devcluster", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument(
         "--dev-dir", help="state folder (default: .dev in the checkout, or SEEDCODER_DEV_DIR)"

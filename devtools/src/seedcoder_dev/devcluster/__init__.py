@@ -5,7 +5,7 @@ collection, scheduling onto GPU pools, Jobs), yet without Docker or a cloud.
 This package runs real etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and KWOK on loopback, with simulated H100, A100 and CPU nodes.
 The pytest fixtures (``tests/fixtures/cluster.py``) and ``make cluster-up`` /
-``make cluster-down`` (``python -m seedcoder.devcluster``) both use it.
+``make cluster-down`` (``python -m seedcoder_dev.devcluster``) both use it.
 """
 
 from __future__ import annotations
