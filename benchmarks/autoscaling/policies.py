@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from seedcoder.api.spec import AutoscalingSpec, SloSpec
 from seedcoder.autoscaler import PolicyState, PoolObservation, PoolSpec, decide, prior_for
-from seedcoder.operator.scaling import policy_config_for
+from seedcoder.operator.autoscaling.scaling import policy_config_for
 from seedcoder.operator.settings import OperatorSettings
 
 from benchmarks.autoscaling.fleet import Fleet, PoolConfig

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.operator.signals import PrometheusSignals
+from seedcoder.operator.autoscaling.signals import PrometheusSignals
 from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = [pytest.mark.slow]

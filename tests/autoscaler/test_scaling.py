@@ -7,9 +7,9 @@ from typing import Any
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator import hooks
-from seedcoder.operator.scaling import PolicyStore, autoscale, policy_config, policy_pools
+from seedcoder.operator.autoscaling.scaling import PolicyStore, autoscale, policy_config, policy_pools
+from seedcoder.operator.autoscaling.signals import PoolSignals
 from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
-from seedcoder.operator.signals import PoolSignals
 
 from tests.operator.sample import sample
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.operator.signals import PoolSignals, PrometheusSignals
+from seedcoder.operator.autoscaling.signals import PoolSignals, PrometheusSignals
 from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = [pytest.mark.slow]

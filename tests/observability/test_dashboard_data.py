@@ -28,7 +28,12 @@ from seedcoder.observability import dashboards, rules
 from seedcoder.observability.promql import metric_names
 from seedcoder.observability.yamltext import dump
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.metrics_sample import EngineSample, FinishedBuild, PoolSample, ResourceSample
+from seedcoder.operator.reconcile.metrics_sample import (
+    EngineSample,
+    FinishedBuild,
+    PoolSample,
+    ResourceSample,
+)
 from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 from tests.fixtures.gateway import GatewayProcess

@@ -13,8 +13,8 @@ import yaml
 from pydantic import ValidationError
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.api.spec import SeedCoderDeploymentSpec
-from seedcoder.operator import retrieval_objects
-from seedcoder.operator.desired import plan
+from seedcoder.operator.objects import retrieval_objects
+from seedcoder.operator.objects.desired import plan
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 from tests.operator.sample import sample

@@ -33,10 +33,10 @@ from typing import Any
 import kopf
 
 from seedcoder.api.resource import GROUP, PLURAL, VERSION
-from seedcoder.operator import names
 from seedcoder.operator.kube import ApiError
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.reconcile import Deps, Result, reconcile
+from seedcoder.operator.objects import names
+from seedcoder.operator.reconcile.reconciler import Deps, Result, reconcile
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)

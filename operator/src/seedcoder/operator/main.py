@@ -18,10 +18,10 @@ import kopf
 
 from seedcoder.observability.rules import monitoring_objects
 from seedcoder.operator import handlers
+from seedcoder.operator.autoscaling.scaling import autoscale
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.reconcile import Deps
-from seedcoder.operator.scaling import autoscale
+from seedcoder.operator.reconcile.reconciler import Deps
 from seedcoder.operator.settings import OperatorSettings
 
 

@@ -20,8 +20,8 @@ labels the operator sets on them:
 from __future__ import annotations
 
 from seedcoder.api.spec import SeedCoderDeploymentSpec
-from seedcoder.operator import gateway_objects, names, triton
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import gateway_objects, names, triton
+from seedcoder.operator.objects.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"

@@ -20,9 +20,9 @@ from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.scan import ScanPolicy, ScanSpec
 from seedcoder.api.spec import PoolResources, SeedCoderDeploymentSpec
 from seedcoder.autoscaler import prior_for
-from seedcoder.operator import names, podsec, retrieval_objects, triton
-from seedcoder.operator.image_choice import ImageChoice
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import names, podsec, retrieval_objects, triton
+from seedcoder.operator.objects.image_choice import ImageChoice
+from seedcoder.operator.objects.podsec import Manifest
 
 CONFIG_DIR = "/etc/seedcoder/gateway"
 CONFIG_KEY = "gateway.json"

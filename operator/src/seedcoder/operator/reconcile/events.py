@@ -13,8 +13,8 @@ from datetime import datetime
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent
-from seedcoder.operator.conditions import Transition
 from seedcoder.operator.kube import ApiError, Kube
+from seedcoder.operator.reconcile.conditions import Transition
 from seedcoder.operator.settings import FIELD_MANAGER
 
 REPORTING_CONTROLLER = "seedcoder.dev/operator"

@@ -17,9 +17,9 @@ from typing import Literal
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SeedCoderDeploymentStatus
-from seedcoder.operator import podsec
-from seedcoder.operator.engineplan import PoolEngine
-from seedcoder.operator.observed import JobView
+from seedcoder.operator.objects import podsec
+from seedcoder.operator.objects.engineplan import PoolEngine
+from seedcoder.operator.objects.observed import JobView
 
 Direction = Literal["up", "down"]
 

@@ -26,11 +26,11 @@ from seedcoder.engines.buildcmd import build_command
 from seedcoder.engines.buildenv import SCRATCH_MOUNT, SHM_MOUNT, build_environment
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile
-from seedcoder.operator import names, podsec
-from seedcoder.operator.engineplan import MODELS_MOUNT, PoolEngine
-from seedcoder.operator.image_choice import choose
-from seedcoder.operator.placement import placement
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import names, podsec
+from seedcoder.operator.objects.engineplan import MODELS_MOUNT, PoolEngine
+from seedcoder.operator.objects.image_choice import choose
+from seedcoder.operator.objects.placement import placement
+from seedcoder.operator.objects.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
 

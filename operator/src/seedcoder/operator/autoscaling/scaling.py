@@ -43,16 +43,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import AutoscalingSpec, SloSpec
 from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, due
 from seedcoder.engines.profiles import get_profile, resolve_precision
-from seedcoder.operator import hooks, names
-from seedcoder.operator.gateway_objects import PORT as GATEWAY_PORT
-from seedcoder.operator.kube import Kube
-from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
-from seedcoder.operator.signals import (
+from seedcoder.operator import hooks
+from seedcoder.operator.autoscaling.signals import (
     GatewayScrapeSignals,
     PoolSignals,
     PrometheusSignals,
@@ -60,6 +56,10 @@ from seedcoder.operator.signals import (
     ScrapeTarget,
     SignalSource,
 )
+from seedcoder.operator.kube import Kube
+from seedcoder.operator.objects import names
+from seedcoder.operator.objects.gateway_objects import PORT as GATEWAY_PORT
+from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator.desired import Plan
 from seedcoder.operator.kube import Kube
-from seedcoder.operator.observed import JobView
+from seedcoder.operator.objects.desired import Plan
+from seedcoder.operator.objects.observed import JobView
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
 

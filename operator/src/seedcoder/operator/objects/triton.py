@@ -17,10 +17,10 @@ from seedcoder.engines import layout
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.llamacpp_repo import THREADS_ENV
 from seedcoder.engines.profiles import GpuProfile
-from seedcoder.operator import names, podsec
-from seedcoder.operator.image_choice import ImageChoice
-from seedcoder.operator.placement import placement
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import names, podsec
+from seedcoder.operator.objects.image_choice import ImageChoice
+from seedcoder.operator.objects.placement import placement
+from seedcoder.operator.objects.podsec import Manifest
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from seedcoder.api.retrieval import RetrievalConfig, RetrievalSpec, RetrievalStatus
-from seedcoder.operator import names, podsec
-from seedcoder.operator.image_choice import ImageChoice
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import names, podsec
+from seedcoder.operator.objects.image_choice import ImageChoice
+from seedcoder.operator.objects.podsec import Manifest
 
 COMPONENT_INDEX = "code-index"
 CONTAINER = "index"
@@ -152,7 +152,7 @@ def cronjob(*, instance: str, namespace: str, r: RetrievalSpec, images: ImageCho
 
 def network_policy(*, instance: str, namespace: str, r: RetrievalSpec) -> Manifest:
     """Indexing pods: no ingress; egress to DNS and the Git hosts' ranges only."""
-    from seedcoder.operator.netpol import DNS_EGRESS
+    from seedcoder.operator.objects.netpol import DNS_EGRESS
 
     egress: list[Manifest] = [DNS_EGRESS]
     if r.source_cidrs:

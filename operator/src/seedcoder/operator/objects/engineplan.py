@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-
 from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines import memory
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.profiles import GpuProfile, get_profile, limits_for
 from seedcoder.engines.trtllm_constraints import ConstraintError
-from seedcoder.operator.image_choice import ImageChoice, choose
+from seedcoder.operator.objects.image_choice import ImageChoice, choose
 from seedcoder.operator.settings import OperatorSettings
 
 MODELS_MOUNT = "/models"

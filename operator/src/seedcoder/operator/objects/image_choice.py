@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from seedcoder.api.spec import ImagesSpec
 from seedcoder.images import ImageKind, default_image, runtime_image_kind
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
 

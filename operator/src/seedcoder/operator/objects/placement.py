@@ -24,7 +24,7 @@ from typing import Any
 
 from seedcoder.api.spec import PoolSpec
 from seedcoder.engines.profiles import GpuProfile
-from seedcoder.operator import names
+from seedcoder.operator.objects import names
 
 Manifest = dict[str, Any]
 

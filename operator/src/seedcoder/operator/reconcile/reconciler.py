@@ -18,15 +18,16 @@ from typing import Any
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
-from seedcoder.operator import events, gateway_objects, jobsync, metrics_sample, names, retrieval_objects
-from seedcoder.operator.desired import Plan, plan
-from seedcoder.operator.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
 from seedcoder.operator.kube import ApiError, Kube
-from seedcoder.operator.metrics_sample import ResourceSample
-from seedcoder.operator.observe import Snapshot, observe
+from seedcoder.operator.objects import gateway_objects, names, retrieval_objects
+from seedcoder.operator.objects.desired import Plan, plan
+from seedcoder.operator.objects.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
+from seedcoder.operator.reconcile.metrics_sample import ResourceSample
+from seedcoder.operator.reconcile.observe import Snapshot, observe
+from seedcoder.operator.reconcile import events, jobsync, metrics_sample
+from seedcoder.operator.reconcile.status_calc import ScalingView, compute, invalid
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
-from seedcoder.operator.status_calc import ScalingView, compute, invalid
 
 log = logging.getLogger(__name__)
 MONITORING_KINDS = ("PodMonitor", "PrometheusRule")
@@ -76,7 +77,7 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
 
 
 async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> None:
-    from seedcoder.operator.desired import must_replace, stamp
+    from seedcoder.operator.objects.desired import must_replace, stamp
 
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
     ref = scd.owner_reference(controller=True)

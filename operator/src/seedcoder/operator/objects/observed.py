@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedcoder.engines.report import BuildReport, parse_termination_message
-from seedcoder.operator import names
+from seedcoder.operator.objects import names
 
 Obj = Mapping[str, Any]
 

@@ -15,12 +15,12 @@ import json
 from dataclasses import dataclass, field
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator import gateway_objects, names, netpol, retrieval_objects, triton
-from seedcoder.operator.build_job import build_job
-from seedcoder.operator.engineplan import PoolEngine, distinct_engines
-from seedcoder.operator.image_choice import choose
-from seedcoder.operator.observed import DeploymentView, JobView
-from seedcoder.operator.podsec import Manifest
+from seedcoder.operator.objects import gateway_objects, names, netpol, retrieval_objects, triton
+from seedcoder.operator.objects.build_job import build_job
+from seedcoder.operator.objects.engineplan import PoolEngine, distinct_engines
+from seedcoder.operator.objects.image_choice import choose
+from seedcoder.operator.objects.observed import DeploymentView, JobView
+from seedcoder.operator.objects.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
 
 

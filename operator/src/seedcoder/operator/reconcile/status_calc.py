@@ -22,11 +22,11 @@ from seedcoder.api.status import (
     SeedCoderDeploymentStatus,
     SloStatus,
 )
-from seedcoder.operator import names
-from seedcoder.operator.conditions import Transition, Verdict, merge, ready
-from seedcoder.operator.desired import Observed, Plan
-from seedcoder.operator.engineplan import PoolEngine, distinct_engines, memory_budget
-from seedcoder.operator.observed import JobView
+from seedcoder.operator.objects import names
+from seedcoder.operator.objects.desired import Observed, Plan
+from seedcoder.operator.objects.engineplan import PoolEngine, distinct_engines, memory_budget
+from seedcoder.operator.objects.observed import JobView
+from seedcoder.operator.reconcile.conditions import Transition, Verdict, merge, ready
 
 
 @dataclass(frozen=True)

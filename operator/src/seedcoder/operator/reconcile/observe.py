@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator import names, retrieval_objects
-from seedcoder.operator.desired import Observed
 from seedcoder.operator.kube import ApiError, Kube
-from seedcoder.operator.observed import parse_deployment, parse_job
+from seedcoder.operator.objects import names, retrieval_objects
+from seedcoder.operator.objects.desired import Observed
+from seedcoder.operator.objects.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
 
 OWNED_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy", "CronJob")
