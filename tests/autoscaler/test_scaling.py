@@ -42,12 +42,10 @@ def resource() -> SeedCoderDeployment:
     return SeedCoderDeployment.parse(body)
 
 
-def pools(h100: int = 1, a100: int = 1, serving_a100: bool = True) -> list[hooks.PoolObservation]:
+def pools(h100: int = 1, a100: int = 1, serving_a100: bool = True) -> list[hooks.ScalablePool]:
     return [
-        hooks.PoolObservation("h100", "H100", "ml", "completions-triton-h100", h100, h100, 1, 4, True),
-        hooks.PoolObservation(
-            "a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100
-        ),
+        hooks.ScalablePool("h100", "H100", "ml", "completions-triton-h100", h100, h100, 1, 4, True),
+        hooks.ScalablePool("a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100),
     ]
 
 

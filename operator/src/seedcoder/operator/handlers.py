@@ -36,7 +36,7 @@ from seedcoder.api.resource import GROUP, PLURAL, VERSION
 from seedcoder.operator.kube import ApiError
 from seedcoder.operator.metrics import OperatorMetrics
 from seedcoder.operator.objects import names
-from seedcoder.operator.reconcile.reconciler import Deps, Result, reconcile
+from seedcoder.operator.reconcile.reconciler import ReconcileDeps, ReconcileResult, reconcile
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
@@ -50,7 +50,7 @@ class Retryable(Exception):
 class Runtime:
     """Per-operator state kept in Kopf's memo: dependencies, metrics, known resources, coalescing."""
 
-    def __init__(self, deps: Deps, metrics: OperatorMetrics) -> None:
+    def __init__(self, deps: ReconcileDeps, metrics: OperatorMetrics) -> None:
         self.deps = deps
         self.metrics = metrics
         self.locks: dict[str, asyncio.Lock] = {}
@@ -90,7 +90,7 @@ class Runtime:
         return True
 
 
-async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
+async def run(rt: Runtime, uid: str, *, timer: bool = False) -> ReconcileResult | None:
     """Reconcile one resource under its lock; ``None`` when coalesced into a queued run or gone."""
     if uid in rt.queued and not timer:
         return None
@@ -122,7 +122,7 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
     return result
 
 
-async def run_with_retries(rt: Runtime, uid: str, what: str) -> Result | None:
+async def run_with_retries(rt: Runtime, uid: str, what: str) -> ReconcileResult | None:
     """:func:`run`, retried with back-off on a passing API refusal; other failures are logged."""
     for delay in (*RETRY_DELAYS_S, None):
         try:

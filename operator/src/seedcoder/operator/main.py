@@ -21,7 +21,7 @@ from seedcoder.operator import handlers
 from seedcoder.operator.autoscaling.scaling import autoscale
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.reconcile.reconciler import Deps
+from seedcoder.operator.reconcile.reconciler import ReconcileDeps
 from seedcoder.operator.settings import OperatorSettings
 
 
@@ -44,7 +44,7 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
         metrics.serve(settings.metrics_port, settings.bind_address)
     kube = Kube.connect(settings.kubeconfig, on_write=metrics.wrote)
     try:
-        deps = Deps(
+        deps = ReconcileDeps(
             kube=kube,
             settings=settings,
             autoscale=autoscale,

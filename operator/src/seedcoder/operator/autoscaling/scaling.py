@@ -8,7 +8,7 @@ Contract (called by the reconcile's timer for ``spec.autoscaling.mode: slo``; th
 types live in ``seedcoder.operator.hooks``)::
 
     async def autoscale(kube: Kube, resource: SeedCoderDeployment,
-                        pools: Sequence[hooks.PoolObservation], now: datetime,
+                        pools: Sequence[hooks.ScalablePool], now: datetime,
                         settings: OperatorSettings, *,
                         signals: SignalSource | None = None,
                         store: PolicyStore | None = None) -> hooks.ScalingOutcome
@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
+
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import AutoscalingSpec, SloSpec
-from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, due
+from seedcoder.autoscaler import PolicyConfig, PolicyPool, PolicyState, PoolObservation, decide, due
 from seedcoder.engines.profiles import get_profile, resolve_precision
 from seedcoder.operator import hooks
 from seedcoder.operator.autoscaling.signals import (
@@ -101,10 +102,10 @@ def _cost(gpu: str) -> float:
         return _FALLBACK_COST.get(gpu, 1.0)
 
 
-def policy_pools(resource: SeedCoderDeployment, pools: Sequence[hooks.PoolObservation]) -> list[PoolSpec]:
+def policy_pools(resource: SeedCoderDeployment, pools: Sequence[hooks.ScalablePool]) -> list[PolicyPool]:
     """The serving pools as the policy sees them (GPU, precision, bounds, price)."""
     return [
-        PoolSpec(
+        PolicyPool(
             name=p.name,
             gpu=p.gpu,
             precision=_precision(resource, p.name, p.gpu),
@@ -140,7 +141,7 @@ def policy_config_for(slo: SloSpec, autoscaling: AutoscalingSpec, resync_seconds
 
 
 def observations(
-    pools: Sequence[hooks.PoolObservation], signals: dict[str, PoolSignals]
+    pools: Sequence[hooks.ScalablePool], signals: dict[str, PoolSignals]
 ) -> dict[str, PoolObservation]:
     out = {}
     for p in pools:
@@ -246,7 +247,7 @@ async def _read(
 async def autoscale(
     kube: Kube,
     resource: SeedCoderDeployment,
-    pools: Sequence[hooks.PoolObservation],
+    pools: Sequence[hooks.ScalablePool],
     now: datetime,
     settings: OperatorSettings,
     *,

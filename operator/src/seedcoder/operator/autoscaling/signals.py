@@ -25,6 +25,7 @@ from typing import Protocol
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
 from seedcoder import metricnames as mn
 from seedcoder.api.spec import TTFT_OBJECTIVE_QUANTILE
 

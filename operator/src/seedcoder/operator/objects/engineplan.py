@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+
 from seedcoder.api.spec import PoolSpec, SeedCoderDeploymentSpec
 from seedcoder.engines import memory
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.objects import names, retrieval_objects
@@ -28,7 +29,7 @@ LOG_LINES = 20
 
 
 @dataclass
-class Snapshot:
+class LiveState:
     """Observed state plus the raw live objects owned by the resource, by (kind, name)."""
 
     observed: Observed
@@ -44,7 +45,7 @@ def _owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(o.get("uid") == uid for o in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
 
-async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, ...] = ()) -> Snapshot:
+async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, ...] = ()) -> LiveState:
     ns, uid = scd.metadata.namespace, scd.metadata.uid
     selector = names.instance_selector(scd.metadata.name)
     live: dict[tuple[str, str], dict[str, Any]] = {}
@@ -78,7 +79,7 @@ async def observe(kube: Kube, scd: SeedCoderDeployment, extra_kinds: tuple[str, 
             observed.triton[labels[names.LABEL_POOL]] = view
         elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
             observed.gateway = view
-    return Snapshot(
+    return LiveState(
         observed=observed,
         live=live,
         raw_jobs={j["metadata"]["name"]: j for j in jobs},

@@ -18,14 +18,14 @@ from typing import Any
 
 from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
-from seedcoder.operator.hooks import Autoscale, MonitoringObjects, PoolObservation
+from seedcoder.operator.hooks import Autoscale, MonitoringObjects, ScalablePool
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.objects import gateway_objects, names, retrieval_objects
 from seedcoder.operator.objects.desired import Plan, plan
 from seedcoder.operator.objects.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
-from seedcoder.operator.reconcile.metrics_sample import ResourceSample
-from seedcoder.operator.reconcile.observe import Snapshot, observe
 from seedcoder.operator.reconcile import events, jobsync, metrics_sample
+from seedcoder.operator.reconcile.metrics_sample import ResourceSample
+from seedcoder.operator.reconcile.observe import LiveState, observe
 from seedcoder.operator.reconcile.status_calc import ScalingView, compute, invalid
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
@@ -34,7 +34,7 @@ MONITORING_KINDS = ("PodMonitor", "PrometheusRule")
 
 
 @dataclass
-class Deps:
+class ReconcileDeps:
     """What a reconcile needs besides the resource (held in Kopf's memo)."""
 
     kube: Kube
@@ -47,7 +47,7 @@ class Deps:
 
 
 @dataclass
-class Result:
+class ReconcileResult:
     """What happened, for handlers and tests."""
 
     invalid: str | None = None
@@ -62,7 +62,7 @@ def _rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
+def _monitoring(deps: ReconcileDeps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     if deps.monitoring is None or not deps.monitoring_api:
         return []
     out = []
@@ -76,7 +76,7 @@ def _monitoring(deps: Deps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     return out
 
 
-async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snapshot) -> None:
+async def _apply_owned(deps: ReconcileDeps, scd: SeedCoderDeployment, p: Plan, snap: LiveState) -> None:
     from seedcoder.operator.objects.desired import must_replace, stamp
 
     desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
@@ -106,7 +106,7 @@ async def _apply_owned(deps: Deps, scd: SeedCoderDeployment, p: Plan, snap: Snap
 
 
 async def _autoscale(
-    deps: Deps, scd: SeedCoderDeployment, pools: list[PoolEngine], snap: Snapshot, now: datetime
+    deps: ReconcileDeps, scd: SeedCoderDeployment, pools: list[PoolEngine], snap: LiveState, now: datetime
 ) -> ScalingView | None:
     if deps.autoscale is None or scd.spec.autoscaling.mode != "slo":
         return None
@@ -114,7 +114,7 @@ async def _autoscale(
     for pe in pools:
         dep = snap.observed.triton.get(pe.pool.name)
         obs.append(
-            PoolObservation(
+            ScalablePool(
                 name=pe.pool.name,
                 gpu=pe.profile.gpu,
                 namespace=scd.metadata.namespace,
@@ -153,7 +153,7 @@ async def _autoscale(
     return ScalingView(desired=dict(outcome.desired), events=scale_events, slo=slo)
 
 
-async def _write_status(deps: Deps, scd: SeedCoderDeployment, status: Any) -> None:
+async def _write_status(deps: ReconcileDeps, scd: SeedCoderDeployment, status: Any) -> None:
     if status == scd.status:
         return
     body = {
@@ -175,11 +175,11 @@ async def _get_optional(kube: Kube, kind: str, scd: SeedCoderDeployment, name: s
         raise
 
 
-async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False) -> Result:
+async def reconcile(body: Mapping[str, Any], deps: ReconcileDeps, *, timer: bool = False) -> ReconcileResult:
     """Make the world match one SeedCoderDeployment and report it in its status."""
     scd = SeedCoderDeployment.parse(body)
     if scd.metadata.deletion_timestamp:
-        return Result()  # the garbage collector removes what it owns
+        return ReconcileResult()  # the garbage collector removes what it owns
     now = deps.clock()
     stamp_now = _rfc3339(now)
     try:
@@ -193,7 +193,7 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
         status, transitions = invalid(scd, exc.field, exc.message, stamp_now)
         await _write_status(deps, scd, status)
         await events.post(deps.kube, scd, transitions, now, deps.instance)
-        return Result(invalid=str(exc), sample=metrics_sample.invalid_sample(scd))
+        return ReconcileResult(invalid=str(exc), sample=metrics_sample.invalid_sample(scd))
     extra = MONITORING_KINDS if deps.monitoring is not None and deps.monitoring_api else ()
     snap = await observe(deps.kube, scd, extra)
     needed = {pe.key for pe in pools}
@@ -229,4 +229,4 @@ async def reconcile(body: Mapping[str, Any], deps: Deps, *, timer: bool = False)
     sample = metrics_sample.sample(
         scd, pools, status, snap.observed.jobs.values(), scaling.events if scaling else ()
     )
-    return Result(ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample)
+    return ReconcileResult(ready=ready, waiting=progressing or bool(p.new_jobs), sample=sample)
