@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from seedcoder.api.resource import SeedCoderDeployment
@@ -40,6 +41,43 @@ def stamp(manifest: Manifest, *, ignore_replicas: bool = False) -> Manifest:
     digest = desired_hash(manifest, ignore_replicas=ignore_replicas)
     manifest.setdefault("metadata", {}).setdefault("annotations", {})[names.ANNOTATION_HASH] = digest
     return manifest
+
+
+def _replicas_left_to_the_autoscaler(manifest: Manifest, autoscaled: bool) -> bool:
+    """A Triton Deployment in SLO mode: its ``spec.replicas`` belongs to the autoscaler."""
+    labels = manifest.get("metadata", {}).get("labels") or {}
+    return (
+        autoscaled
+        and manifest.get("kind") == "Deployment"
+        and labels.get(names.LABEL_COMPONENT) == names.COMPONENT_TRITON
+    )
+
+
+def stamp_all(manifests: Sequence[Manifest], *, autoscaled: bool) -> list[Manifest]:
+    """The one stamp of the desired set: each manifest deep-copied with its desired-hash annotation.
+
+    Applied once, at the end of :func:`plan`, to every object the resource owns;
+    the builders leave the annotation out. With ``autoscaled`` (SLO mode) a Triton
+    Deployment is hashed without ``spec.replicas``, so a replica change by the
+    autoscaler never reads as drift. The controller ownerReference is set at apply,
+    on what is written (it is not part of the hash).
+    """
+    return [stamp(m, ignore_replicas=_replicas_left_to_the_autoscaler(m, autoscaled)) for m in manifests]
+
+
+def monitoring_objects(
+    scd: SeedCoderDeployment, objects: Sequence[Manifest], settings: OperatorSettings
+) -> list[Manifest]:
+    """The monitoring generators' objects, put in the resource's namespace and labelled as its own."""
+    out = []
+    for obj in objects:
+        meta = obj.setdefault("metadata", {})
+        meta["namespace"] = scd.metadata.namespace
+        labels = meta.setdefault("labels", {})
+        labels.update(settings.monitoring_labels)  # what the cluster's Prometheus selects by
+        labels.update(names.instance_labels(scd.metadata.name, "monitoring"))
+        out.append(obj)
+    return out
 
 
 def must_replace(desired: Manifest, live: Manifest | None) -> bool:
@@ -72,7 +110,8 @@ class Plan:
     """Everything the apply step should make true."""
 
     owned: list[Manifest]
-    """Objects owned by the resource (controller ownerReference added at apply)."""
+    """Objects owned by the resource, each stamped by :func:`stamp_all` (controller
+    ownerReference added at apply)."""
     new_jobs: list[Manifest]
     """Build Jobs to create (ownerReferences set at apply)."""
     keys_in_use: set[str]
@@ -93,9 +132,17 @@ def _replicas(scd: SeedCoderDeployment, pool_min: int, live: DeploymentView | No
 
 
 def plan(
-    scd: SeedCoderDeployment, pools: list[PoolEngine], observed: Observed, settings: OperatorSettings
+    scd: SeedCoderDeployment,
+    pools: list[PoolEngine],
+    observed: Observed,
+    settings: OperatorSettings,
+    monitoring: Sequence[Manifest] = (),
 ) -> Plan:
-    """Desired objects of ``scd`` given its pools' engines and the observed children."""
+    """Desired objects of ``scd`` given its pools' engines and the observed children.
+
+    ``monitoring``: the monitoring generators' objects for ``scd`` (empty when the
+    cluster has no Prometheus Operator); they are labelled and stamped like the rest.
+    """
     ns, inst, spec = scd.metadata.namespace, scd.metadata.name, scd.spec
     images = choose(settings, spec.images)
     slo_mode = spec.autoscaling.mode == "slo"
@@ -128,22 +175,18 @@ def plan(
                 image=pe.image,
                 images=images,
             )
-            owned.append(stamp(dep, ignore_replicas=slo_mode))
+            owned.append(dep)
         elif live is not None and live.engine_key:
             key = live.engine_key
             kept.add(live.name)
         else:
             continue
         serving[pe.pool.name] = key
-        owned.append(stamp(triton.service(instance=inst, namespace=ns, pool=pe.pool, arch=pe.profile.arch)))
+        owned.append(triton.service(instance=inst, namespace=ns, pool=pe.pool, arch=pe.profile.arch))
         sel = triton.selector_labels(inst, pe.pool.name)
         svc_labels = {**names.instance_labels(inst, names.COMPONENT_TRITON), names.LABEL_POOL: pe.pool.name}
         owned.append(
-            stamp(
-                triton.pdb(
-                    name=names.triton(inst, pe.pool.name), namespace=ns, labels=svc_labels, selector=sel
-                )
-            )
+            triton.pdb(name=names.triton(inst, pe.pool.name), namespace=ns, labels=svc_labels, selector=sel)
         )
         weight, longest = hints[pe.pool.name]
         endpoints.append(
@@ -162,49 +205,46 @@ def plan(
     if endpoints:
         config = gateway_objects.gateway_config(spec, endpoints, settings.default_scan_policy)
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
-        owned.append(stamp(cm))
+        owned.append(cm)
         owned.append(
-            stamp(
-                gateway_objects.deployment(
-                    instance=inst,
-                    namespace=ns,
-                    spec=spec,
-                    images=images,
-                    config_checksum=gateway_objects.config_checksum(cm),
-                )
+            gateway_objects.deployment(
+                instance=inst,
+                namespace=ns,
+                spec=spec,
+                images=images,
+                config_checksum=gateway_objects.config_checksum(cm),
             )
         )
-        owned.append(stamp(gateway_objects.service(instance=inst, namespace=ns, spec=spec)))
+        owned.append(gateway_objects.service(instance=inst, namespace=ns, spec=spec))
         gw_labels = names.instance_labels(inst, names.COMPONENT_GATEWAY)
         owned.append(
-            stamp(
-                triton.pdb(
-                    name=names.gateway(inst),
-                    namespace=ns,
-                    labels=gw_labels,
-                    selector=gateway_objects.selector_labels(inst),
-                )
+            triton.pdb(
+                name=names.gateway(inst),
+                namespace=ns,
+                labels=gw_labels,
+                selector=gateway_objects.selector_labels(inst),
             )
         )
     if (r := spec.retrieval) is not None:
         owned += [
-            stamp(retrieval_objects.cronjob(instance=inst, namespace=ns, r=r, images=images)),
-            stamp(retrieval_objects.job(instance=inst, namespace=ns, r=r, images=images)),
-            stamp(retrieval_objects.network_policy(instance=inst, namespace=ns, r=r)),
+            retrieval_objects.cronjob(instance=inst, namespace=ns, r=r, images=images),
+            retrieval_objects.job(instance=inst, namespace=ns, r=r, images=images),
+            retrieval_objects.network_policy(instance=inst, namespace=ns, r=r),
         ]
     by_key = distinct_engines(pools)
     keys_in_use = set(by_key) | set(serving.values())
     owned += [
-        stamp(netpol.default_deny(inst, ns)),
-        stamp(netpol.triton_policy(inst, ns, spec)),
-        stamp(netpol.gateway_policy(inst, ns, spec, settings)),
-        stamp(netpol.build_policy(inst, ns, spec, sorted(keys_in_use))),
+        netpol.default_deny(inst, ns),
+        netpol.triton_policy(inst, ns, spec),
+        netpol.gateway_policy(inst, ns, spec, settings),
+        netpol.build_policy(inst, ns, spec, sorted(keys_in_use)),
     ]
+    owned += monitoring_objects(scd, monitoring, settings)
     new_jobs = [
         build_job(spec, group[0], ns, settings) for key, group in by_key.items() if key not in observed.jobs
     ]
     return Plan(
-        owned=owned,
+        owned=stamp_all(owned, autoscaled=slo_mode),
         new_jobs=new_jobs,
         keys_in_use=keys_in_use,
         serving=serving,

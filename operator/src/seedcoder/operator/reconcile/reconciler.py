@@ -65,21 +65,13 @@ def _rfc3339(t: datetime) -> str:
 def _monitoring(deps: ReconcileDeps, scd: SeedCoderDeployment) -> list[dict[str, Any]]:
     if deps.monitoring is None or not deps.monitoring_api:
         return []
-    out = []
-    for obj in deps.monitoring(scd):
-        meta = obj.setdefault("metadata", {})
-        meta["namespace"] = scd.metadata.namespace
-        labels = meta.setdefault("labels", {})
-        labels.update(deps.settings.monitoring_labels)  # what the cluster's Prometheus selects by
-        labels.update(names.instance_labels(scd.metadata.name, "monitoring"))
-        out.append(obj)
-    return out
+    return list(deps.monitoring(scd))
 
 
 async def _apply_owned(deps: ReconcileDeps, scd: SeedCoderDeployment, p: Plan, snap: LiveState) -> None:
-    from seedcoder.operator.objects.desired import must_replace, stamp
+    from seedcoder.operator.objects.desired import must_replace
 
-    desired = p.owned + [stamp(m) for m in _monitoring(deps, scd)]
+    desired = p.owned
     ref = scd.owner_reference(controller=True)
     wanted: set[tuple[str, str]] = {("Deployment", name) for name in p.kept}
     changed = []
@@ -199,7 +191,7 @@ async def reconcile(body: Mapping[str, Any], deps: ReconcileDeps, *, timer: bool
     needed = {pe.key for pe in pools}
     if await jobsync.retry_failed(deps.kube, scd, snap.observed.jobs, needed, now, deps.settings):
         snap = await observe(deps.kube, scd, extra)
-    p = plan(scd, pools, snap.observed, deps.settings)
+    p = plan(scd, pools, snap.observed, deps.settings, _monitoring(deps, scd))
     await jobsync.sync_jobs(deps.kube, scd, p, snap.observed.jobs, snap.raw_jobs)
     await _apply_owned(deps, scd, p, snap)
     scaling = await _autoscale(deps, scd, pools, snap, now) if timer else None
