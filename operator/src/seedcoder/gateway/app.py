@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.engines import contract
 from seedcoder.gateway import routes
 from seedcoder.gateway.auth import KeyStore
 from seedcoder.gateway.backend import Backend, TritonBackend
@@ -40,16 +41,14 @@ from seedcoder.gateway.service import CompletionService
 from seedcoder.retrieval.retriever import Retriever
 
 log = logging.getLogger("seedcoder.gateway")
-TOKENIZE_SUFFIX = "_tokenize"
 
 
 def backend_factory(cfg: GatewayConfig) -> BackendFactory:
     """One Triton gRPC channel per replica address."""
 
     def make(pool: str, address: str) -> Backend:
-        return TritonBackend(
-            pool, address, cfg.triton_model, cfg.triton_model + TOKENIZE_SUFFIX, cfg.backend_timeout_s
-        )
+        tokenize = cfg.triton_model + contract.TOKENIZE_SUFFIX
+        return TritonBackend(pool, address, cfg.triton_model, tokenize, cfg.backend_timeout_s)
 
     return make
 
