@@ -1,5 +1,6 @@
 """Every desired object is stamped once, at the end of the plan: the desired-hash
-annotation (what makes a no-op reconcile write nothing) and the resource's labels."""
+annotation (what makes a no-op reconcile write nothing), the controller
+ownerReference (what the garbage collector follows) and the resource's labels."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _plans() -> list[tuple[str, SeedCoderDeployment, Plan, bool]]:
 
 
 def _unstamped(o: dict[str, Any]) -> dict[str, Any]:
-    """The object as its builder made it: without the hash (nor an annotations map it alone filled)."""
+    """The object as its builder made it: without the stamp (nor an annotations map it alone filled)."""
     body = copy.deepcopy(o)
+    del body["metadata"]["ownerReferences"]
     annotations = body["metadata"]["annotations"]
     annotations.pop(names.ANNOTATION_HASH)
     if not annotations:
@@ -59,6 +61,7 @@ def test_every_desired_object_carries_the_stamp() -> None:
             assert meta["namespace"] == scd.metadata.namespace, what
             assert meta["labels"][names.LABEL_MANAGED_BY] == names.MANAGED_BY, what
             assert meta["labels"][names.LABEL_INSTANCE] == scd.metadata.name, what
+            assert meta["ownerReferences"] == [scd.owner_reference(controller=True)], what
             digest = meta["annotations"][names.ANNOTATION_HASH]
             assert digest == desired_hash(_unstamped(o), ignore_replicas=slo and _is_triton_deployment(o)), (
                 what
@@ -94,8 +97,9 @@ def test_in_slo_mode_only_the_triton_replicas_leave_the_hash() -> None:
 
 
 def test_the_builders_leave_the_stamp_to_the_plan() -> None:
-    """One place stamps: a builder's manifest has no desired-hash annotation of its own."""
+    """One place stamps: a builder's manifest has no desired-hash annotation or owner of its own."""
     _, pools = parsed()
     pe = pools[0]
     svc = triton.service(instance="completions", namespace="ml", pool=pe.pool, arch=pe.profile.arch)
     assert names.ANNOTATION_HASH not in (svc["metadata"].get("annotations") or {})
+    assert "ownerReferences" not in svc["metadata"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from seedcoder.api.resource import SeedCoderDeployment
@@ -53,16 +53,24 @@ def _replicas_left_to_the_autoscaler(manifest: Manifest, autoscaled: bool) -> bo
     )
 
 
-def stamp_all(manifests: Sequence[Manifest], *, autoscaled: bool) -> list[Manifest]:
-    """The one stamp of the desired set: each manifest deep-copied with its desired-hash annotation.
+def stamp_all(
+    manifests: Sequence[Manifest], *, owner: Mapping[str, object], autoscaled: bool
+) -> list[Manifest]:
+    """The one stamp of the desired set: each manifest deep-copied, with its desired-hash
+    annotation and the resource's controller ``owner`` reference.
 
-    Applied once, at the end of :func:`plan`, to every object the resource owns;
-    the builders leave the annotation out. With ``autoscaled`` (SLO mode) a Triton
+    Applied once, at the end of :func:`plan`, to every object the resource owns; the
+    builders leave both out. The hash is taken before the ownerReference is added (it
+    covers what the builders decide). With ``autoscaled`` (SLO mode) a Triton
     Deployment is hashed without ``spec.replicas``, so a replica change by the
-    autoscaler never reads as drift. The controller ownerReference is set at apply,
-    on what is written (it is not part of the hash).
+    autoscaler never reads as drift.
     """
-    return [stamp(m, ignore_replicas=_replicas_left_to_the_autoscaler(m, autoscaled)) for m in manifests]
+    out = []
+    for m in manifests:
+        stamped = stamp(m, ignore_replicas=_replicas_left_to_the_autoscaler(m, autoscaled))
+        stamped["metadata"]["ownerReferences"] = [dict(owner)]
+        out.append(stamped)
+    return out
 
 
 def monitoring_objects(
@@ -110,8 +118,8 @@ class Plan:
     """Everything the apply step should make true."""
 
     owned: list[Manifest]
-    """Objects owned by the resource, each stamped by :func:`stamp_all` (controller
-    ownerReference added at apply)."""
+    """Objects owned by the resource, each stamped by :func:`stamp_all` (hash, controller
+    ownerReference)."""
     new_jobs: list[Manifest]
     """Build Jobs to create (ownerReferences set at apply)."""
     keys_in_use: set[str]
@@ -244,7 +252,7 @@ def plan(
         build_job(spec, group[0], ns, settings) for key, group in by_key.items() if key not in observed.jobs
     ]
     return Plan(
-        owned=stamp_all(owned, autoscaled=slo_mode),
+        owned=stamp_all(owned, owner=scd.owner_reference(controller=True), autoscaled=slo_mode),
         new_jobs=new_jobs,
         keys_in_use=keys_in_use,
         serving=serving,

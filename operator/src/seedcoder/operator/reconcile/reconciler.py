@@ -71,11 +71,9 @@ def _monitoring(deps: ReconcileDeps, scd: SeedCoderDeployment) -> list[dict[str,
 async def _apply_owned(deps: ReconcileDeps, scd: SeedCoderDeployment, p: Plan, snap: LiveState) -> None:
     from seedcoder.operator.objects.desired import must_replace
 
-    desired = p.owned
-    ref = scd.owner_reference(controller=True)
     wanted: set[tuple[str, str]] = {("Deployment", name) for name in p.kept}
     changed = []
-    for manifest in desired:
+    for manifest in p.owned:
         key = (manifest["kind"], manifest["metadata"]["name"])
         wanted.add(key)
         live = snap.live.get(key)
@@ -85,7 +83,6 @@ async def _apply_owned(deps: ReconcileDeps, scd: SeedCoderDeployment, p: Plan, s
             and (live["metadata"].get("annotations") or {}).get(names.ANNOTATION_HASH) == digest
         ):
             continue
-        manifest["metadata"]["ownerReferences"] = [ref]
         if must_replace(manifest, live) and live is not None:
             log.info("Replaced Service %s/%s: it became headless.", scd.metadata.namespace, key[1])
             await deps.kube.delete(key[0], scd.metadata.namespace, key[1], uid=live["metadata"].get("uid"))
