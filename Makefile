@@ -21,7 +21,7 @@ help:
 	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling"
 
 # ---------------------------------------------------------------- set-up
-$(VENV)/.stamp: pyproject.toml tools/setup-python.sh
+$(VENV)/.stamp: pyproject.toml devtools/pyproject.toml tools/setup-python.sh
 	bash tools/setup-python.sh $(PY) $(VENV)
 	touch $@
 
@@ -68,24 +68,24 @@ test: deps lint
 # ---------------------------------------------------------------- local control plane
 .PHONY: cluster-up
 cluster-up: deps
-	$(VPY) -m seedcoder.devcluster up
+	$(VPY) -m seedcoder_dev.devcluster up
 
 .PHONY: cluster-down
 cluster-down: venv
-	$(VPY) -m seedcoder.devcluster down
+	$(VPY) -m seedcoder_dev.devcluster down
 
 # ---------------------------------------------------------------- the product, locally
 .PHONY: demo
 demo: deps
-	$(VPY) -m seedcoder.demo run
+	$(VPY) -m seedcoder_dev.demo run
 
 .PHONY: up
 up: deps
-	$(VPY) -m seedcoder.demo up
+	$(VPY) -m seedcoder_dev.demo up
 
 .PHONY: down
 down: venv
-	$(VPY) -m seedcoder.demo down
+	$(VPY) -m seedcoder_dev.demo down
 
 # ---------------------------------------------------------------- generated files
 # Re-run after changing the API models, files/rbac-rules.yaml, the chart or the

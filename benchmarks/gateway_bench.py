@@ -54,7 +54,7 @@ import tritonclient.grpc.aio as grpcclient
 from seedcoder.engines import pbtxt
 from seedcoder.engines.contract import GENERATE_INPUTS, GENERATE_OUTPUTS, MODEL_NAME
 from seedcoder.engines.llamacpp_repo import write_files
-from seedcoder.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
+from seedcoder_dev.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
 
 from tests.fixtures.gateway import GatewayProcess
 

@@ -44,9 +44,9 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from seedcoder import metricnames as mn
-from seedcoder.devcluster import start_cluster
-from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
-from seedcoder.operator.events import REPORTING_CONTROLLER
+from seedcoder.operator.reconcile.events import REPORTING_CONTROLLER
+from seedcoder_dev.devcluster import start_cluster
+from seedcoder_dev.devcluster.nodes import SIMULATED_NAMESPACE
 
 from tests.operator.harness import (
     OperatorProcess,

@@ -161,7 +161,7 @@ def metric_value(url: str, name: str) -> float:
 
 
 def part_quality(work: Path) -> dict[str, Any]:
-    from seedcoder.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
+    from seedcoder_dev.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
 
     from tests.fixtures.gateway import GatewayProcess, gateway_config
 

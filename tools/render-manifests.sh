@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py="${PYTHON:-$root/.venv/bin/python}"
 chart=charts/seedcoder-operator
-helm="$("$py" -c 'from seedcoder.devcluster.tools import helm_path; print(helm_path())')"
+helm="$("$py" -c 'from seedcoder_dev.devcluster.tools import helm_path; print(helm_path())')"
 
 mkdir -p "$chart/crds"
 cp manifests/crds/seedcoderdeployments.yaml "$chart/crds/seedcoderdeployments.yaml"
@@ -24,10 +24,10 @@ cp manifests/crds/seedcoderfinetunes.yaml "$chart/crds/seedcoderfinetunes.yaml"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 "$helm" template seedcoder-operator "$chart" --namespace seedcoder-system \
-  | "$py" -m seedcoder.observability.install_manifests install > "$scratch/install.yaml"
+  | "$py" -m seedcoder_dev.install_manifests install > "$scratch/install.yaml"
 "$helm" template seedcoder-operator "$chart" --namespace seedcoder-system \
     --set monitoring.dashboards.enabled=true --show-only templates/dashboards.yaml \
-  | "$py" -m seedcoder.observability.install_manifests dashboards > "$scratch/grafana-dashboards.yaml"
+  | "$py" -m seedcoder_dev.install_manifests dashboards > "$scratch/grafana-dashboards.yaml"
 cp "$scratch/install.yaml" manifests/install.yaml
 cp "$scratch/grafana-dashboards.yaml" manifests/monitoring/grafana-dashboards.yaml
 echo "rendered manifests/install.yaml and manifests/monitoring/"

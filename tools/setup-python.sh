@@ -42,6 +42,9 @@ if ! "$VENV/bin/python" -m pip show -q llama-cpp-python 2>/dev/null || [ ! -f "$
   touch "$VENV/.llama-$LLAMA_CPP_FLAVOUR"
 fi
 "$VENV/bin/python" -m pip install -q -e . --group test --group lint --group bench
+# The development tools (local control plane, demo, local servers for tests): their own
+# distribution, so the product wheel the images install never carries them.
+"$VENV/bin/python" -m pip install -q --no-deps -e ./devtools
 # Semgrep for the gateway's background scan pass, in its own environment: its pinned
 # dependencies (click, wrapt, opentelemetry, ...) would downgrade the project's.
 # The tests find it as $VENV-semgrep/bin/semgrep (SEEDCODER_SEMGREP overrides).

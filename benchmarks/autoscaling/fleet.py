@@ -28,7 +28,7 @@ import numpy as np
 from seedcoder.api.gateway_config import PoolEndpoint
 from seedcoder.gateway.routing import Endpoint, choose
 from seedcoder.gateway.routing import Pool as RoutingPool
-from seedcoder.operator.gateway_objects import pool_endpoint, routing_hints
+from seedcoder.operator.objects.gateway_objects import pool_endpoint, routing_hints
 
 from benchmarks.autoscaling.latency import LatencyProfile
 from benchmarks.autoscaling.noise import Noise

@@ -18,8 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from seedcoder.api.spec import AutoscalingSpec, SloSpec
-from seedcoder.autoscaler import PolicyState, PoolObservation, PoolSpec, decide, prior_for
-from seedcoder.operator.scaling import policy_config_for
+from seedcoder.autoscaler import PolicyPool, PolicyState, PoolObservation, decide, prior_for
+from seedcoder.operator.autoscaling.scaling import policy_config_for
 from seedcoder.operator.settings import OperatorSettings
 
 from benchmarks.autoscaling.fleet import Fleet, PoolConfig
@@ -37,7 +37,7 @@ class SeedcoderPolicy:
         self.interval_s = OperatorSettings().resync_seconds
         """The operator's timer period: the policy is offered every tick and gates itself."""
         self.specs = [
-            PoolSpec(
+            PolicyPool(
                 name=p.name,
                 gpu=p.profile.gpu,
                 precision=p.profile.precision,

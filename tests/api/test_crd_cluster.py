@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.sample import sample, with_path
 

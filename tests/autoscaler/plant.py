@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide
+from seedcoder.autoscaler import PolicyConfig, PolicyPool, PolicyState, PoolObservation, decide
 from seedcoder.autoscaler.capacity import predicted_p95_ms
 
 
 @dataclass
 class Plant:
-    pool: PoolSpec
+    pool: PolicyPool
     true_capacity: float
     cold_start_s: float = 120.0
     replicas: int = 1
@@ -51,7 +51,7 @@ class Plant:
 
 
 def run_loop(
-    pool: PoolSpec, rates: list[float], true_capacity: float, cfg: PolicyConfig, start_replicas: int = 1
+    pool: PolicyPool, rates: list[float], true_capacity: float, cfg: PolicyConfig, start_replicas: int = 1
 ) -> tuple[list[int], list[str]]:
     """Closed loop over ``rates`` (one per interval); returns replicas after each call and the causes."""
     plant = Plant(pool=pool, true_capacity=true_capacity, replicas=start_replicas, ready=start_replicas)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 from tests.fixtures.gateway import MODEL_NAME, GatewayProcess
 from tests.operator.harness import (

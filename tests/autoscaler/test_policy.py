@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide, prior_for
+from seedcoder.autoscaler import PolicyConfig, PolicyPool, PolicyState, PoolObservation, decide, prior_for
 from seedcoder.autoscaler.forecast import forecast, is_rising
 from seedcoder.autoscaler.placement import PoolCapacity, place
 
 from tests.autoscaler.plant import run_loop
 
-H100 = PoolSpec(
+H100 = PolicyPool(
     name="h100", gpu="H100", precision="fp8", min_replicas=1, max_replicas=20, cost_per_hour_usd=6.88
 )
-A100 = PoolSpec(
+A100 = PolicyPool(
     name="a100", gpu="A100", precision="bf16", min_replicas=0, max_replicas=20, cost_per_hour_usd=4.10
 )
 CFG = PolicyConfig()

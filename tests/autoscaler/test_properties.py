@@ -6,14 +6,14 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seedcoder.autoscaler import PolicyConfig, PolicyState, PoolObservation, PoolSpec, decide
+from seedcoder.autoscaler import PolicyConfig, PolicyPool, PolicyState, PoolObservation, decide
 
 from tests.autoscaler.plant import run_loop
 
 CFG = PolicyConfig()
 
 pools = st.builds(
-    lambda lo, span, gpu: PoolSpec(
+    lambda lo, span, gpu: PolicyPool(
         name="p", gpu=gpu, min_replicas=lo, max_replicas=lo + span, cost_per_hour_usd=3.0
     ),
     st.integers(0, 8),
@@ -41,7 +41,7 @@ observations = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(pool=pools, seq=st.lists(observations, min_size=1, max_size=12))
-def test_desired_is_always_within_min_and_max(pool: PoolSpec, seq: list[PoolObservation]) -> None:
+def test_desired_is_always_within_min_and_max(pool: PolicyPool, seq: list[PoolObservation]) -> None:
     state = PolicyState()
     for i, o in enumerate(seq):
         res = decide([pool], {"p": o}, state, 10_000.0 + 15 * i, CFG)
@@ -51,7 +51,7 @@ def test_desired_is_always_within_min_and_max(pool: PoolSpec, seq: list[PoolObse
 
 @settings(max_examples=200, deadline=None)
 @given(pool=pools, o=observations, age=st.floats(CFG.stale_after_s + 1, 1e6))
-def test_never_acts_on_stale_metrics(pool: PoolSpec, o: PoolObservation, age: float) -> None:
+def test_never_acts_on_stale_metrics(pool: PolicyPool, o: PoolObservation, age: float) -> None:
     now = 50_000.0
     stale = o.model_copy(update={"observed_at": now - age})
     res = decide([pool], {"p": stale}, PolicyState(), now, CFG)
@@ -62,7 +62,7 @@ def test_never_acts_on_stale_metrics(pool: PoolSpec, o: PoolObservation, age: fl
 
 @settings(max_examples=100, deadline=None)
 @given(pool=pools, o=observations)
-def test_missing_metrics_never_scale_down(pool: PoolSpec, o: PoolObservation) -> None:
+def test_missing_metrics_never_scale_down(pool: PolicyPool, o: PoolObservation) -> None:
     missing = o.model_copy(update={"request_rate": None})
     res = decide([pool], {"p": missing}, PolicyState(), 10_000.0, CFG)
     assert res.desired["p"] >= min(max(o.replicas, pool.min_replicas), pool.max_replicas)
@@ -80,7 +80,7 @@ def test_missing_metrics_never_scale_down(pool: PoolSpec, o: PoolObservation) ->
 def test_never_scales_down_during_a_rising_load(
     start: float, growth: float, steps: int, cap: float, p95s: list[float], r0: int
 ) -> None:
-    pool = PoolSpec(name="p", gpu="H100", min_replicas=1, max_replicas=64, cost_per_hour_usd=6.88)
+    pool = PolicyPool(name="p", gpu="H100", min_replicas=1, max_replicas=64, cost_per_hour_usd=6.88)
     state = PolicyState()
     replicas = r0
     for i in range(steps):
@@ -101,7 +101,7 @@ def test_never_scales_down_during_a_rising_load(
 @settings(max_examples=40, deadline=None)
 @given(rate=st.floats(5, 300), cap=st.floats(4, 20), r0=st.integers(1, 40))
 def test_converges_on_a_steady_load_without_oscillating(rate: float, cap: float, r0: int) -> None:
-    pool = PoolSpec(name="p", gpu="H100", min_replicas=1, max_replicas=64, cost_per_hour_usd=6.88)
+    pool = PolicyPool(name="p", gpu="H100", min_replicas=1, max_replicas=64, cost_per_hour_usd=6.88)
     replicas, _ = run_loop(pool, [rate] * 400, true_capacity=cap, cfg=CFG, start_replicas=r0)
     tail = replicas[-80:]  # the last 20 minutes
     assert max(tail) == min(tail), tail

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
-from seedcoder.operator.signals import PrometheusSignals
+from seedcoder.operator.autoscaling.signals import PrometheusSignals
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = [pytest.mark.slow]
 

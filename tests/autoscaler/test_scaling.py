@@ -7,9 +7,9 @@ from typing import Any
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator import hooks
-from seedcoder.operator.scaling import PolicyStore, autoscale, policy_config, policy_pools
+from seedcoder.operator.autoscaling.scaling import PolicyStore, autoscale, policy_config, policy_pools
+from seedcoder.operator.autoscaling.signals import PoolSignals
 from seedcoder.operator.settings import AUTOSCALER_FIELD_MANAGER, OperatorSettings
-from seedcoder.operator.signals import PoolSignals
 
 from tests.operator.sample import sample
 
@@ -42,12 +42,10 @@ def resource() -> SeedCoderDeployment:
     return SeedCoderDeployment.parse(body)
 
 
-def pools(h100: int = 1, a100: int = 1, serving_a100: bool = True) -> list[hooks.PoolObservation]:
+def pools(h100: int = 1, a100: int = 1, serving_a100: bool = True) -> list[hooks.ScalablePool]:
     return [
-        hooks.PoolObservation("h100", "H100", "ml", "completions-triton-h100", h100, h100, 1, 4, True),
-        hooks.PoolObservation(
-            "a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100
-        ),
+        hooks.ScalablePool("h100", "H100", "ml", "completions-triton-h100", h100, h100, 1, 4, True),
+        hooks.ScalablePool("a100", "A100", "ml", "completions-triton-a100", a100, a100, 1, 2, serving_a100),
     ]
 
 

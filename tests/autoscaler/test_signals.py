@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from seedcoder import metricnames as mn
-from seedcoder.operator.signals import (
+from seedcoder.operator.autoscaling.signals import (
     GatewayScrapeSignals,
     PrometheusSignals,
     Scrape,

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from seedcoder import metricnames as mn
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
-from seedcoder.operator.signals import PoolSignals, PrometheusSignals
+from seedcoder.operator.autoscaling.signals import PoolSignals, PrometheusSignals
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 pytestmark = [pytest.mark.slow]
 # name: (requests per second, TTFT of each request in seconds)

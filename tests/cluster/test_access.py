@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.tools import kubectl_path
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.tools import kubectl_path
 
 pytestmark = pytest.mark.cluster
 

@@ -1,4 +1,4 @@
-"""``python -m seedcoder.devcluster up|down``, the path behind ``make cluster-up`` / ``cluster-down``.
+"""``python -m seedcoder_dev.devcluster up|down``, the path behind ``make cluster-up`` / ``cluster-down``.
 
 Why: developers start the control plane from make and keep using it after
 make exits; ``down`` must then find and stop every process ``up`` started.
@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.procs import is_alive
-from seedcoder.devcluster.tools import kubectl_path
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.procs import is_alive
+from seedcoder_dev.devcluster.tools import kubectl_path
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 def _devcluster(*args: str) -> subprocess.CompletedProcess[str]:
     # A machine runs one real node at a time and the session's cluster may hold it, so this
     # second cluster simulates cpu-0 (tests/realnode covers the real node, start to stop).
-    argv = [sys.executable, "-m", "seedcoder.devcluster", *args]
+    argv = [sys.executable, "-m", "seedcoder_dev.devcluster", *args]
     env = {**os.environ, "SEEDCODER_REAL_NODE": "0"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False, env=env)
 

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import LowDiskError, MissingToolError, PortInUseError, start_cluster
-from seedcoder.devcluster import start as start_module
-from seedcoder.devcluster.procs import read_records
+from seedcoder_dev.devcluster import LowDiskError, MissingToolError, PortInUseError, start_cluster
+from seedcoder_dev.devcluster import start as start_module
+from seedcoder_dev.devcluster.procs import read_records
 
 
 def test_missing_binaries_name_the_make_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +27,7 @@ def test_missing_binaries_name_the_make_target(tmp_path: Path, monkeypatch: pyte
 
 def test_cli_up_reports_missing_binaries_and_fails(tmp_path: Path) -> None:
     env = {**os.environ, "TESTBINS_DIR": str(tmp_path / "empty")}
-    argv = [sys.executable, "-m", "seedcoder.devcluster", "up", "--dev-dir", str(tmp_path / "dev")]
+    argv = [sys.executable, "-m", "seedcoder_dev.devcluster", "up", "--dev-dir", str(tmp_path / "dev")]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert result.returncode == 1
     assert "run `make testbins`" in result.stderr

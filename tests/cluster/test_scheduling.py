@@ -12,15 +12,15 @@ import json
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import (
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import (
     A100_PRODUCT,
     GPU_TOLERATION,
     H100_PRODUCT,
     L4_PRODUCT,
     RTX4090_PRODUCT,
 )
-from seedcoder.devcluster.tools import node_images
+from seedcoder_dev.devcluster.tools import node_images
 
 pytestmark = pytest.mark.cluster
 

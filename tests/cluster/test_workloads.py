@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import simulated_placement
-from seedcoder.devcluster.stages import CHAOS_LABEL, COMPLETE_DELAY_ANNOTATION
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import simulated_placement
+from seedcoder_dev.devcluster.stages import CHAOS_LABEL, COMPLETE_DELAY_ANNOTATION
 
 pytestmark = pytest.mark.cluster
 

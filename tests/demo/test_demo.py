@@ -1,6 +1,6 @@
 """``make demo`` end to end: every step runs for real and reports what it found.
 
-The test runs the same entry point as ``make demo`` (``python -m seedcoder.demo run``)
+The test runs the same entry point as ``make demo`` (``python -m seedcoder_dev.demo run``)
 in a subprocess, then asserts on the JSON record the demo writes of each step:
 the control plane came up with its real CPU node and simulated GPU pools, the
 operator (the chart's pod, with its ServiceAccount) brought the mixed H100 + A100
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.fixtures.cluster import CLUSTER_KEY
 
@@ -59,7 +59,7 @@ def test_demo_runs_every_step_for_real(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "seedcoder.demo",
+            "seedcoder_dev.demo",
             "run",
             "--workdir",
             str(workdir),
@@ -113,7 +113,7 @@ def test_demo_without_the_control_plane_binaries_says_what_to_do(tmp_path: Path)
     empty = tmp_path / "no-binaries"
     empty.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "seedcoder.demo", "run", "--workdir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "seedcoder_dev.demo", "run", "--workdir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,5 +7,5 @@ from seedcoder.images import default_image, runtime_image_kind
 
 
 def build_image_for(profile: GpuProfile) -> str:
-    """The default image of the profile's runtime (as ``seedcoder.operator.image_choice`` picks it)."""
+    """The default image of the profile's runtime (as ``operator.objects.image_choice`` picks it)."""
     return default_image(runtime_image_kind(profile.runtime, profile.arch)).reference

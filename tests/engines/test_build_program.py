@@ -27,7 +27,7 @@ from seedcoder.engines.report import BuildReport, parse_termination_message
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_repo import repository_files_for
 from seedcoder.engines.weights import sha256_file
-from seedcoder.localstack.triton import TritonServer
+from seedcoder_dev.localstack.triton import TritonServer
 
 from tests.engines.plans import build_image_for
 from tests.engines.tritonio import StreamingClient, make_inputs

@@ -15,13 +15,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from seedcoder.localstack.triton import TritonServer
 from seedcoder.metricnames import (
     LLAMACPP_CANCELLED_TOTAL,
     LLAMACPP_GENERATED_TOKENS_TOTAL,
     TRITON_REQUEST_FAILURE,
     TRITON_REQUEST_SUCCESS,
 )
+from seedcoder_dev.localstack.triton import TritonServer
 
 from tests.engines.tritonio import StreamingClient, make_inputs, metric, scrape, wait_for_metric
 

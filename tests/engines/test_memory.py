@@ -11,7 +11,7 @@ from seedcoder.engines import memory
 from seedcoder.engines.key import engine_inputs_for
 from seedcoder.engines.profiles import get_profile, limits_for, load_profiles
 from seedcoder.engines.trtllm_args import trtllm_build_args
-from seedcoder.operator.engineplan import InvalidSpec, memory_budget, plan_engines
+from seedcoder.operator.objects.engineplan import InvalidSpec, memory_budget, plan_engines
 
 from tests.operator.sample import live, sample
 

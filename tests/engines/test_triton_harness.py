@@ -6,7 +6,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from seedcoder.localstack.triton import TritonServer, TritonStartError, pytriton_paths, server_env
+from seedcoder_dev.localstack.triton import TritonServer, TritonStartError, pytriton_paths, server_env
 
 
 def test_server_env_puts_this_interpreters_libpython_and_venv_first() -> None:

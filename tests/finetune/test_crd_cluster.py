@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from seedcoder.api import finetune_crd
 from seedcoder.api.finetune import SeedCoderFineTuneSpec
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.procs import wait_until
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.procs import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 CRD = Path(__file__).resolve().parents[2] / finetune_crd.DEFAULT_PATH

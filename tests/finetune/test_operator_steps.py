@@ -16,7 +16,7 @@ from seedcoder.operator.finetune import events, publish
 from seedcoder.operator.finetune.observe import job_states, run_selector
 from seedcoder.operator.finetune.reconcile import with_images
 from seedcoder.operator.finetune.settings import FineTuneSettings
-from seedcoder.operator.image_choice import ImageChoice
+from seedcoder.operator.objects.image_choice import ImageChoice
 
 from tests.finetune.test_plan import _ctx
 from tests.finetune.test_run_steps import _manifest, _summary

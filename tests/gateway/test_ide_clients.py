@@ -191,7 +191,7 @@ def test_ide_snippets_reach_the_gateway_as_the_fixtures_do(ide_gateway: GatewayP
     import tomllib
 
     import yaml
-    from seedcoder.demo import ide
+    from seedcoder_dev.demo import ide
 
     model = fixture("continue-autocomplete.json")["request"]["body"]["model"]
     base = ide_gateway.url + "/v1"

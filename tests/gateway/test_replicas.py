@@ -23,8 +23,8 @@ import uvicorn
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway.app import create_app
 from seedcoder.gateway.routing import Pool
-from seedcoder.localstack.triton import TritonServer
 from seedcoder.metricnames import GATEWAY_POOL_ENDPOINTS, TRITON_REQUEST_SUCCESS
+from seedcoder_dev.localstack.triton import TritonServer
 
 from tests.fixtures.gateway import MODEL_NAME, free_port
 

@@ -16,17 +16,17 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from seedcoder.localstack.triton import (
+from seedcoder.metricnames import (
+    GATEWAY_CANCELLATIONS_TOTAL,
+    LLAMACPP_CANCELLED_TOTAL,
+    LLAMACPP_GENERATED_TOKENS_TOTAL,
+)
+from seedcoder_dev.localstack.triton import (
     free_port,
     prepare_backend_dir,
     pytriton_paths,
     server_command,
     server_env,
-)
-from seedcoder.metricnames import (
-    GATEWAY_CANCELLATIONS_TOTAL,
-    LLAMACPP_CANCELLED_TOTAL,
-    LLAMACPP_GENERATED_TOKENS_TOTAL,
 )
 
 from tests.fixtures.gateway import MODEL_NAME, GatewayProcess

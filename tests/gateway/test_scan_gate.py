@@ -21,7 +21,7 @@ from seedcoder.api.scan import ScanSpec
 from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.ranking import Candidate
 from seedcoder.gateway.scanning import CONTENT_FILTER, Guard
-from seedcoder.scan.corpus import Case, load_corpus
+from seedcoder_dev.scan_corpus import Case, load_corpus
 
 CASES = load_corpus(Path(__file__).resolve().parents[1] / "scan" / "corpus")
 

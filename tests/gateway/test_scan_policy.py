@@ -29,7 +29,7 @@ import pytest
 from seedcoder.engines.llamacpp_repo import generate_config, model_source, tokenize_config, write_files
 from seedcoder.gateway.deeppass import read_deep_scans
 from seedcoder.gateway.feedback import read_feedback
-from seedcoder.localstack.triton import TritonServer
+from seedcoder_dev.localstack.triton import TritonServer
 
 from tests.fixtures.gateway import MODEL_NAME, GatewayProcess
 

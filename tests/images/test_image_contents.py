@@ -78,3 +78,23 @@ def test_starts_read_only_as_an_arbitrary_non_root_user(
         check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+DEV_ONLY = ("seedcoder_dev", "seedcoder.devcluster", "seedcoder.demo", "seedcoder.localstack")
+
+
+@pytest.mark.parametrize("name", ["seedcoder", "triton-cpu"])
+def test_the_product_images_ship_no_development_tools(images: dict[str, dict[str, Any]], name: str) -> None:
+    """The development tools (``seedcoder_dev``: local control plane, demo, local servers) are a
+    distribution of their own, outside the product wheel the images install."""
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    result = podman(
+        "run", "--rm", *ULIMITS, "--network=none", "--entrypoint", "python3", images[name]["reference"],
+        "-c", probe, *DEV_ONLY,
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]", f"development tools in {name}: {result.stdout}"
+    present = podman(
+        "run", "--rm", *ULIMITS, "--network=none", "--entrypoint", "python3", images[name]["reference"],
+        "-c", "import seedcoder.images, seedcoder.engines.contract",
+    )  # fmt: skip
+    assert present.returncode == 0, present.stderr[-2000:]

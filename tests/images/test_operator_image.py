@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.images.conftest import PODMAN, ULIMITS, Container
 from tests.operator.harness import OperatorProcess, install_rbac, install_volumes, kubectl_json, wait_for

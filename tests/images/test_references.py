@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from seedcoder import __version__
 from seedcoder.api.spec import ImagesSpec, SeedCoderDeploymentSpec
 from seedcoder.images import check_reference, default_image, identity, split_reference, with_registry
-from seedcoder.operator.image_choice import choose
+from seedcoder.operator.objects.image_choice import choose
 from seedcoder.operator.settings import OperatorSettings
 
 DIGEST = "sha256:" + "d" * 64

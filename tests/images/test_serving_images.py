@@ -17,7 +17,7 @@ from typing import Any
 
 import openai
 import pytest
-from seedcoder.localstack.triton import free_port, gguf_model_path, write_llamacpp_repository
+from seedcoder_dev.localstack.triton import free_port, gguf_model_path, write_llamacpp_repository
 
 from tests.fixtures.gateway import API_KEY, MODEL_NAME, gateway_config
 from tests.images.conftest import Container

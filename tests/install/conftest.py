@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from seedcoder.devcluster.tools import MissingToolError, helm_path
+from seedcoder_dev.devcluster.tools import MissingToolError, helm_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "seedcoder-operator"

@@ -275,7 +275,7 @@ def test_no_public_service_and_default_deny(render: Render) -> None:
 def test_without_prometheus_the_operator_may_reach_the_gateways_metrics_port(render: Render) -> None:
     """The autoscaler then scrapes the gateway pods itself; the rule selects the labels the operator
     puts on gateway pods, in the watched namespaces (every namespace when none is listed)."""
-    from seedcoder.operator import gateway_objects, names
+    from seedcoder.operator.objects import gateway_objects, names
 
     gateway_pod = names.instance_labels("any", names.COMPONENT_GATEWAY)
 
@@ -296,7 +296,7 @@ def test_without_prometheus_the_operator_may_reach_the_gateways_metrics_port(ren
         ]
     }
     # the operator's pod carries the labels the gateways' policies admit it by
-    from seedcoder.operator.netpol import OPERATOR_POD_LABELS
+    from seedcoder.operator.objects.netpol import OPERATOR_POD_LABELS
 
     (dep,) = by_kind(render(), "Deployment")
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from seedcoder import metricnames as mn
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.install.conftest import CHART, ROOT, run_helm
 from tests.operator.harness import OperatorProcess, install_volumes, wait_for

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import SIMULATED_NAMESPACE
-from seedcoder.devcluster.tools import kubectl_path
-from seedcoder.observability import install_manifests as im
+from seedcoder_dev import install_manifests as im
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import SIMULATED_NAMESPACE
+from seedcoder_dev.devcluster.tools import kubectl_path
 
 from tests.install.conftest import CHART, ROOT, run_helm
 

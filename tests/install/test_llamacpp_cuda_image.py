@@ -21,7 +21,7 @@ from types import ModuleType
 import pytest
 from seedcoder.engines.profiles import get_profile, load_profiles
 from seedcoder.images import IMAGE_KINDS, default_image, runtime_image_kind
-from seedcoder.operator.image_choice import choose
+from seedcoder.operator.objects.image_choice import choose
 from seedcoder.operator.settings import OperatorSettings
 
 ROOT = Path(__file__).resolve().parents[2]

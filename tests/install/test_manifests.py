@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.observability import install_manifests as im
+from seedcoder_dev import install_manifests as im
 
 from tests.install.conftest import CHART, ROOT, run_helm
 

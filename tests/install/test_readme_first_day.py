@@ -1,6 +1,6 @@
 """The README's first-day sections: they exist, show what the code prints, and every command runs.
 
-``make up`` prints the IDE snippets from ``seedcoder.demo.ide``; the README must show
+``make up`` prints the IDE snippets from ``seedcoder_dev.demo.ide``; the README must show
 the very same text (for its example address and key). Every shell command in the
 sections this file owns is listed in ``COMMANDS``, and the cluster test runs each one,
 as written, against the local control plane (the example namespace ``ml`` and the
@@ -14,8 +14,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from seedcoder.demo import ide
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.demo import ide
+from seedcoder_dev.devcluster import Cluster
 
 from tests.install.conftest import run_helm
 

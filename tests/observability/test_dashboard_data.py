@@ -24,12 +24,17 @@ from typing import Any
 import pytest
 from prometheus_client import start_http_server
 from seedcoder import metricnames as m
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.observability import dashboards, rules
 from seedcoder.observability.promql import metric_names
 from seedcoder.observability.yamltext import dump
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.metrics_sample import EngineSample, FinishedBuild, PoolSample, ResourceSample
+from seedcoder.operator.reconcile.metrics_sample import (
+    EngineSample,
+    FinishedBuild,
+    PoolSample,
+    ResourceSample,
+)
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 from tests.fixtures.gateway import GatewayProcess
 from tests.observability.test_scrape import _drive_traffic

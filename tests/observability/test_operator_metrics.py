@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from prometheus_client import start_http_server
 from prometheus_client.metrics import MetricWrapperBase
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.observability import dashboards, rules
 from seedcoder.observability.promql import metric_names
 from seedcoder.operator.metrics import OperatorMetrics
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 from tests.observability.test_dashboards import queries
 

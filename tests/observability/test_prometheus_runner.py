@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from prometheus_client import start_http_server
 from seedcoder.gateway.metrics import Metrics
-from seedcoder.localstack.prometheus import PrometheusError, PrometheusServer, ScrapeTarget, scrape_config
 from seedcoder.observability import monitors, rules
 from seedcoder.observability.yamltext import dump
+from seedcoder_dev.localstack.prometheus import PrometheusError, PrometheusServer, ScrapeTarget, scrape_config
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.devcluster.tools import promtool_path
 from seedcoder.observability import monitors, rules, slo
 from seedcoder.observability.yamltext import dump
+from seedcoder_dev.devcluster.tools import promtool_path
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted((HERE / "promtool").glob("*_test.yaml"))

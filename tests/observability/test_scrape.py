@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from seedcoder import metricnames as m
-from seedcoder.localstack.prometheus import PrometheusServer, ScrapeTarget
 from seedcoder.observability import dashboards, rules
 from seedcoder.observability.promql import base_name, metric_names
 from seedcoder.observability.yamltext import dump
+from seedcoder_dev.localstack.prometheus import PrometheusServer, ScrapeTarget
 
 from tests.fixtures.gateway import MODEL_NAME, GatewayProcess
 from tests.observability.test_dashboards import queries

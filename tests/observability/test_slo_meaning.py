@@ -5,7 +5,7 @@ from __future__ import annotations
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import TTFT_OBJECTIVE_QUANTILE, SloSpec
 from seedcoder.observability import rules
-from seedcoder.operator.signals import promql
+from seedcoder.operator.autoscaling.signals import promql
 
 from tests.operator.sample import live, sample
 

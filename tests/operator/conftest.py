@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import OperatorProcess, install_rbac, install_volumes
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.volumes import prebound_claim
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.volumes import prebound_claim
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC_RULES = REPO / "charts" / "seedcoder-operator" / "files" / "rbac-rules.yaml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator.desired import Observed
-from seedcoder.operator.engineplan import PoolEngine, plan_engines
-from seedcoder.operator.observed import DeploymentView, JobView
+from seedcoder.operator.objects.desired import Observed
+from seedcoder.operator.objects.engineplan import PoolEngine, plan_engines
+from seedcoder.operator.objects.observed import DeploymentView, JobView
 from seedcoder.operator.settings import OperatorSettings
 
 from tests.operator.sample import live, sample

@@ -9,13 +9,13 @@ from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.status import SeedCoderDeploymentStatus
 from seedcoder.engines.build import EXIT_PERMANENT
 from seedcoder.engines.report import BuildReport
-from seedcoder.operator.build_job import build_job
-from seedcoder.operator.desired import Observed, plan
-from seedcoder.operator.engineplan import PoolEngine
-from seedcoder.operator.jobsync import retry_due
-from seedcoder.operator.observed import JobView, parse_job
+from seedcoder.operator.objects.build_job import build_job
+from seedcoder.operator.objects.desired import Observed, plan
+from seedcoder.operator.objects.engineplan import PoolEngine
+from seedcoder.operator.objects.observed import JobView, parse_job
+from seedcoder.operator.reconcile.jobsync import retry_due
+from seedcoder.operator.reconcile.status_calc import compute
 from seedcoder.operator.settings import OperatorSettings
-from seedcoder.operator.status_calc import compute
 
 from tests.operator.helpers import SETTINGS, parsed
 

@@ -10,7 +10,7 @@ import kopf
 import pytest
 from seedcoder.operator.handlers import Runtime
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.observed import fingerprint
+from seedcoder.operator.objects.observed import fingerprint
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import OperatorProcess, apply, kubectl_json, wait_for
 from tests.operator.sample import REVISION, sample

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import L4_PRODUCT, RTX4090_PRODUCT
 from seedcoder.images import default_image
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import L4_PRODUCT, RTX4090_PRODUCT
 
 from tests.operator.harness import OperatorProcess, apply, kubectl_json, wait_for
 from tests.operator.sample import sample

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
 from seedcoder.evaluation.harness import evaluate
 from seedcoder.evaluation.public import public_tasks
 from seedcoder.evaluation.tasks import load_tasks
 from seedcoder.gateway.feedback import FeedbackStore, Served, build_event
+from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import (
     OperatorProcess,

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
 from seedcoder.observability import rules
+from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import OperatorProcess, apply, kubectl_json, wait_for
 from tests.operator.sample import sample

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 import yaml
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import SIMULATED_LABEL, variant_manifests
 from seedcoder.engines.profiles import profile_for_product_label
-from seedcoder.operator.build_job import build_job
-from seedcoder.operator.engineplan import plan_engines
-from seedcoder.operator.image_choice import choose
-from seedcoder.operator.triton import deployment
+from seedcoder.operator.objects.build_job import build_job
+from seedcoder.operator.objects.engineplan import plan_engines
+from seedcoder.operator.objects.image_choice import choose
+from seedcoder.operator.objects.triton import deployment
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import SIMULATED_LABEL, variant_manifests
 
 from tests.operator.harness import install_volumes
 from tests.operator.helpers import SETTINGS

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.cluster import KubectlError
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.cluster import KubectlError
 
 from tests.operator.harness import OperatorProcess, apply, install_volumes, kubectl_json, wait_for
 from tests.operator.sample import sample

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seedcoder.operator.conditions import Verdict, merge, ready
+from seedcoder.operator.reconcile.conditions import Verdict, merge, ready
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:

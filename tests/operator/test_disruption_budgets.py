@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedcoder.operator.desired import plan
+from seedcoder.operator.objects.desired import plan
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 from tests.operator.sample import sample, with_path

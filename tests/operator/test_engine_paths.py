@@ -14,8 +14,8 @@ from typing import Any
 from seedcoder.engines import layout
 from seedcoder.engines.buildcmd import parse_build_args
 from seedcoder.engines.trtllm_repo import repository_files_for
-from seedcoder.operator import names
-from seedcoder.operator.desired import Observed, plan
+from seedcoder.operator.objects import names
+from seedcoder.operator.objects.desired import Observed, plan
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 

@@ -12,7 +12,7 @@ from seedcoder.api.spec import SeedCoderDeploymentSpec
 from seedcoder.engines import trtllm_args
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_constraints import violations
-from seedcoder.operator.engineplan import InvalidSpec, cache_problem, distinct_engines, plan_engines
+from seedcoder.operator.objects.engineplan import InvalidSpec, cache_problem, distinct_engines, plan_engines
 
 from tests.operator.helpers import parsed
 from tests.operator.sample import live, sample, with_path

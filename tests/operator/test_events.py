@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from seedcoder.operator.conditions import Transition
-from seedcoder.operator.events import worth_an_event
+from seedcoder.operator.reconcile.conditions import Transition
+from seedcoder.operator.reconcile.events import worth_an_event
 
 
 @pytest.mark.parametrize(

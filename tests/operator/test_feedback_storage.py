@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedcoder.operator.desired import plan
-from seedcoder.operator.status_calc import feedback_verdict
+from seedcoder.operator.objects.desired import plan
+from seedcoder.operator.reconcile.status_calc import feedback_verdict
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 from tests.operator.sample import sample, with_path

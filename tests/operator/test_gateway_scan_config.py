@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.api.spec import SeedCoderDeploymentSpec
-from seedcoder.operator import gateway_objects
+from seedcoder.operator.objects import gateway_objects
 from seedcoder.operator.settings import OperatorSettings
 
 from tests.operator.sample import sample

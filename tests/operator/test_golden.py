@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from seedcoder.operator.desired import Observed, plan
+from seedcoder.operator.objects.desired import Observed, plan
 
 from tests.operator.helpers import SETTINGS, all_built, deployment, parsed
 from tests.operator.sample import sample, with_path

@@ -14,13 +14,13 @@ from typing import Any
 from seedcoder import metricnames as mn
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent
-from seedcoder.operator import names
-from seedcoder.operator.desired import Observed, plan
-from seedcoder.operator.engineplan import PoolEngine
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.metrics_sample import ResourceSample, decisions, invalid_sample, sample
-from seedcoder.operator.observed import parse_job
-from seedcoder.operator.status_calc import ScalingView, compute
+from seedcoder.operator.objects import names
+from seedcoder.operator.objects.desired import Observed, plan
+from seedcoder.operator.objects.engineplan import PoolEngine
+from seedcoder.operator.objects.observed import parse_job
+from seedcoder.operator.reconcile.metrics_sample import ResourceSample, decisions, invalid_sample, sample
+from seedcoder.operator.reconcile.status_calc import ScalingView, compute
 
 from tests.operator.helpers import SETTINGS, all_built, deployment, job, parsed
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seedcoder.operator import netpol
-from seedcoder.operator.desired import plan
+from seedcoder.operator.objects import netpol
+from seedcoder.operator.objects.desired import plan
 from seedcoder.operator.settings import OperatorSettings
 
 from tests.operator.helpers import SETTINGS, all_built, parsed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seedcoder.engines.report import BuildReport
-from seedcoder.operator.observed import parse_deployment, parse_job
+from seedcoder.operator.objects.observed import parse_deployment, parse_job
 
 
 def _pod(

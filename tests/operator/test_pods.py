@@ -8,9 +8,9 @@ import pytest
 from seedcoder.engines.buildenv import CACHE_VARIABLES, SCRATCH_MOUNT
 from seedcoder.engines.llamacpp_repo import THREADS_ENV
 from seedcoder.engines.profiles import get_profile
-from seedcoder.operator.build_job import build_job
-from seedcoder.operator.image_choice import choose
-from seedcoder.operator.triton import deployment
+from seedcoder.operator.objects.build_job import build_job
+from seedcoder.operator.objects.image_choice import choose
+from seedcoder.operator.objects.triton import deployment
 
 from tests.operator.helpers import SETTINGS, parsed
 from tests.operator.sample import sample, with_path

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.api.spec import SeedCoderDeploymentSpec
-from seedcoder.operator import retrieval_objects
-from seedcoder.operator.desired import plan
-from seedcoder.operator.observe import may_have_index_objects
+from seedcoder.operator.objects import retrieval_objects
+from seedcoder.operator.objects.desired import plan
+from seedcoder.operator.reconcile.observe import may_have_index_objects
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 from tests.operator.sample import live, sample, with_path

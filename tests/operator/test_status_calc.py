@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator.desired import Observed, plan
-from seedcoder.operator.status_calc import compute, invalid
+from seedcoder.operator.objects.desired import Observed, plan
+from seedcoder.operator.reconcile.status_calc import compute, invalid
 
 from tests.operator.helpers import SETTINGS, all_built, deployment, job, parsed
 from tests.operator.sample import live, sample
@@ -73,7 +73,7 @@ def test_invalid_spec_names_the_field() -> None:
 
 def test_autoscaler_outcome_lands_in_status_and_history_is_bounded() -> None:
     from seedcoder.api.status import ScaleEvent, SloStatus
-    from seedcoder.operator.status_calc import ScalingView
+    from seedcoder.operator.reconcile.status_calc import ScalingView
 
     scd, pools = parsed()
     observed = all_built(pools)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seedcoder.operator.desired import must_replace, plan
+from seedcoder.operator.objects.desired import must_replace, plan
 
 from tests.operator.helpers import SETTINGS, all_built, parsed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from tests.fixtures.cluster import make_namespace
 

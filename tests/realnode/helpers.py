@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodes import REAL_NODE
-from seedcoder.devcluster.tools import node_images
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodes import REAL_NODE
+from seedcoder_dev.devcluster.tools import node_images
 
 
 def image(role: str) -> str:

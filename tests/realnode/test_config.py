@@ -12,8 +12,8 @@ import json
 import re
 from pathlib import Path
 
-from seedcoder.devcluster import dnsaddon, nodecgroups, nodeconfig
-from seedcoder.devcluster.tools import CONTAINERD_VERSION, COREDNS_VERSION, KUBE_ROUTER_VERSION
+from seedcoder_dev.devcluster import dnsaddon, nodecgroups, nodeconfig
+from seedcoder_dev.devcluster.tools import CONTAINERD_VERSION, COREDNS_VERSION, KUBE_ROUTER_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYOUT = nodeconfig.NodeLayout(Path("/w/node"))

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from .helpers import apply, echo_pod, eventually, pod, wait_ready
 

@@ -16,10 +16,10 @@ import time
 import urllib.request
 
 import pytest
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.nodeconfig import NODE_IP
-from seedcoder.devcluster.nodes import REAL_NODE, REAL_NODE_POD_CIDR
-from seedcoder.devcluster.tools import CONTAINERD_VERSION, kubectl_path
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.nodeconfig import NODE_IP
+from seedcoder_dev.devcluster.nodes import REAL_NODE, REAL_NODE_POD_CIDR
+from seedcoder_dev.devcluster.tools import CONTAINERD_VERSION, kubectl_path
 
 from .helpers import apply, echo_pod, pod, wait_ready
 

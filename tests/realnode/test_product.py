@@ -20,12 +20,12 @@ from typing import Any
 
 import openai
 import pytest
-from seedcoder.demo import incluster
-from seedcoder.devcluster import Cluster
-from seedcoder.devcluster.tools import helm_path, kubectl_path
 from seedcoder.gateway.feedback import read_feedback
 from seedcoder.images import default_image
-from seedcoder.localstack.triton import free_port, gguf_model_path
+from seedcoder_dev.demo import incluster
+from seedcoder_dev.devcluster import Cluster
+from seedcoder_dev.devcluster.tools import helm_path, kubectl_path
+from seedcoder_dev.localstack.triton import free_port, gguf_model_path
 
 from tests.operator.harness import kubectl_json, wait_for
 from tests.operator.test_cluster_lifecycle import wait_ready

@@ -13,7 +13,7 @@ import json
 import time
 
 import pytest
-from seedcoder.devcluster import Cluster
+from seedcoder_dev.devcluster import Cluster
 
 from .helpers import apply, echo_pod, eventually, wait_phase, wait_ready
 

@@ -14,9 +14,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from seedcoder.devcluster import Cluster, hostnet, nodecgroups, realnode
-from seedcoder.devcluster.procs import is_alive
-from seedcoder.devcluster.tools import nodebins_dir
+from seedcoder_dev.devcluster import Cluster, hostnet, nodecgroups, realnode
+from seedcoder_dev.devcluster.procs import is_alive
+from seedcoder_dev.devcluster.tools import nodebins_dir
 
 from .helpers import apply, echo_pod, wait_ready
 

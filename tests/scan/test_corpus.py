@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seedcoder.scan.corpus import evaluate, load_corpus
 from seedcoder.scan.rules import CATEGORIES
+from seedcoder_dev.scan_corpus import evaluate, load_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "scan" / "corpus"

@@ -15,7 +15,6 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("seedcoder.gateway.main", "run the completion gateway"),
     "build-engine": ("seedcoder.engines.build", "build one TensorRT-LLM engine (inside the build Job)"),
     "index": ("seedcoder.retrieval.indexer", "build and publish the code and docs index (the index Job)"),
-    "cluster": ("seedcoder.devcluster.__main__", "start or stop the local control plane"),
     "dataset": ("seedcoder.dataset.cli", "build a fine-tuning data set snapshot from feedback"),
     "finetune": ("seedcoder.finetune.train", "train a LoRA adapter on a data set snapshot (training Job)"),
     "evaluate": ("seedcoder.evaluation.cli", "score a completions endpoint on FIM task sets"),

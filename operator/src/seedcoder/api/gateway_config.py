@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder.api.retrieval import RetrievalConfig
 from seedcoder.api.scan import ScanSpec
+from seedcoder.engines.contract import MODEL_NAME
 
 
 class FimTemplate(BaseModel):
@@ -68,7 +69,7 @@ class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_name: str = Field(description="Model id clients send and /v1/models lists.")
-    triton_model: str = Field(default="seedcoder", description="Model name in the Triton repository.")
+    triton_model: str = Field(default=MODEL_NAME, description="Model name in the Triton repository.")
     pools: list[PoolEndpoint] = Field(min_length=1)
     fim: FimTemplate = Field(default_factory=FimTemplate)
     max_context_tokens: int = Field(default=8192, gt=0)

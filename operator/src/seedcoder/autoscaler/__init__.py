@@ -8,11 +8,11 @@ same decision code, and it must be testable without a cluster. Call
 
 from seedcoder.autoscaler.models import (
     PolicyConfig,
+    PolicyPool,
     PolicyResult,
     PolicyState,
     PoolDecision,
     PoolObservation,
-    PoolSpec,
     PoolState,
 )
 from seedcoder.autoscaler.policy import decide, due
@@ -21,11 +21,11 @@ from seedcoder.autoscaler.priors import CapacityPrior, prior_for
 __all__ = [
     "CapacityPrior",
     "PolicyConfig",
+    "PolicyPool",
     "PolicyResult",
     "PolicyState",
     "PoolDecision",
     "PoolObservation",
-    "PoolSpec",
     "PoolState",
     "decide",
     "due",

@@ -9,7 +9,7 @@ the policy calls ``learn`` once per fresh observation, then plans with
 from __future__ import annotations
 
 from seedcoder.autoscaler.capacity import implied_capacity, update_capacity
-from seedcoder.autoscaler.models import PolicyConfig, PoolObservation, PoolSpec, PoolState
+from seedcoder.autoscaler.models import PolicyConfig, PolicyPool, PoolObservation, PoolState
 from seedcoder.autoscaler.priors import prior_for
 
 _RECOVER_BELOW = 0.25
@@ -24,7 +24,7 @@ _RECOVER_OVER_PROVEN = 1.1
 """...but never past this multiple of the highest load per replica seen within the SLO (explore, slowly)."""
 
 
-def learn(ps: PoolState, pool: PoolSpec, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
+def learn(ps: PoolState, pool: PolicyPool, obs: PoolObservation, now: float, cfg: PolicyConfig) -> None:
     """Update ``ps`` (a copy owned by this call) from one fresh observation."""
     prior = prior_for(pool.gpu, pool.precision)
     prior_rps = prior.rps_for_slo(cfg.slo_ttft_p95_ms)

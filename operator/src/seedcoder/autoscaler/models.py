@@ -37,7 +37,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PoolSpec(_Frozen):
+class PolicyPool(_Frozen):
     """A pool as the policy sees it: its GPU kind, bounds and price."""
 
     name: str
@@ -48,7 +48,7 @@ class PoolSpec(_Frozen):
     cost_per_hour_usd: float = Field(gt=0, description="Price of one replica-hour (one GPU per replica).")
 
     @model_validator(mode="after")
-    def _bounds(self) -> PoolSpec:
+    def _bounds(self) -> PolicyPool:
         if self.max_replicas < self.min_replicas:
             raise ValueError(
                 f"pool {self.name}: maxReplicas {self.max_replicas} < minReplicas {self.min_replicas}"

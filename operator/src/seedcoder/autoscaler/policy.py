@@ -26,11 +26,11 @@ from seedcoder.autoscaler.models import (
     Action,
     Cause,
     PolicyConfig,
+    PolicyPool,
     PolicyResult,
     PolicyState,
     PoolDecision,
     PoolObservation,
-    PoolSpec,
     PoolState,
 )
 from seedcoder.autoscaler.placement import PoolCapacity, place
@@ -59,7 +59,7 @@ def _staffed(replicas_of_load: float, cfg: PolicyConfig) -> int:
     return math.ceil(r + cfg.staffing_beta * math.sqrt(r) - 1e-9)
 
 
-def _clamp(n: int, pool: PoolSpec) -> int:
+def _clamp(n: int, pool: PolicyPool) -> int:
     return max(pool.min_replicas, min(pool.max_replicas, n))
 
 
@@ -75,7 +75,7 @@ def _problem(obs: PoolObservation | None, now: float, cfg: PolicyConfig) -> tupl
 
 
 def _pool_loads(
-    pools: Sequence[PoolSpec],
+    pools: Sequence[PolicyPool],
     fresh: Mapping[str, PoolObservation],
     states: Mapping[str, PoolState],
     cfg: PolicyConfig,
@@ -106,7 +106,7 @@ def _pool_loads(
 
 
 def _decide_fresh(
-    pool: PoolSpec,
+    pool: PolicyPool,
     obs: PoolObservation,
     ps: PoolState,
     load_f: float,
@@ -217,7 +217,7 @@ def _decide_fresh(
 
 
 def _hold_unobserved(
-    pool: PoolSpec, obs: PoolObservation | None, ps: PoolState, problem: tuple[Cause, str]
+    pool: PolicyPool, obs: PoolObservation | None, ps: PoolState, problem: tuple[Cause, str]
 ) -> PoolDecision:
     current = (
         obs.replicas
@@ -240,7 +240,7 @@ def _hold_unobserved(
     )
 
 
-def _bounded(pool: PoolSpec, d: PoolDecision) -> PoolDecision:
+def _bounded(pool: PolicyPool, d: PoolDecision) -> PoolDecision:
     """A hold outside the pool's bounds (the spec changed) becomes a move to the bound."""
     to = _clamp(d.to_replicas, pool)
     if to == d.to_replicas:
@@ -286,7 +286,7 @@ def _bounded_up(d: PoolDecision, ps: PoolState, now: float, cfg: PolicyConfig) -
 
 
 def _not_due(
-    pools: Sequence[PoolSpec], observations: Mapping[str, PoolObservation], state: PolicyState
+    pools: Sequence[PolicyPool], observations: Mapping[str, PoolObservation], state: PolicyState
 ) -> PolicyResult:
     desired = {}
     for pool in pools:
@@ -296,7 +296,7 @@ def _not_due(
 
 
 def decide(
-    pools: Sequence[PoolSpec],
+    pools: Sequence[PolicyPool],
     observations: Mapping[str, PoolObservation],
     state: PolicyState,
     now: float,

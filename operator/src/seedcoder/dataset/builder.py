@@ -189,7 +189,7 @@ def _sha(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class DatasetSnapshot:
     path: Path
     manifest: dict[str, Any]
     created: bool  # False: an existing snapshot already held exactly this content
@@ -205,7 +205,7 @@ def latest_snapshot(out_dir: Path) -> Path | None:
 
 def build_snapshot(
     feedback_dir: str | Path, out_dir: str | Path, config: BuildConfig | None = None, now: float | None = None
-) -> Snapshot:
+) -> DatasetSnapshot:
     """Read every feedback record, build the samples and write a snapshot (unless nothing changed)."""
     config = config or BuildConfig()
     out = Path(out_dir)
@@ -219,7 +219,7 @@ def build_snapshot(
     if previous is not None:
         manifest = json.loads((previous / MANIFEST).read_text())
         if manifest.get("content_sha256") == content:
-            return Snapshot(previous, manifest, created=False)
+            return DatasetSnapshot(previous, manifest, created=False)
     created = time.time() if now is None else now
     version = datetime.fromtimestamp(created, UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + content[:12]
     times = [s.received for s in samples]
@@ -252,4 +252,4 @@ def build_snapshot(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     os.replace(staging, out / version)
-    return Snapshot(out / version, manifest, created=True)
+    return DatasetSnapshot(out / version, manifest, created=True)

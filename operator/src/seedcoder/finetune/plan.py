@@ -30,8 +30,8 @@ from typing import Any, Final
 from seedcoder.api.finetune import SeedCoderFineTuneSpec
 from seedcoder.api.resource import API_VERSION
 from seedcoder.engines.profiles import load_profiles
-from seedcoder.operator import names, podsec
-from seedcoder.operator.placement import gpu_terms
+from seedcoder.operator.objects import names, podsec
+from seedcoder.operator.objects.placement import gpu_terms
 
 Manifest = dict[str, Any]
 KIND: Final = "SeedCoderFineTune"

@@ -4,7 +4,7 @@ Why Starlette (on uvicorn with uvloop and httptools): the gateway sits on the
 time-to-first-token path, so the framework must add microseconds, not
 milliseconds; Starlette is a thin ASGI router with no per-request dependency
 injection or response-model validation, and lets the SSE response be a raw ASGI
-callable. Everything is built here once and passed explicitly (``Deps``).
+callable. Everything is built here once and passed explicitly (``GatewayDeps``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.engines import contract
 from seedcoder.gateway import routes
 from seedcoder.gateway.auth import KeyStore
 from seedcoder.gateway.backend import Backend, TritonBackend
@@ -31,7 +32,7 @@ from seedcoder.gateway.deeppass import deep_pass
 from seedcoder.gateway.endpoints import EndpointWatcher, Resolver, dns_resolver
 from seedcoder.gateway.errors import MethodNotAllowed, NotFound
 from seedcoder.gateway.feedback import FeedbackStore, RecentCompletions
-from seedcoder.gateway.http import Deps, error_response, guarded, json_response
+from seedcoder.gateway.http import GatewayDeps, error_response, guarded, json_response
 from seedcoder.gateway.limits import RateLimiter
 from seedcoder.gateway.metrics import Metrics
 from seedcoder.gateway.openapi import document
@@ -40,16 +41,14 @@ from seedcoder.gateway.service import CompletionService
 from seedcoder.retrieval.retriever import Retriever
 
 log = logging.getLogger("seedcoder.gateway")
-TOKENIZE_SUFFIX = "_tokenize"
 
 
 def backend_factory(cfg: GatewayConfig) -> BackendFactory:
     """One Triton gRPC channel per replica address."""
 
     def make(pool: str, address: str) -> Backend:
-        return TritonBackend(
-            pool, address, cfg.triton_model, cfg.triton_model + TOKENIZE_SUFFIX, cfg.backend_timeout_s
-        )
+        tokenize = cfg.triton_model + contract.TOKENIZE_SUFFIX
+        return TritonBackend(pool, address, cfg.triton_model, tokenize, cfg.backend_timeout_s)
 
     return make
 
@@ -102,7 +101,7 @@ def create_app(
         log.warning(
             "No API keys found in %s; every request will get 401 until keys appear.", cfg.api_keys_dir
         )
-    deps = Deps(
+    deps = GatewayDeps(
         cfg=cfg,
         service=service,
         pools=pools,

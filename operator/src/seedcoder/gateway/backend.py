@@ -2,7 +2,8 @@
 
 Why a protocol: the service layer only needs "generate a stream of chunks",
 "count tokens" and "are you ready"; keeping Triton's tensor contract (see
-docs/interfaces.md) in this module and ``tensors`` means the service never
+docs/interfaces.md; the names come from ``seedcoder.engines.contract``) in this
+module and ``tensors`` means the service never
 touches protobufs or gRPC. Every call has an explicit timeout: each streamed
 response must arrive within ``timeout_s`` of the previous one, and unary calls
 carry a gRPC deadline.
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 import grpc
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from seedcoder.engines import contract
 from seedcoder.gateway.tensors import Tensor, build_request, decode_outputs, is_final
 
 _MAX_MSG = 64 * 1024 * 1024
@@ -69,42 +71,46 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+def _in(name: str, value: Any) -> Tensor:
+    return Tensor(name, contract.GENERATE_INPUT_TYPES[name], value)
+
+
 def _tensors(p: GenParams) -> list[Tensor]:
     ts = [
-        Tensor("text_input", "BYTES", [p.prompt.encode("utf-8")]),
-        Tensor("max_tokens", "INT32", p.max_tokens),
-        Tensor("stream", "BOOL", True),
+        _in(contract.TEXT_INPUT, [p.prompt.encode("utf-8")]),
+        _in(contract.MAX_TOKENS, p.max_tokens),
+        _in(contract.STREAM, True),
     ]
     if p.stop:
-        ts.append(Tensor("stop_words", "BYTES", [s.encode("utf-8") for s in p.stop]))
+        ts.append(_in(contract.STOP_WORDS, [s.encode("utf-8") for s in p.stop]))
     if p.temperature is not None:
-        ts.append(Tensor("temperature", "FP32", p.temperature))
+        ts.append(_in(contract.TEMPERATURE, p.temperature))
     if p.top_p is not None:
-        ts.append(Tensor("top_p", "FP32", p.top_p))
+        ts.append(_in(contract.TOP_P, p.top_p))
     if p.top_k is not None:
-        ts.append(Tensor("top_k", "INT32", p.top_k))
+        ts.append(_in(contract.TOP_K, p.top_k))
     if p.seed is not None:
-        ts.append(Tensor("seed", "UINT64", p.seed))
+        ts.append(_in(contract.SEED, p.seed))
     if p.min_p is not None:
-        ts.append(Tensor("min_p", "FP32", p.min_p))
+        ts.append(_in(contract.MIN_P, p.min_p))
     if p.repetition_penalty is not None:
-        ts.append(Tensor("repetition_penalty", "FP32", p.repetition_penalty))
+        ts.append(_in(contract.REPETITION_PENALTY, p.repetition_penalty))
     if p.log_probs:
-        ts.append(Tensor("return_log_probs", "BOOL", True))
+        ts.append(_in(contract.RETURN_LOG_PROBS, True))
     return ts
 
 
 def _chunk(resp: service_pb2.ModelInferResponse) -> Chunk:
     out = decode_outputs(resp)
-    texts = out.get("text_output") or []
-    reason = out.get("finish_reason")
+    texts = out.get(contract.TEXT_OUTPUT) or []
+    reason = out.get(contract.FINISH_REASON)
     reason_s = reason[0].decode("utf-8", "replace") if isinstance(reason, list) and reason else None
-    tokens = out.get("output_token_count")
+    tokens = out.get(contract.OUTPUT_TOKEN_COUNT)
     return Chunk(
         text="".join(t.decode("utf-8", "replace") for t in texts),
         output_tokens=int(tokens) if tokens is not None else None,
-        input_tokens=int(out["input_token_count"]) if "input_token_count" in out else None,
-        cum_log_prob=float(out["cum_log_prob"]) if "cum_log_prob" in out else None,
+        input_tokens=int(out[contract.INPUT_TOKEN_COUNT]) if contract.INPUT_TOKEN_COUNT in out else None,
+        cum_log_prob=float(out[contract.CUM_LOG_PROB]) if contract.CUM_LOG_PROB in out else None,
         finish_reason=reason_s or None,
         final=is_final(resp),
     )
@@ -175,12 +181,13 @@ class TritonBackend:
 
     async def count_tokens(self, text: str) -> int:
         batched = await self._batched_model(self._tokenize_model)
-        tensors = [Tensor("text_input", "BYTES", [text.encode("utf-8")])]
+        text_input = contract.TEXT_INPUT
+        tensors = [Tensor(text_input, contract.TOKENIZE_INPUT_TYPES[text_input], [text.encode("utf-8")])]
         req = build_request(self._tokenize_model, "", tensors, batched, False)
         resp = await self._stub.ModelInfer(req, timeout=self._timeout)
-        count = decode_outputs(resp).get("token_count")
+        count = decode_outputs(resp).get(contract.TOKEN_COUNT)
         if count is None:
-            raise RuntimeError("Triton: tokenizer model returned no token_count")
+            raise RuntimeError(f"Triton: tokenizer model returned no {contract.TOKEN_COUNT}")
         return int(count)
 
     async def ready(self) -> bool:

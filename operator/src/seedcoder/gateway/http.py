@@ -37,7 +37,7 @@ log = logging.getLogger("seedcoder.gateway")
 
 
 @dataclass(slots=True)
-class Deps:
+class GatewayDeps:
     """Everything the routes use, built once at start-up (no global singletons)."""
 
     cfg: GatewayConfig
@@ -51,8 +51,8 @@ class Deps:
     started: int
 
 
-def deps(request: Request) -> Deps:
-    found: Deps = request.app.state.deps
+def deps(request: Request) -> GatewayDeps:
+    found: GatewayDeps = request.app.state.deps
     return found
 
 
@@ -89,7 +89,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def authorize(request: Request, d: Deps, *, limit: bool = True) -> str:
+def authorize(request: Request, d: GatewayDeps, *, limit: bool = True) -> str:
     """The caller's rate-limit identity; raises 401, or 429 unless ``limit`` is false."""
     if d.cfg.open_mode:
         identity = "open:" + (request.client.host if request.client else "unknown")
@@ -106,7 +106,7 @@ def authorize(request: Request, d: Deps, *, limit: bool = True) -> str:
     return identity
 
 
-def rate_limit(d: Deps, identity: str) -> None:
+def rate_limit(d: GatewayDeps, identity: str) -> None:
     """Takes one request from the caller's bucket; raises 429 when it is empty."""
     wait = d.limiter.acquire(identity)
     if wait > 0:

@@ -20,19 +20,19 @@ from starlette.responses import Response
 from seedcoder.gateway import llamacpp_wire, sse
 from seedcoder.gateway.errors import GatewayError, InvalidRequest, StorageUnavailable, from_validation
 from seedcoder.gateway.feedback import build_event
-from seedcoder.gateway.http import Deps, authorize, deps, json_response, rate_limit, read_body
+from seedcoder.gateway.http import GatewayDeps, authorize, deps, json_response, rate_limit, read_body
 from seedcoder.gateway.jobs import Job, from_completion, from_infill
 from seedcoder.gateway.protocol import CompletionRequest, FeedbackRequest, InfillRequest
-from seedcoder.gateway.service import Delta, Finish, Result, Stream, Summary, new_id
+from seedcoder.gateway.service import CompletionResult, Delta, Finish, Stream, Summary, new_id
 
 
-def _ranking(result: Result) -> str:
+def _ranking(result: CompletionResult) -> str:
     if len(result.choices) <= 1:
         return "none"
     return "mean_logprob" if all(c.cum_log_prob is not None for c in result.choices) else "heuristic"
 
 
-def completion_body(r: Result) -> dict[str, Any]:
+def completion_body(r: CompletionResult) -> dict[str, Any]:
     return {
         "id": r.id,
         "object": "text_completion",
@@ -62,7 +62,7 @@ def _headers(pool: str, trimmed: int) -> dict[str, str]:
     return {"x-seedcoder-pool": pool, "x-seedcoder-prompt-tokens-trimmed": str(trimmed)}
 
 
-async def _parse(request: Request, d: Deps, model: type[Any], *, limit: bool = True) -> Any:
+async def _parse(request: Request, d: GatewayDeps, model: type[Any], *, limit: bool = True) -> Any:
     body = await read_body(request, d.cfg.max_request_bytes)
     # After the size check, before any parsing; ``limit=False``: the route rate-limits itself.
     request.state.identity = authorize(request, d, limit=limit)
@@ -88,7 +88,9 @@ def _empty_error(model: type[Any]) -> ValidationError:
     raise AssertionError("an empty body validated")
 
 
-def _stream(request: Request, d: Deps, stream: Stream, render: Any, done: bytes | None) -> sse.StreamResponse:
+def _stream(
+    request: Request, d: GatewayDeps, stream: Stream, render: Any, done: bytes | None
+) -> sse.StreamResponse:
     started = request.state.received
 
     async def events() -> AsyncIterator[bytes]:
@@ -156,8 +158,8 @@ def _openai_chunk(job: Job) -> Any:
     return render
 
 
-async def _run(request: Request, d: Deps, job: Job) -> Result:
-    result: Result = await sse.run_until_disconnect(
+async def _run(request: Request, d: GatewayDeps, job: Job) -> CompletionResult:
+    result: CompletionResult = await sse.run_until_disconnect(
         request.receive, d.service.complete(job, request.state.received)
     )
     request.state.pool = result.pool

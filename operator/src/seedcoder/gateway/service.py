@@ -1,7 +1,7 @@
 """The completion service: candidates, block-end trimming, cache, streaming, accounting.
 
 Why a service layer: routes only speak HTTP; everything a completion *means*
-lives here and returns a value (``Result``), a typed error (``GatewayError``) or
+lives here and returns a value (``CompletionResult``), a typed error (``GatewayError``) or
 a stream of domain events (``Delta``/``Finish``/``Summary``) that the route turns
 into SSE. Backend failures are mapped in ``errors.map_backend`` only.
 
@@ -36,7 +36,7 @@ from seedcoder.scan.scanner import Finding
 
 
 @dataclass(frozen=True, slots=True)
-class Result:
+class CompletionResult:
     id: str
     created: int
     model: str
@@ -115,7 +115,7 @@ class CompletionService:
         self.metrics = metrics
         self.recent = recent
         self._mark_down = mark_down
-        self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
+        self.cache: TTLCache[CompletionResult] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
         self.guard = Guard(cfg.scan, metrics)
 
     # ------------------------------------------------------------------ helpers
@@ -215,7 +215,7 @@ class CompletionService:
             reason = "stop" if block.done else reason
         return Candidate("".join(parts), reason, prog.output_tokens.get(i, 0), logp)
 
-    async def complete(self, job: Job, received: float) -> Result:
+    async def complete(self, job: Job, received: float) -> CompletionResult:
         prep = await self._prepare(job)
         key = self._cache_key(job, prep)
         if key is not None and (hit := self.cache.get(key)) is not None:
@@ -239,7 +239,7 @@ class CompletionService:
         choices = rank(cands) if job.n > 1 else cands
         choices, report = self.guard.check(prep.prefix, prep.suffix, choices)  # before any text leaves
         prompt_tokens, completion_tokens = self._account(job, prep, prog)
-        result = Result(
+        result = CompletionResult(
             new_id(), int(time.time()), job.model, pool.name, choices, prompt_tokens, completion_tokens,
             prep.trimmed_tokens, first_token_s=_since(prog), scan=report,
         )  # fmt: skip
@@ -328,7 +328,7 @@ class CompletionService:
             self._remember(cid, job, prep, texts)
             if key is not None:
                 cands = [Candidate(t, d or "stop", 0) for t, d in zip(texts, done, strict=True)]
-                self.cache.put(key, Result(cid, 0, job.model, pool.name, cands, prompt_tokens,
+                self.cache.put(key, CompletionResult(cid, 0, job.model, pool.name, cands, prompt_tokens,
                                            completion_tokens, prep.trimmed_tokens))  # fmt: skip
             yield Summary(prompt_tokens, completion_tokens, prep.trimmed_tokens, _since(prog))
         finally:
@@ -340,7 +340,7 @@ def _since(prog: _Progress) -> float | None:
     return None if prog.first_token is None else prog.first_token - prog.received
 
 
-async def _replay(hit: Result) -> AsyncGenerator[Event, None]:
+async def _replay(hit: CompletionResult) -> AsyncGenerator[Event, None]:
     for i, cand in enumerate(hit.choices):
         if cand.text:
             yield Delta(i, cand.text)

@@ -38,11 +38,11 @@ from typing import Any
 import kopf
 
 from seedcoder.api.resource import GROUP, KIND, PLURAL, VERSION
-from seedcoder.operator import names
 from seedcoder.operator.kube import ApiError
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.observed import fingerprint
-from seedcoder.operator.reconcile import Deps, Result, reconcile
+from seedcoder.operator.objects import names
+from seedcoder.operator.objects.observed import fingerprint
+from seedcoder.operator.reconcile.reconciler import ReconcileDeps, ReconcileResult, reconcile
 from seedcoder.operator.settings import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Retryable(Exception):
 class Runtime:
     """Per-operator state kept in Kopf's memo: dependencies, metrics, known resources, coalescing."""
 
-    def __init__(self, deps: Deps, metrics: OperatorMetrics) -> None:
+    def __init__(self, deps: ReconcileDeps, metrics: OperatorMetrics) -> None:
         self.deps = deps
         self.metrics = metrics
         self.locks: dict[str, asyncio.Lock] = {}
@@ -108,7 +108,7 @@ class Runtime:
         ]
 
 
-async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
+async def run(rt: Runtime, uid: str, *, timer: bool = False) -> ReconcileResult | None:
     """Reconcile one resource under its lock; ``None`` when coalesced into a queued run or gone."""
     if uid in rt.queued and not timer:
         return None
@@ -144,7 +144,7 @@ async def run(rt: Runtime, uid: str, *, timer: bool = False) -> Result | None:
     return result
 
 
-async def run_with_retries(rt: Runtime, uid: str, what: str) -> Result | None:
+async def run_with_retries(rt: Runtime, uid: str, what: str) -> ReconcileResult | None:
     """:func:`run`, retried with back-off on a passing API refusal; other failures are logged."""
     for delay in (*RETRY_DELAYS_S, None):
         try:

@@ -1,16 +1,16 @@
 """Seams where other parts plug into the reconcile: the SLO autoscaler and monitoring objects.
 
 Why explicit seams: the reconcile calls the autoscaler
-(``seedcoder.operator.scaling``) and the monitoring generators
+(``seedcoder.operator.autoscaling.scaling``) and the monitoring generators
 (``seedcoder.observability.rules``) through the types defined here, so tests can
 hand it fakes. ``seedcoder.operator.main`` imports the real ones directly and
-passes them in ``Deps``: the route from a metric sample to a replica change is
+passes them in ``ReconcileDeps``: the route from a metric sample to a replica change is
 static imports all the way.
 
-Autoscaler contract (``seedcoder.operator.scaling.autoscale``)::
+Autoscaler contract (``seedcoder.operator.autoscaling.scaling.autoscale``)::
 
     async def autoscale(kube: Kube, resource: SeedCoderDeployment,
-                        pools: Sequence[PoolObservation], now: datetime,
+                        pools: Sequence[ScalablePool], now: datetime,
                         settings: OperatorSettings) -> ScalingOutcome
 
 It runs on the operator's timer for resources with ``spec.autoscaling.mode: slo``,
@@ -42,7 +42,7 @@ from seedcoder.operator.settings import OperatorSettings
 
 
 @dataclass(frozen=True)
-class PoolObservation:
+class ScalablePool:
     """One pool as the autoscaler needs it."""
 
     name: str
@@ -80,7 +80,7 @@ class Autoscale(Protocol):
         self,
         kube: Kube,
         resource: SeedCoderDeployment,
-        pools: Sequence[PoolObservation],
+        pools: Sequence[ScalablePool],
         now: datetime,
         settings: OperatorSettings,
     ) -> ScalingOutcome: ...

@@ -18,11 +18,11 @@ import kopf
 
 from seedcoder.observability.rules import monitoring_objects
 from seedcoder.operator import handlers
+from seedcoder.operator.autoscaling.scaling import autoscale
 from seedcoder.operator.finetune import handlers as finetune_handlers
 from seedcoder.operator.kube import Kube
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.reconcile import Deps
-from seedcoder.operator.scaling import autoscale
+from seedcoder.operator.reconcile.reconciler import ReconcileDeps
 from seedcoder.operator.settings import OperatorSettings
 
 
@@ -45,7 +45,7 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
         metrics.serve(settings.metrics_port, settings.bind_address)
     kube = Kube.connect(settings.kubeconfig, on_write=metrics.wrote)
     try:
-        deps = Deps(
+        deps = ReconcileDeps(
             kube=kube,
             settings=settings,
             autoscale=autoscale,

@@ -9,7 +9,7 @@ exports what its reconciles observe and what the autoscaler decided, for the
 dashboards and alerts: per pool the desired and ready replicas and the GPUs the
 ready replicas hold, scaling decisions, engine builds per architecture and state,
 and build durations. Each reconcile hands in a
-:class:`~seedcoder.operator.metrics_sample.ResourceSample` that replaces the
+:class:`~seedcoder.operator.reconcile.metrics_sample.ResourceSample` that replaces the
 resource's previous one, so series of removed pools and deleted resources go away.
 """
 
@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 
 from seedcoder import metricnames as mn
-from seedcoder.operator.metrics_sample import ResourceSample
+from seedcoder.operator.reconcile.metrics_sample import ResourceSample
 
 ENGINE_STATES = ("Pending", "Building", "Ready", "Failed")
 """Every state a build is counted in; each architecture seen gets all of them (0 when none)."""

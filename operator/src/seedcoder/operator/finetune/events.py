@@ -15,8 +15,8 @@ from datetime import datetime
 
 from seedcoder.api.finetune import KIND, SeedCoderFineTuneStatus
 from seedcoder.api.resource import API_VERSION
-from seedcoder.operator.events import REPORTING_CONTROLLER
 from seedcoder.operator.kube import ApiError, Kube
+from seedcoder.operator.reconcile.events import REPORTING_CONTROLLER
 from seedcoder.operator.settings import FIELD_MANAGER
 
 log = logging.getLogger(__name__)

@@ -24,11 +24,11 @@ import kopf
 
 from seedcoder.api.finetune import KIND, PLURAL
 from seedcoder.api.resource import GROUP, VERSION
-from seedcoder.operator import names
 from seedcoder.operator.finetune.reconcile import FineTuneDeps, Outcome, reconcile
 from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.kube import ApiError, Kube
 from seedcoder.operator.metrics import OperatorMetrics
+from seedcoder.operator.objects import names
 from seedcoder.operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)

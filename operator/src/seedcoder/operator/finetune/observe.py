@@ -18,8 +18,8 @@ from typing import Any
 
 from seedcoder.finetune import plan
 from seedcoder.finetune.run import JobState
-from seedcoder.operator import names
 from seedcoder.operator.kube import Kube
+from seedcoder.operator.objects import names
 
 STAGE_BY_COMPONENT = {
     plan.COMPONENT_DATASET: "dataset",

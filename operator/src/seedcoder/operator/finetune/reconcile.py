@@ -24,12 +24,12 @@ from seedcoder.api.finetune import KIND, SeedCoderFineTuneSpec, SeedCoderFineTun
 from seedcoder.api.resource import API_VERSION, ObjectMeta, SeedCoderDeployment
 from seedcoder.finetune import plan
 from seedcoder.finetune.run import Observed, step
-from seedcoder.operator import gateway_objects, image_choice
 from seedcoder.operator.finetune import events
 from seedcoder.operator.finetune.observe import observe_run
 from seedcoder.operator.finetune.publish import publication, served_adapters
 from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.kube import Kube
+from seedcoder.operator.objects import gateway_objects, image_choice
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
 log = logging.getLogger(__name__)
