@@ -175,7 +175,8 @@ def _acceptance_rules(sel: str, accepted_sel: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "record": ADAPTER_ACCEPTANCE.format(w=w),
-                "expr": f"(\n  sum by ({by}) (rate({fb}{accepted_sel}[{w}]))\nor\n  0 * {every}\n)\n/\n{every}",
+                "expr": f"(\n  sum by ({by}) (rate({fb}{accepted_sel}[{w}]))\nor\n  0 * {every}\n)"
+                f"\n/\n{every}",
             }
         )
     return out
