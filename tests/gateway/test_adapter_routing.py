@@ -183,3 +183,11 @@ def test_api_key_teams_come_from_the_key_file_names(tmp_path: Path) -> None:
     assert store.team(b) == "search"
     assert store.team("unknown") is None
     assert team_of("payments.ci.2") == "payments"
+
+
+def test_the_config_file_round_trips_and_omits_an_empty_adapter_list() -> None:
+    cfg = config()
+    assert GatewayConfig.model_validate_json(cfg.model_dump_json()) == cfg
+    plain = config(adapters=[])
+    assert "adapters" not in plain.model_dump_json()  # unchanged file (and checksum) without adapters
+    assert GatewayConfig.model_validate_json(plain.model_dump_json()) == plain
