@@ -131,18 +131,22 @@ class AdapterConfig(BaseModel):
 
 
 def check_adapters(adapters: list[AdapterConfig], pool_names: list[str]) -> None:
-    """Cross-adapter rules: unique names and task ids, one published adapter per team, known pools."""
+    """Cross-adapter rules: unique names, one task id per set of weights, one published adapter per team,
+    known pools."""
     seen: dict[str, str] = {}
-    task_ids: dict[int, str] = {}
+    task_ids: dict[int, AdapterConfig] = {}
     teams: dict[str, str] = {}
     for a in adapters:
         if a.name in seen:
             raise ValueError(f"adapter {a.name!r} is listed twice")
         seen[a.name] = a.name
-        if a.trtllm is not None:
-            other = task_ids.setdefault(a.trtllm.task_id, a.name)
-            if other != a.name:
-                raise ValueError(f"adapters {other!r} and {a.name!r} share trtllm.task_id {a.trtllm.task_id}")
+        if a.trtllm is not None:  # one id may name one set of weights (under two names: staged, published)
+            first = task_ids.setdefault(a.trtllm.task_id, a)
+            if first.trtllm is not None and first.trtllm.weights != a.trtllm.weights:
+                raise ValueError(
+                    f"adapters {first.name!r} and {a.name!r} share trtllm.task_id {a.trtllm.task_id} "
+                    "for different weights"
+                )
         for pool in a.pools:
             if pool not in pool_names:
                 raise ValueError(f"adapter {a.name!r} names pool {pool!r}, which the gateway does not know")
