@@ -129,7 +129,7 @@ def test_jobs_carry_the_routed_adapter_and_model() -> None:
 def test_metric_labels_are_bounded_to_configured_names() -> None:
     router = AdapterRouter(config())
     assert router.label_for("search") == "search"
-    assert router.label_for("made-up") == BASE
+    assert router.label_for("made-up") == "other"  # e.g. rolled back since it answered
     assert router.label_for(None) == BASE
 
 
@@ -137,6 +137,7 @@ def test_metric_labels_are_bounded_to_configured_names() -> None:
     ("change", "message"),
     [
         ({"adapters": [{"name": "base", "gguf": "a.gguf"}]}, "reserved"),
+        ({"adapters": [{"name": "other", "gguf": "a.gguf"}]}, "reserved"),
         ({"adapters": [{"name": "a"}]}, "neither 'gguf' nor 'trtllm'"),
         ({"adapters": [{"name": "a", "gguf": "../etc/passwd"}]}, "relative path"),
         ({"adapters": [{"name": "a", "gguf": "/abs.gguf"}]}, "relative path"),
