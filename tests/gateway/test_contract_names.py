@@ -16,7 +16,7 @@ import numpy as np
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.engines import contract
 from seedcoder.gateway import backend
-from seedcoder.gateway.backend import GenParams
+from seedcoder.gateway.backend import GenParams, LoraSelection
 from seedcoder.gateway.tensors import build_request, encode_bytes
 from tritonclient.grpc import service_pb2
 
@@ -38,6 +38,7 @@ EVERY_OPTION = GenParams(
     repetition_penalty=1.1,
     stop=["\n\n"],
     log_probs=True,
+    lora=LoraSelection(name="payments", path="payments/run-1/adapter.gguf", scale=0.5, task_id=42),
 )
 
 

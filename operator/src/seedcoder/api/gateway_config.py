@@ -8,10 +8,18 @@ and on change.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
+from seedcoder.api.adapters import AdapterConfig, check_adapters
 from seedcoder.api.retrieval import RetrievalConfig
 from seedcoder.api.scan import ScanSpec
 from seedcoder.engines.contract import MODEL_NAME
@@ -137,3 +145,21 @@ class GatewayConfig(BaseModel):
         ),
     )
     scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")
+    adapters: list[AdapterConfig] = Field(
+        default_factory=list,
+        description="LoRA adapters served as '<model_name>:<name>' (seedcoder.api.adapters; set on publish).",
+    )
+
+    @model_validator(mode="after")
+    def _check_adapters(self) -> GatewayConfig:
+        check_adapters(self.adapters, [p.name for p in self.pools])
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_no_adapters(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without adapters the file is byte for byte what it was before adapters existed
+        (the ConfigMap's checksum, and so the gateway pods, do not change)."""
+        data: dict[str, Any] = handler(self)
+        if not self.adapters:
+            data.pop("adapters", None)
+        return data

@@ -34,6 +34,9 @@ SEED = "seed"
 MIN_P = "min_p"
 REPETITION_PENALTY = "repetition_penalty"
 RETURN_LOG_PROBS = "return_log_probs"
+LORA_PATH = "lora_path"
+LORA_SCALE = "lora_scale"
+LORA_TASK_ID = "lora_task_id"
 TEXT_OUTPUT = "text_output"
 OUTPUT_TOKEN_COUNT = "output_token_count"  # noqa: S105 - a tensor name
 INPUT_TOKEN_COUNT = "input_token_count"  # noqa: S105 - a tensor name
@@ -53,6 +56,9 @@ GENERATE_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec(MIN_P, "TYPE_FP32", (1,), True, "Min-p sampling, [0, 1]; 0 disables it (llama.cpp only)."),
     TensorSpec(REPETITION_PENALTY, "TYPE_FP32", (1,), True, "Repetition penalty; 1 disables it."),
     TensorSpec(RETURN_LOG_PROBS, "TYPE_BOOL", (1,), True, "Fill cum_log_prob (candidate ranking)."),
+    TensorSpec(LORA_PATH, "TYPE_STRING", (1,), True, "LoRA adapter, relative to lora_dir (engines.lora)."),
+    TensorSpec(LORA_SCALE, "TYPE_FP32", (1,), True, "LoRA scale (llama.cpp), (0, 4]; default 1."),
+    TensorSpec(LORA_TASK_ID, "TYPE_UINT64", (1,), True, "TensorRT-LLM LoRA cache id of the adapter."),
 )
 
 GENERATE_OUTPUTS: tuple[TensorSpec, ...] = (

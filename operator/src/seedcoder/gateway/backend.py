@@ -32,6 +32,16 @@ _ids = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
+class LoraSelection:
+    """The LoRA adapter one request runs with, as its pool's Triton model is told (docs/interfaces.md)."""
+
+    name: str
+    path: str  # relative to the model's lora_dir: a GGUF file, or the TensorRT-LLM weights folder
+    scale: float = 1.0
+    task_id: int | None = None  # TensorRT-LLM's LoRA cache id
+
+
+@dataclass(frozen=True, slots=True)
 class GenParams:
     """One generation, as the model sees it."""
 
@@ -45,6 +55,7 @@ class GenParams:
     repetition_penalty: float | None = None
     stop: list[str] = field(default_factory=list)
     log_probs: bool = False
+    lora: LoraSelection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,12 @@ def _tensors(p: GenParams) -> list[Tensor]:
         ts.append(_in(contract.REPETITION_PENALTY, p.repetition_penalty))
     if p.log_probs:
         ts.append(_in(contract.RETURN_LOG_PROBS, True))
+    if p.lora is not None:
+        ts.append(_in(contract.LORA_PATH, [p.lora.path.encode("utf-8")]))
+        if p.lora.scale != 1.0:
+            ts.append(_in(contract.LORA_SCALE, p.lora.scale))
+        if p.lora.task_id is not None:
+            ts.append(_in(contract.LORA_TASK_ID, p.lora.task_id))
     return ts
 
 
