@@ -248,8 +248,7 @@ def run(workdir: Path) -> dict[str, Any]:
             "ready_s": _spread(one_ready),
             "api_writes_per_resource": round(len(single_writes) / SINGLES, 2),
             "api_writes_by_verb": dict(sorted(Counter(_verb(w) for w in single_writes).items())),
-            "api_writes_on_the_ten": sum(_target(w).startswith("s0") for w in single_writes),
-            "api_writes_on_the_100": sum(not _target(w).startswith("s0") for w in single_writes),
+            "api_writes_on": dict(Counter(_owner(w) for w in single_writes)),
             "events_by_reason": single_events,
             "reconciles": single_reconciles,
             "timed_from": "just before `kubectl apply` of the one resource (the apply's own time included)",
@@ -300,9 +299,17 @@ def _reconciles(op: Any, before: dict[str, float] | None = None) -> dict[str, fl
     return {"count": count, "seconds": round(secs, 1), "mean_ms": round(1000 * secs / max(count, 1), 1)}
 
 
-def _target(write: dict[str, Any]) -> str:
-    """The name of the SeedCoderDeployment a write is about (children and Events carry it first)."""
-    return str(write["objectRef"].get("name") or "")
+def _owner(write: dict[str, Any]) -> str:
+    """Whose a write is: the new resources', the 100 settled ones', or the shared build Job's.
+
+    Children and Events are named after their resource (``s003-gateway``, ``r042.1f…``).
+    """
+    name = str(write["objectRef"].get("name") or "")
+    if name.startswith("s0"):
+        return "the new resources and their children"
+    if name.startswith("r0"):
+        return "the 100 settled resources and their children"
+    return "the shared build Job (each new resource adopts it)"
 
 
 def _events(cluster: Any, since: float) -> dict[str, int]:
@@ -354,6 +361,7 @@ Measured on the local control plane ({r["machine"]}).
   itself took {r["apply_seconds"]} s on the same busy cores); times per resource start at its watch event
 - API writes by the operator: {r["api_writes_total"]} ({r["api_writes_per_resource"]} per resource)
 - operator peak memory (VmHWM): {r["operator_peak_rss_mib"]} MiB
+- reconciles: {r["reconciles"]["count"]:.0f} ({r["reconciles"]["count"] / r["resources"]:.1f} per resource)
 
 
 ## {one["resources"]} applied one at a time into the cluster holding the {r["resources"]}
@@ -365,7 +373,10 @@ Each timed {one["timed_from"]}.
 | apply -> all {r["children_per_resource"]} children exist (s) | {oc["median"]} | {oc["p95"]} | {oc["max"]} |
 | apply -> Ready=True (s) | {orr["median"]} | {orr["p95"]} | {orr["max"]} |
 
-- API writes by the operator: {one["api_writes_per_resource"]} per resource
+- API writes by the operator: {one["api_writes_per_resource"]} per resource; by whose they are:
+  {", ".join(f"{k} {v}" for k, v in sorted(one["api_writes_on"].items()))}
+- Events posted: {", ".join(f"{k.split(" ", 1)[1]} {v}" for k, v in one["events_by_reason"].items()) or "none"}
+- reconciles while they were applied (the resync of all 110 included): {one["reconciles"]["count"]:.0f}
 
 ## API writes by verb and resource
 
