@@ -342,6 +342,8 @@ def markdown(r: dict[str, Any]) -> str:
     verbs = sorted(set(r["api_writes_by_verb"]) | set(one["api_writes_by_verb"]))
     many, few = r["api_writes_by_verb"], one["api_writes_by_verb"]
     rows = "\n".join(f"| {k} | {many.get(k, 0)} | {few.get(k, 0)} |" for k in verbs)
+    whose = ", ".join(f"{k} {v}" for k, v in sorted(one["api_writes_on"].items()))
+    posted = ", ".join(f"{k.split(' ', 1)[1]} {v}" for k, v in one["events_by_reason"].items()) or "none"
     return f"""# Operator benchmark: {r["resources"]} SeedCoderDeployments at once, then one at a time
 
 Engines {r["engines"]}. One CPU pool and one gateway replica per resource.
@@ -374,8 +376,8 @@ Each timed {one["timed_from"]}.
 | apply -> Ready=True (s) | {orr["median"]} | {orr["p95"]} | {orr["max"]} |
 
 - API writes by the operator: {one["api_writes_per_resource"]} per resource; by whose they are:
-  {", ".join(f"{k} {v}" for k, v in sorted(one["api_writes_on"].items()))}
-- Events posted: {", ".join(f"{k.split(" ", 1)[1]} {v}" for k, v in one["events_by_reason"].items()) or "none"}
+  {whose}
+- Events posted: {posted}
 - reconciles while they were applied (the resync of all 110 included): {one["reconciles"]["count"]:.0f}
 
 ## API writes by verb and resource
