@@ -29,7 +29,7 @@ from seedcoder.operator.finetune.observe import observe_run
 from seedcoder.operator.finetune.publish import publication, served_adapters
 from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.kube import Kube
-from seedcoder.operator.objects import gateway_objects, image_choice
+from seedcoder.operator.objects import gateway_objects, image_choice, names
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,21 @@ async def reconcile(body: Mapping[str, Any], deps: FineTuneDeps) -> Outcome:
         if status.run
         else {}
     )
-    decided = step(ctx, status, Observed(jobs, served_adapters(status)), now)
+
+    async def served(st: SeedCoderFineTuneStatus) -> frozenset[str]:
+        """What the gateway serves of this resource: read only while a Publish stage waits for it."""
+        if not st.stages or st.stages[-1].name != "Publish" or st.stages[-1].state != "Running":
+            return frozenset()
+        cm = await deps.kube.get("ConfigMap", meta.namespace, names.gateway(spec.deployment_ref.name))
+        return served_adapters(meta.name, cm)
+
+    decided = step(ctx, status, Observed(jobs, await served(status)), now)
     new = decided.status
     if decided.publish is not None and new.run is not None:
         record = publication(dataclasses.replace(ctx, run=new.run), new, now)
-        new = new.model_copy(update={"adapter": record})
-        new = step(ctx, new, Observed(jobs, served_adapters(new)), now).status
+        if new.adapter is None or new.adapter.version != record.version:  # once: keep its first time
+            new = new.model_copy(update={"adapter": record, "rollback": None})
+        new = step(ctx, new, Observed(jobs, await served(new)), now).status
     new = new.model_copy(update={"observed_generation": meta.generation})
     created = []
     for job in decided.create:
