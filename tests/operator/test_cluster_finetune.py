@@ -149,6 +149,15 @@ def report_terminated(cluster: Cluster, ns: str, job: dict[str, Any], message: s
                     "--type=merge", "-p", body)  # fmt: skip
 
 
+def gateway_adapters(cluster: Cluster, ns: str) -> dict[str, dict[str, Any]]:
+    """The adapters the deployment's gateway configuration lists, by name (none before it exists)."""
+    found = cluster.kubectl("get", "configmap", "completions-gateway", "-n", ns, "-o", "json", check=False)
+    if found.returncode != 0:
+        return {}
+    config = json.loads(json.loads(found.stdout)["data"]["gateway.json"])
+    return {a["name"]: a for a in config.get("adapters", [])}
+
+
 def stages(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return [(s["name"], s["state"]) for s in (obj.get("status") or {}).get("stages") or []]
 
@@ -191,6 +200,22 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
         assert obj["status"]["datasetVersion"] == version
         assert obj["status"]["datasetSamples"] == json.loads(manifest)["counts"]["train"]
 
+    for name in ("good", "bad"):
+        stage_job(cluster, namespace, name, "evaluate")
+
+    # under evaluation, each candidate answers by its versioned name through the gateway, for no team
+    def both_staged() -> dict[str, dict[str, Any]] | None:
+        listed = gateway_adapters(cluster, namespace)
+        return listed if {"good-r1", "bad-r1"} <= set(listed) else None
+
+    staged = wait_for(
+        "the staged candidates in the gateway configuration", both_staged, timeout=90, interval=1
+    )
+    assert {n: (a["published"], a["teams"], a["gguf"]) for n, a in staged.items()} == {
+        "good-r1": (False, [], "good/r1/adapter.gguf"),
+        "bad-r1": (False, [], "bad/r1/adapter.gguf"),
+    }
+
     for name, learned in (("good", True), ("bad", False)):
         job = stage_job(cluster, namespace, name, "evaluate")
         summary = evaluation_summary(snapshot, f"{MODEL}:{name}-r1", adapter_learned=learned)
@@ -214,7 +239,11 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
     assert (adapter["claimName"], adapter["path"]) == ("finetune-workspace", "adapters/good/r1")
     assert adapter["teams"] == ["team-a"]
     assert adapter["scores"] == st["scores"]
-    assert st["publishedAdapter"] == "good-r1"
+    assert st["publishedAdapter"] == "good-r1"  # Publish ended: the gateway configuration lists it
+    served = gateway_adapters(cluster, namespace)
+    assert {n: (a["published"], a["teams"], a["gguf"]) for n, a in served.items()} == {
+        "good": (True, ["team-a"], "good/r1/adapter.gguf")
+    }
     assert st["observedGeneration"] == good["metadata"]["generation"]
 
     bad = wait_for("the bad run's decision", lambda: judged("bad"), timeout=90, interval=1)
