@@ -122,7 +122,9 @@ def test_observed_jobs_drive_a_run_to_a_published_record_and_its_events() -> Non
     assert [n.reason for n in events.news(before, done)] == ["AdapterPublished"]
     # settled: the same observations give the same status (the reconcile writes nothing)
     assert (
-        step(ctx, done, Observed(jobs, publish.served_adapters(ctx.name, cm)), T0 + timedelta(minutes=5)).status
+        step(
+            ctx, done, Observed(jobs, publish.served_adapters(ctx.name, cm)), T0 + timedelta(minutes=5)
+        ).status
         == done
     )
 

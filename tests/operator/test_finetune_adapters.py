@@ -95,7 +95,9 @@ def test_a_published_adapter_is_served_by_its_name_for_its_teams_beside_the_next
         ("payments", True, ["team-a"], "pay-tune/r1/adapter.gguf"),
         ("payments-r2", False, [], "pay-tune/r2/adapter.gguf"),
     ]
-    assert got.adapters[0].created == int(datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp())  # publishedTime as Unix time (/v1/models)
+    assert got.adapters[0].created == int(
+        datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp()
+    )  # publishedTime as Unix time (/v1/models)
     # the staged entry leaves once evaluation ended; the published one stays
     judged = {
         "run": "r2",

@@ -332,5 +332,5 @@ class SeedCoderFineTuneStatus(ApiModel):
     )
     rollback: RollbackStatus | None = Field(
         default=None,
-        description="Set when the published adapter was rolled back (live acceptance); cleared by a new publication.",
+        description="The published adapter's rollback (live acceptance); a new publication clears it.",
     )
