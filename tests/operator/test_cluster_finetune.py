@@ -9,7 +9,10 @@ command on feedback records written by the gateway's own feedback store; the
 evaluation summaries are the harness' own (``seedcoder.evaluation``) over that
 snapshot's held-out tasks and the public set, with two stand-ins for the
 models: a base that leaves every hole empty, and an adapter that fills the
-held-out holes (passes the gate) or also leaves them empty (fails it).
+held-out holes (passes the gate) or also leaves them empty (fails it). The
+deployment's gateway configuration lists each candidate while it is evaluated
+and the published adapter after the gate; live feedback far below the base's,
+answered by a stand-in for Prometheus' query API, rolls the adapter back.
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from seedcoder.evaluation.harness import evaluate
 from seedcoder.evaluation.public import public_tasks
 from seedcoder.evaluation.tasks import load_tasks
 from seedcoder.gateway.feedback import FeedbackStore, Served, build_event
+from seedcoder.operator.finetune.live_feedback import feedback_query
 from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import (
@@ -149,6 +157,41 @@ def report_terminated(cluster: Cluster, ns: str, job: dict[str, Any], message: s
                     "--type=merge", "-p", body)  # fmt: skip
 
 
+@contextmanager
+def prometheus_standin(expected_query: str, counts: dict[tuple[str, str], int]) -> Iterator[str]:
+    """An HTTP API answering Prometheus instant queries: the recording rule's per-adapter, per-outcome
+    feedback events for ``expected_query`` (an empty vector for any other query)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            query = parse_qs(url.query).get("query", [""])[0]
+            result = [
+                {"metric": {"adapter": a, "outcome": o, "namespace": "x"}, "value": [time.time(), str(n)]}
+                for (a, o), n in counts.items()
+            ]
+            ok = url.path == "/api/v1/query" and query == expected_query
+            body = {"status": "success", "data": {"resultType": "vector", "result": result if ok else []}}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def gateway_adapters(cluster: Cluster, ns: str) -> dict[str, dict[str, Any]]:
     """The adapters the deployment's gateway configuration lists, by name (none before it exists)."""
     found = cluster.kubectl("get", "configmap", "completions-gateway", "-n", ns, "-o", "json", check=False)
@@ -162,7 +205,7 @@ def stages(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return [(s["name"], s["state"]) for s in (obj.get("status") or {}).get("stages") or []]
 
 
-def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
+def test_runs_are_staged_judged_published_or_rejected_settle_without_writes_and_roll_back(
     cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess], tmp_path: Path
 ) -> None:
     manifest, snapshot = real_dataset_manifest(tmp_path)
@@ -275,3 +318,34 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
     assert writes == [], [f"{w['verb']} {w['requestURI']}" for w in writes]
     assert op.forbidden() == []
     assert op2.forbidden() == []
+    op2.stop()
+
+    # live feedback: developers accept the adapter far less than the base -> rolled back
+    counts = {
+        ("base", "accepted"): 60,
+        ("base", "rejected"): 40,
+        ("good", "accepted"): 10,
+        ("good", "rejected"): 30,
+    }
+    with prometheus_standin(feedback_query(namespace, "completions"), counts) as url:
+        op3 = start_operator(
+            resync="2",
+            SEEDCODER_PROMETHEUS_URL=url,
+            SEEDCODER_FINETUNE_ROLLBACK_MIN_EVENTS="20",
+            SEEDCODER_FINETUNE_ROLLBACK_INTERVAL_SECONDS="1",
+        )
+
+        def rolled_back() -> dict[str, Any] | None:
+            return (get_ft(cluster, namespace, "good").get("status") or {}).get("rollback")
+
+        rollback = wait_for("the rollback", rolled_back, timeout=60, interval=1)
+    assert (rollback["adapter"], rollback["version"], rollback["reason"]) == (
+        "good",
+        "r1",
+        "AcceptanceBelowBase",
+    )
+    assert (rollback["adapterAcceptance"], rollback["baseAcceptance"]) == (0.25, 0.6)
+    assert "publishedAdapter" not in get_ft(cluster, namespace, "good")["status"]
+    wait_for("the adapter to leave the gateway", lambda: gateway_adapters(cluster, namespace) == {} or None)
+    assert wait_for("the rollback Event", lambda: reasons("good").get("AdapterRolledBack")) == "Warning"
+    assert op3.forbidden() == []
