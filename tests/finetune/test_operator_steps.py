@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from seedcoder.api.finetune import SeedCoderFineTuneStatus
+from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.finetune import plan
 from seedcoder.finetune.run import JobState, Observed, step
 from seedcoder.operator.finetune import events, publish
 from seedcoder.operator.finetune.observe import job_states, run_selector
 from seedcoder.operator.finetune.reconcile import with_images
 from seedcoder.operator.finetune.settings import FineTuneSettings
+from seedcoder.operator.objects import finetune_adapters, gateway_objects
 from seedcoder.operator.objects.image_choice import ImageChoice
 
 from tests.finetune.test_plan import _ctx
@@ -105,7 +107,13 @@ def test_observed_jobs_drive_a_run_to_a_published_record_and_its_events() -> Non
     assert record.teams == ["team-a"]
     assert record.dataset_version == "v-600"
     published = s.status.model_copy(update={"adapter": record})
-    done = step(ctx, published, Observed(jobs, publish.served_adapters(published)), T0).status
+    # the Publish stage waits until the deployment's gateway configuration lists the adapter
+    waiting = step(ctx, published, Observed(jobs, publish.served_adapters(ctx.name, None)), T0).status
+    assert waiting.stages[-1].state == "Running"
+    cm = _gateway_config_map(ctx, published)
+    assert publish.served_adapters(ctx.name, cm) == {"team-a-r1"}
+    assert publish.served_adapters("another-tune", cm) == frozenset()
+    done = step(ctx, published, Observed(jobs, publish.served_adapters(ctx.name, cm)), T0).status
     assert [(st.name, st.state) for st in done.stages][-2:] == [
         ("Gate", "Succeeded"),
         ("Publish", "Succeeded"),
@@ -114,14 +122,24 @@ def test_observed_jobs_drive_a_run_to_a_published_record_and_its_events() -> Non
     assert [n.reason for n in events.news(before, done)] == ["AdapterPublished"]
     # settled: the same observations give the same status (the reconcile writes nothing)
     assert (
-        step(ctx, done, Observed(jobs, publish.served_adapters(done)), T0 + timedelta(minutes=5)).status
+        step(
+            ctx, done, Observed(jobs, publish.served_adapters(ctx.name, cm)), T0 + timedelta(minutes=5)
+        ).status
         == done
     )
-    entry = publish.gateway_adapter_entry(record)
-    assert entry["name"] == "team-a"
-    assert entry["ggufLoraPath"] == "adapters/team-a-tune/r1/adapter.gguf"
-    assert entry["taskId"] == publish.task_id(record) > 0
-    assert publish.task_id(record) != publish.task_id(record.model_copy(update={"path": "adapters/x/r2"}))
+
+
+def _gateway_config_map(ctx: plan.RunContext, status: SeedCoderFineTuneStatus) -> dict[str, Any]:
+    """The deployment's gateway ConfigMap as its reconcile renders it with this fine-tune's adapters."""
+    body = {
+        "metadata": {"name": ctx.name, "namespace": ctx.namespace},
+        "spec": ctx.spec.wire(),
+        "status": status.wire(),
+    }
+    adapters = finetune_adapters.deployment_adapters(ctx.spec.deployment_ref.name, [body]).adapters
+    pools = [PoolEndpoint(name="h100", grpc_url="x:8001", gpu="h100", max_prompt_tokens=4096)]
+    config = GatewayConfig(model_name=ctx.served_model, pools=pools, adapters=adapters)
+    return gateway_objects.config_map(instance="demo", namespace=ctx.namespace, config=config)
 
 
 def test_a_rejected_adapter_is_not_published_and_is_news() -> None:

@@ -9,7 +9,10 @@ command on feedback records written by the gateway's own feedback store; the
 evaluation summaries are the harness' own (``seedcoder.evaluation``) over that
 snapshot's held-out tasks and the public set, with two stand-ins for the
 models: a base that leaves every hole empty, and an adapter that fills the
-held-out holes (passes the gate) or also leaves them empty (fails it).
+held-out holes (passes the gate) or also leaves them empty (fails it). The
+deployment's gateway configuration lists each candidate while it is evaluated
+and the published adapter after the gate; live feedback far below the base's,
+answered by a stand-in for Prometheus' query API, rolls the adapter back.
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from seedcoder.evaluation.harness import evaluate
 from seedcoder.evaluation.public import public_tasks
 from seedcoder.evaluation.tasks import load_tasks
 from seedcoder.gateway.feedback import FeedbackStore, Served, build_event
+from seedcoder.operator.finetune.live_feedback import feedback_query
 from seedcoder_dev.devcluster import Cluster
 
 from tests.operator.harness import (
@@ -149,11 +157,55 @@ def report_terminated(cluster: Cluster, ns: str, job: dict[str, Any], message: s
                     "--type=merge", "-p", body)  # fmt: skip
 
 
+@contextmanager
+def prometheus_standin(expected_query: str, counts: dict[tuple[str, str], int]) -> Iterator[str]:
+    """An HTTP API answering Prometheus instant queries: the recording rule's per-adapter, per-outcome
+    feedback events for ``expected_query`` (an empty vector for any other query)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            query = parse_qs(url.query).get("query", [""])[0]
+            result = [
+                {"metric": {"adapter": a, "outcome": o, "namespace": "x"}, "value": [time.time(), str(n)]}
+                for (a, o), n in counts.items()
+            ]
+            ok = url.path == "/api/v1/query" and query == expected_query
+            body = {"status": "success", "data": {"resultType": "vector", "result": result if ok else []}}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def gateway_adapters(cluster: Cluster, ns: str) -> dict[str, dict[str, Any]]:
+    """The adapters the deployment's gateway configuration lists, by name (none before it exists)."""
+    found = cluster.kubectl("get", "configmap", "completions-gateway", "-n", ns, "-o", "json", check=False)
+    if found.returncode != 0:
+        return {}
+    config = json.loads(json.loads(found.stdout)["data"]["gateway.json"])
+    return {a["name"]: a for a in config.get("adapters", [])}
+
+
 def stages(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return [(s["name"], s["state"]) for s in (obj.get("status") or {}).get("stages") or []]
 
 
-def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
+def test_runs_are_staged_judged_published_or_rejected_settle_without_writes_and_roll_back(
     cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess], tmp_path: Path
 ) -> None:
     manifest, snapshot = real_dataset_manifest(tmp_path)
@@ -191,6 +243,22 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
         assert obj["status"]["datasetVersion"] == version
         assert obj["status"]["datasetSamples"] == json.loads(manifest)["counts"]["train"]
 
+    for name in ("good", "bad"):
+        stage_job(cluster, namespace, name, "evaluate")
+
+    # under evaluation, each candidate answers by its versioned name through the gateway, for no team
+    def both_staged() -> dict[str, dict[str, Any]] | None:
+        listed = gateway_adapters(cluster, namespace)
+        return listed if {"good-r1", "bad-r1"} <= set(listed) else None
+
+    staged = wait_for(
+        "the staged candidates in the gateway configuration", both_staged, timeout=90, interval=1
+    )
+    assert {n: (a["published"], a["teams"], a["gguf"]) for n, a in staged.items()} == {
+        "good-r1": (False, [], "good/r1/adapter.gguf"),
+        "bad-r1": (False, [], "bad/r1/adapter.gguf"),
+    }
+
     for name, learned in (("good", True), ("bad", False)):
         job = stage_job(cluster, namespace, name, "evaluate")
         summary = evaluation_summary(snapshot, f"{MODEL}:{name}-r1", adapter_learned=learned)
@@ -214,7 +282,11 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
     assert (adapter["claimName"], adapter["path"]) == ("finetune-workspace", "adapters/good/r1")
     assert adapter["teams"] == ["team-a"]
     assert adapter["scores"] == st["scores"]
-    assert st["publishedAdapter"] == "good-r1"
+    assert st["publishedAdapter"] == "good-r1"  # Publish ended: the gateway configuration lists it
+    served = gateway_adapters(cluster, namespace)
+    assert {n: (a["published"], a["teams"], a["gguf"]) for n, a in served.items()} == {
+        "good": (True, ["team-a"], "good/r1/adapter.gguf")
+    }
     assert st["observedGeneration"] == good["metadata"]["generation"]
 
     bad = wait_for("the bad run's decision", lambda: judged("bad"), timeout=90, interval=1)
@@ -246,3 +318,34 @@ def test_runs_are_staged_judged_published_or_rejected_and_settle_without_writes(
     assert writes == [], [f"{w['verb']} {w['requestURI']}" for w in writes]
     assert op.forbidden() == []
     assert op2.forbidden() == []
+    op2.stop()
+
+    # live feedback: developers accept the adapter far less than the base -> rolled back
+    counts = {
+        ("base", "accepted"): 60,
+        ("base", "rejected"): 40,
+        ("good", "accepted"): 10,
+        ("good", "rejected"): 30,
+    }
+    with prometheus_standin(feedback_query(namespace, "completions"), counts) as url:
+        op3 = start_operator(
+            resync="2",
+            SEEDCODER_PROMETHEUS_URL=url,
+            SEEDCODER_FINETUNE_ROLLBACK_MIN_EVENTS="20",
+            SEEDCODER_FINETUNE_ROLLBACK_INTERVAL_SECONDS="1",
+        )
+
+        def rolled_back() -> dict[str, Any] | None:
+            return (get_ft(cluster, namespace, "good").get("status") or {}).get("rollback")
+
+        rollback = wait_for("the rollback", rolled_back, timeout=60, interval=1)
+    assert (rollback["adapter"], rollback["version"], rollback["reason"]) == (
+        "good",
+        "r1",
+        "AcceptanceBelowBase",
+    )
+    assert (rollback["adapterAcceptance"], rollback["baseAcceptance"]) == (0.25, 0.6)
+    assert "publishedAdapter" not in get_ft(cluster, namespace, "good")["status"]
+    wait_for("the adapter to leave the gateway", lambda: gateway_adapters(cluster, namespace) == {} or None)
+    assert wait_for("the rollback Event", lambda: reasons("good").get("AdapterRolledBack")) == "Warning"
+    assert op3.forbidden() == []

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 import yaml
 from seedcoder.operator.objects.desired import Observed, plan
+from seedcoder.operator.objects.finetune_adapters import deployment_adapters
 
 from tests.operator.helpers import SETTINGS, all_built, deployment, parsed
 from tests.operator.sample import sample, with_path
+from tests.operator.test_finetune_adapters import EVALUATING, PUBLISHED, finetune
 
 GOLDEN = Path(__file__).parent / "golden"
 pytestmark = pytest.mark.usefixtures("pinned_repository_source")
@@ -123,3 +125,16 @@ def test_every_pod_is_restricted(kind: str) -> None:
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_a_llamacpp_pool_serving_fine_tuned_adapters() -> None:
+    """The gateway file lists the staged and the published adapter; Triton mounts their folder."""
+    body = with_path(sample(), "pools", [{"name": "cpu", "gpu": "CPU"}])
+    scd, pools = parsed(with_path(body, "gateway.maxContextTokens", 1024))
+    observed = all_built(pools)
+    observed.adapters = deployment_adapters(
+        "completions", [finetune(status={"run": "r2", "stages": EVALUATING, "adapter": PUBLISHED})]
+    )
+    p = plan(scd, pools, observed, SETTINGS)
+    picked = [o for o in p.owned if o["kind"] in ("ConfigMap", "Deployment")]
+    _check("serving-adapters.yaml", picked)

@@ -21,14 +21,14 @@ from tests.operator.harness import RBAC_RULES
 
 USED: dict[str, set[str]] = {
     "SeedCoderDeployment": {"get", "list", "watch"},  # get: a SeedCoderFineTune's deployment
-    "SeedCoderFineTune": {"list", "watch"},
+    "SeedCoderFineTune": {"list", "watch"},  # list: a deployment's gateway lists their adapters
     "Job": {"list", "watch", "create", "patch", "delete"},
     "CronJob": {"list", "create", "patch", "delete"},
     "Pod": {"list"},
     "PersistentVolumeClaim": {"get"},
     "Deployment": {"list", "watch", "create", "patch", "delete"},
     "Service": {"list", "create", "patch", "delete"},
-    "ConfigMap": {"list", "create", "patch", "delete"},
+    "ConfigMap": {"get", "list", "create", "patch", "delete"},  # get: a fine-tune reads its gateway config
     "PodDisruptionBudget": {"list", "create", "patch", "delete"},
     "NetworkPolicy": {"list", "create", "patch", "delete"},
     "Event": {"create"},

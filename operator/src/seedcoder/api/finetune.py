@@ -300,6 +300,18 @@ class PublishedAdapter(ApiModel):
     published_time: str = Field(description="When it was published (RFC 3339).")
 
 
+class RollbackStatus(ApiModel):
+    """A published adapter taken out of serving because developers accepted it less than the base."""
+
+    adapter: str = Field(max_length=63, description="The adapter rolled back.")
+    version: str = Field(max_length=12, description="The run that trained it.")
+    reason: str = Field(description="CamelCase reason, e.g. AcceptanceBelowBase.")
+    message: str = Field(max_length=1024)
+    adapter_acceptance: float | None = None
+    base_acceptance: float | None = None
+    time: str = Field(description="When it was rolled back (RFC 3339).")
+
+
 class SeedCoderFineTuneStatus(ApiModel):
     """Observed state: the latest run's stages, scores and decision, and the adapter being served."""
 
@@ -317,4 +329,8 @@ class SeedCoderFineTuneStatus(ApiModel):
     published_adapter: str | None = Field(default=None, description="The adapter currently served.")
     adapter: PublishedAdapter | None = Field(
         default=None, description="The published adapter's record (a rejected run leaves it unchanged)."
+    )
+    rollback: RollbackStatus | None = Field(
+        default=None,
+        description="The published adapter's rollback (live acceptance); a new publication clears it.",
     )

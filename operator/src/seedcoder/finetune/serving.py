@@ -1,10 +1,11 @@
 """What the gateway configuration says about a fine-tuning run's adapter: the entry the operator writes.
 
-Why here, pure: the reconcile of a SeedCoderFineTune adds the staged adapter
-(unpublished, for the evaluation Job) and then the published one to the
-deployment's gateway configuration (``GatewayConfig.adapters``), and removes it on
-rollback; these builders are the one place that decides the entry's name, files
-and TensorRT-LLM task id, so the serving side (``seedcoder.api.adapters``,
+Why here, pure: the deployment's gateway configuration (``GatewayConfig.adapters``)
+lists a SeedCoderFineTune's staged adapter (unpublished, for the evaluation Job)
+and then its published one, until a rollback; the SeedCoderDeployment's reconcile
+writes it from the fine-tunes' status (``seedcoder.operator.objects.finetune_adapters``).
+:func:`adapter_entry` is the one place that decides the entry's name, files and
+TensorRT-LLM task id, so the serving side (``seedcoder.api.adapters``,
 ``seedcoder.engines.lora``) and the fine-tuning side cannot disagree.
 
 Files: the training Job writes ``adapters/<finetune>/<run>/`` in the workspace

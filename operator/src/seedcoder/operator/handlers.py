@@ -37,10 +37,11 @@ from typing import Any
 
 import kopf
 
+from seedcoder.api import finetune as finetune_api
 from seedcoder.api.resource import GROUP, KIND, PLURAL, VERSION
 from seedcoder.operator.kube import ApiError
 from seedcoder.operator.metrics import OperatorMetrics
-from seedcoder.operator.objects import names
+from seedcoder.operator.objects import finetune_adapters, names
 from seedcoder.operator.objects.observed import fingerprint
 from seedcoder.operator.reconcile.reconciler import ReconcileDeps, ReconcileResult, reconcile
 from seedcoder.operator.settings import FIELD_MANAGER
@@ -106,6 +107,23 @@ class Runtime:
             and ref.get("uid") in self.bodies
             and self.children.get(ref["uid"], {}).get(key) != now
         ]
+
+    def deployments_to_wake(self, body: kopf.Body, *, deleted: bool) -> list[tuple[str, str]]:
+        """(uid, name) of each known deployment of the fine-tune's namespace whose last reconcile
+        read the fine-tune's adapters (``finetune_adapters.fingerprint``) differently from now.
+
+        Level-based: the deployment it names now and one it named before (whose last
+        plan still lists its adapters) both compare what they saw with what it gives them.
+        """
+        key = (finetune_adapters.KIND, body.metadata.name or "")
+        out = []
+        for uid, scd in list(self.bodies.items()):
+            if scd.metadata.namespace != body.metadata.namespace:
+                continue
+            now = "" if deleted else finetune_adapters.fingerprint(scd.metadata.name or "", body)
+            if self.children.get(uid, {}).get(key, "") != now:
+                out.append((uid, scd.metadata.name or ""))
+        return out
 
 
 async def run(rt: Runtime, uid: str, *, timer: bool = False) -> ReconcileResult | None:
@@ -233,6 +251,15 @@ def register(registry: kopf.OperatorRegistry) -> None:
     kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployment-changed", labels=managed)(
         on_child("Deployment")
     )
+
+    @kopf.on.event(GROUP, VERSION, finetune_api.PLURAL, registry=registry, id="finetune-adapters-changed")
+    async def on_finetune(
+        type: str | None, body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any
+    ) -> None:
+        """A fine-tune's staged or published adapter changed: its deployment's gateway lists it."""
+        rt: Runtime = memo["runtime"]
+        for uid, name in rt.deployments_to_wake(body, deleted=type == "DELETED"):
+            await run_with_retries(rt, uid, f"{namespace}/{name}")
 
     @kopf.on.probe(registry=registry, id="reconciles")
     def reconciles(memo: kopf.Memo, **_: Any) -> int:

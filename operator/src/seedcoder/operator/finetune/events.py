@@ -3,7 +3,8 @@
 Why few: a run's routine steps (a snapshot built, an evaluation started) are in
 ``status.stages``; an Event each would flood ``kubectl describe``. What is
 posted: training started (GPU time is being spent), any stage failed, the gate
-rejected an adapter (Warning), an adapter published.
+rejected an adapter (Warning), an adapter published, a published adapter
+rolled back for its live acceptance (Warning).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def news(old: SeedCoderFineTuneStatus, new: SeedCoderFineTuneStatus) -> list[New
             out.append(News("AdapterPublished", note, False))
         elif stage.state == "Failed":
             out.append(News(f"{stage.name}Failed", f"{run}: {stage.message or 'failed'}", True))
+    if new.rollback is not None and new.rollback != old.rollback:
+        out.append(News("AdapterRolledBack", new.rollback.message, True))
     return out
 
 

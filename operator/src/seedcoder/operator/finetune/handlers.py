@@ -24,6 +24,7 @@ import kopf
 
 from seedcoder.api.finetune import KIND, PLURAL
 from seedcoder.api.resource import GROUP, VERSION
+from seedcoder.operator.finetune import live_feedback
 from seedcoder.operator.finetune.reconcile import FineTuneDeps, Outcome, reconcile
 from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.kube import ApiError, Kube
@@ -184,5 +185,7 @@ def setup(
 ) -> FineTuneRuntime:
     """Register the handlers and build their runtime (settings from the environment), for ``main``."""
     register(registry)
-    deps = FineTuneDeps(kube, settings, FineTuneSettings.from_env(os.environ), instance)
+    deps = FineTuneDeps(
+        kube, settings, FineTuneSettings.from_env(os.environ), instance, feedback=live_feedback.read_feedback
+    )
     return FineTuneRuntime(deps, metrics)

@@ -1,30 +1,31 @@
-"""Publishing a passing adapter: the record in ``status.adapter``, and the gateway's adapter entry.
+"""Publishing a passing adapter: the record in ``status.adapter``, and when the gateway serves it.
 
 Why pure: what is published follows from the run (its id, the workspace folder
 the training Job wrote, the scores that passed) and the spec (adapter name,
 teams), so it is tested without a cluster, and publishing twice writes the
 same record.
 
-MERGE POINT: the deployment's gateway configuration is written by the
-SeedCoderDeployment's reconcile alone (one writer per field). That reconcile
-fills the typed ``adapters:`` list of ``seedcoder.api.gateway_config`` from the
-SeedCoderFineTunes naming it (``spec.deploymentRef``), one entry per
-``status.adapter``, built by :func:`gateway_adapter_entry`; and this resource's
-reconcile counts an adapter as served once the gateway configuration lists it
-(:func:`served_adapters`). Until both sides are joined, the published record in
-the status is the publication.
+One writer per field: the deployment's gateway configuration is written by the
+SeedCoderDeployment's reconcile alone. It fills the gateway's ``adapters:`` from
+the SeedCoderFineTunes naming it (``operator.objects.finetune_adapters``, one
+entry builder: ``finetune.serving.adapter_entry``): the staged candidate while a
+run is evaluated, the published adapter from ``status.adapter`` on. This
+resource's Publish stage completes once the gateway's configuration (the
+deployment's ConfigMap) lists the adapter (:func:`served_adapters`).
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
 
 from seedcoder.api.finetune import PublishedAdapter, SeedCoderFineTuneStatus
+from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.finetune import plan
-
-GGUF_FILE = "adapter.gguf"
-"""The llama.cpp (GGUF LoRA) form of the adapter, next to PEFT's files in its folder."""
+from seedcoder.operator.objects import finetune_adapters, gateway_objects
 
 
 def _iso(t: datetime) -> str:
@@ -52,33 +53,18 @@ def served_id(adapter: PublishedAdapter) -> str:
     return f"{adapter.name}-{adapter.version}"
 
 
-def task_id(adapter: PublishedAdapter) -> int:
-    """A stable TensorRT-LLM LoRA task id (a positive int63) for one adapter version."""
-    digest = hashlib.sha256(f"{adapter.claim_name}/{adapter.path}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1 or 1
+def gateway_adapters(config_map: Mapping[str, Any] | None) -> GatewayConfig | None:
+    """The gateway configuration in the deployment's ConfigMap (None: none yet, or unreadable)."""
+    text = ((config_map or {}).get("data") or {}).get(gateway_objects.CONFIG_KEY)
+    if not text:
+        return None
+    try:
+        return GatewayConfig.model_validate_json(text)
+    except ValidationError:
+        return None
 
 
-def gateway_adapter_entry(adapter: PublishedAdapter) -> dict[str, object]:
-    """MERGE POINT: one entry of the gateway configuration's ``adapters:`` list for ``adapter``.
-
-    Name, teams, TensorRT-LLM task id and GGUF LoRA path, as the typed list in
-    ``seedcoder.api.gateway_config`` is specified; the SeedCoderDeployment's
-    reconcile validates it into that model when both sides are joined.
-    """
-    return {
-        "name": adapter.name,
-        "teams": list(adapter.teams),
-        "taskId": task_id(adapter),
-        "ggufLoraPath": f"{adapter.path}/{GGUF_FILE}",
-        "claimName": adapter.claim_name,
-        "version": adapter.version,
-    }
-
-
-def served_adapters(status: SeedCoderFineTuneStatus) -> frozenset[str]:
-    """MERGE POINT: the versioned ids of this resource's adapters the gateway serves.
-
-    Joined with adapter serving, this reads the deployment's gateway configuration
-    (its ``adapters:`` entries); until then the published record counts as served.
-    """
-    return frozenset({served_id(status.adapter)}) if status.adapter is not None else frozenset()
+def served_adapters(finetune: str, config_map: Mapping[str, Any] | None) -> frozenset[str]:
+    """The versioned ids (``<name>-<run>``) of ``finetune``'s published adapters the gateway lists."""
+    config = gateway_adapters(config_map)
+    return finetune_adapters.served_ids(config.adapters, finetune) if config is not None else frozenset()

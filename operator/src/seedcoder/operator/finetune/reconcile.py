@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,13 +23,14 @@ from pydantic import ValidationError
 from seedcoder.api.finetune import KIND, SeedCoderFineTuneSpec, SeedCoderFineTuneStatus
 from seedcoder.api.resource import API_VERSION, ObjectMeta, SeedCoderDeployment
 from seedcoder.finetune import plan
+from seedcoder.finetune.rollback import FeedbackCounts
 from seedcoder.finetune.run import Observed, step
-from seedcoder.operator.finetune import events
+from seedcoder.operator.finetune import events, live_feedback
 from seedcoder.operator.finetune.observe import observe_run
 from seedcoder.operator.finetune.publish import publication, served_adapters
 from seedcoder.operator.finetune.settings import FineTuneSettings
 from seedcoder.operator.kube import Kube
-from seedcoder.operator.objects import gateway_objects, image_choice
+from seedcoder.operator.objects import gateway_objects, image_choice, names
 from seedcoder.operator.settings import FIELD_MANAGER, OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,15 @@ class FineTuneDeps:
     finetune: FineTuneSettings = field(default_factory=FineTuneSettings)
     instance: str = "seedcoder-operator"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    feedback: FeedbackReader | None = None
+    """Reads the deployment's per-adapter feedback counts (None: no live rollback)."""
+    judged_at: dict[str, datetime] = field(default_factory=dict)
+    """When each resource's served adapter was last judged, by uid (at most once per interval)."""
+
+
+FeedbackReader = Callable[
+    [Kube, SeedCoderDeployment, OperatorSettings], Awaitable[Mapping[str, FeedbackCounts] | None]
+]
 
 
 @dataclass
@@ -112,6 +122,36 @@ def _status(body: Mapping[str, Any]) -> SeedCoderFineTuneStatus:
         return SeedCoderFineTuneStatus()
 
 
+async def _judge_live(
+    deps: FineTuneDeps,
+    meta: ObjectMeta,
+    spec: SeedCoderFineTuneSpec,
+    scd: SeedCoderDeployment,
+    status: SeedCoderFineTuneStatus,
+    now: datetime,
+) -> SeedCoderFineTuneStatus:
+    """``status`` with a rollback recorded if the served adapter's live acceptance trails the base's.
+
+    Judged at most once per ``finetune_rollback_interval_seconds`` per resource (the
+    counts move slowly; the read is one query, or one scrape per gateway pod).
+    """
+    if deps.feedback is None or not live_feedback.judged(status):
+        return status
+    last = deps.judged_at.get(meta.uid)
+    if last is not None and now - last < timedelta(seconds=deps.finetune.finetune_rollback_interval_seconds):
+        return status
+    deps.judged_at[meta.uid] = now
+    counts = await deps.feedback(deps.kube, scd, deps.settings)
+    if counts is None:
+        return status
+    judged = live_feedback.judge(
+        spec, status, counts, now, min_events=deps.finetune.finetune_rollback_min_events
+    )
+    if judged.rollback is not None and judged.rollback != status.rollback:
+        log.warning("SeedCoderFineTune %s/%s: %s", meta.namespace, meta.name, judged.rollback.message)
+    return judged
+
+
 async def reconcile(body: Mapping[str, Any], deps: FineTuneDeps) -> Outcome:
     """Move one SeedCoderFineTune's run on by what its Jobs show, and report it in its status."""
     meta = ObjectMeta.model_validate(dict(body["metadata"]))
@@ -125,7 +165,8 @@ async def reconcile(body: Mapping[str, Any], deps: FineTuneDeps) -> Outcome:
     scd_body = await deps.kube.get("SeedCoderDeployment", meta.namespace, spec.deployment_ref.name)
     if scd_body is None:
         return Outcome(waiting_for=f"SeedCoderDeployment {spec.deployment_ref.name} does not exist")
-    found = _context(meta, spec, status.run or "r1", SeedCoderDeployment.parse(scd_body), deps)
+    scd = SeedCoderDeployment.parse(scd_body)
+    found = _context(meta, spec, status.run or "r1", scd, deps)
     if isinstance(found, str):
         return Outcome(waiting_for=found)
     ctx, images = found
@@ -136,12 +177,22 @@ async def reconcile(body: Mapping[str, Any], deps: FineTuneDeps) -> Outcome:
         if status.run
         else {}
     )
-    decided = step(ctx, status, Observed(jobs, served_adapters(status)), now)
+
+    async def served(st: SeedCoderFineTuneStatus) -> frozenset[str]:
+        """What the gateway serves of this resource: read only while a Publish stage waits for it."""
+        if not st.stages or st.stages[-1].name != "Publish" or st.stages[-1].state != "Running":
+            return frozenset()
+        cm = await deps.kube.get("ConfigMap", meta.namespace, names.gateway(spec.deployment_ref.name))
+        return served_adapters(meta.name, cm)
+
+    decided = step(ctx, status, Observed(jobs, await served(status)), now)
     new = decided.status
     if decided.publish is not None and new.run is not None:
         record = publication(dataclasses.replace(ctx, run=new.run), new, now)
-        new = new.model_copy(update={"adapter": record})
-        new = step(ctx, new, Observed(jobs, served_adapters(new)), now).status
+        if new.adapter is None or new.adapter.version != record.version:  # once: keep its first time
+            new = new.model_copy(update={"adapter": record, "rollback": None})
+        new = step(ctx, new, Observed(jobs, await served(new)), now).status
+    new = await _judge_live(deps, meta, spec, scd, new, now)
     new = new.model_copy(update={"observed_generation": meta.generation})
     created = []
     for job in decided.create:

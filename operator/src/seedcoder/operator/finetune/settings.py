@@ -38,6 +38,20 @@ class FineTuneSettings(BaseModel):
         ),
     )
 
+    finetune_rollback_min_events: float = Field(
+        default=200.0,
+        ge=1,
+        description=(
+            "Feedback events the adapter and the base each need in the window before a live rollback "
+            "is judged at all."
+        ),
+    )
+    finetune_rollback_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often a served adapter's live acceptance is read and judged.",
+    )
+
     @field_validator("finetune_training_image")
     @classmethod
     def _reference(cls, value: str | None) -> str | None:

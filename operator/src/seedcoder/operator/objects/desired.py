@@ -19,6 +19,7 @@ from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator.objects import gateway_objects, names, netpol, retrieval_objects, triton
 from seedcoder.operator.objects.build_job import build_job
 from seedcoder.operator.objects.engineplan import PoolEngine, distinct_engines
+from seedcoder.operator.objects.finetune_adapters import DeploymentAdapters
 from seedcoder.operator.objects.image_choice import choose
 from seedcoder.operator.objects.observed import DeploymentView, JobView
 from seedcoder.operator.objects.podsec import Manifest
@@ -111,6 +112,8 @@ class Observed:
     triton: dict[str, DeploymentView] = field(default_factory=dict)
     """The resource's Triton Deployments by pool name."""
     gateway: DeploymentView | None = None
+    adapters: DeploymentAdapters = field(default_factory=DeploymentAdapters)
+    """What the gateway serves of the SeedCoderFineTunes naming the resource (``finetune_adapters``)."""
 
 
 @dataclass
@@ -182,6 +185,7 @@ def plan(
                 replicas=_replicas(scd, pe.pool.min_replicas, live),
                 image=pe.image,
                 images=images,
+                adapters_claim=observed.adapters.claim if observed.adapters.adapters else None,
             )
             owned.append(dep)
         elif live is not None and live.engine_key:
@@ -214,7 +218,9 @@ def plan(
             )
         )
     if endpoints:
-        config = gateway_objects.gateway_config(spec, endpoints, settings.default_scan_policy)
+        config = gateway_objects.gateway_config(
+            spec, endpoints, settings.default_scan_policy, adapters=observed.adapters.adapters
+        )
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
         owned.append(cm)
         owned.append(

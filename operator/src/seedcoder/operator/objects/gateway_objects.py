@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
+from seedcoder.api.adapters import AdapterConfig
 from seedcoder.api.fields import RuntimeName
 from seedcoder.api.gateway_config import GatewayConfig, PoolEndpoint
 from seedcoder.api.scan import ScanPolicy, ScanSpec
@@ -85,8 +87,13 @@ def routing_hints(pools: list[tuple[str, str]], slo_ms: float) -> list[tuple[flo
 
 
 def gateway_config(
-    spec: SeedCoderDeploymentSpec, pools: list[PoolEndpoint], default_scan_policy: ScanPolicy = "annotate"
+    spec: SeedCoderDeploymentSpec,
+    pools: list[PoolEndpoint],
+    default_scan_policy: ScanPolicy = "annotate",
+    adapters: Sequence[AdapterConfig] = (),
 ) -> GatewayConfig:
+    """The gateway's file; ``adapters``: the fine-tunes' staged and published adapters
+    (``finetune_adapters.deployment_adapters``), each served by the pools with files for its runtime."""
     gw = spec.gateway
     return GatewayConfig(
         model_name=spec.model.name,
@@ -101,6 +108,7 @@ def gateway_config(
         feedback_dir=FEEDBACK_DIR,
         retrieval=retrieval_objects.gateway_config(spec.retrieval) if spec.retrieval is not None else None,
         scan=gw.scan if gw.scan is not None else ScanSpec(policy=default_scan_policy),
+        adapters=list(adapters),
     )
 
 

@@ -16,11 +16,15 @@ from seedcoder.api.spec import PoolSpec, ResourceList
 from seedcoder.engines import layout
 from seedcoder.engines.layout import CACHE_MOUNT
 from seedcoder.engines.llamacpp_repo import THREADS_ENV
+from seedcoder.engines.lora import SERVING_LORA_DIR
 from seedcoder.engines.profiles import GpuProfile
 from seedcoder.operator.objects import names, podsec
 from seedcoder.operator.objects.image_choice import ImageChoice
 from seedcoder.operator.objects.placement import placement
 from seedcoder.operator.objects.podsec import Manifest
+
+ADAPTERS_SUBPATH = "adapters"
+"""The folder of the fine-tuning workspace claim that holds adapters (``<finetune>/<run>/``)."""
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 
@@ -92,11 +96,15 @@ def deployment(
     replicas: int | None,
     image: str,
     images: ImageChoice,
+    adapters_claim: str | None = None,
 ) -> Manifest:
     """The pool's Triton Deployment serving engine ``key`` with ``image`` (the one that built it).
 
     ``replicas=None`` leaves replicas out (the autoscaler owns them); ``images``
-    gives the pull policy and pull secrets.
+    gives the pull policy and pull secrets. ``adapters_claim``: the workspace claim
+    of the deployment's LoRA adapters (none: it serves none); a llama.cpp pool mounts
+    its ``adapters/`` folder read-only where its model loads GGUF adapters from
+    (``SERVING_LORA_DIR``, the model's ``lora_dir``).
     """
     sel = selector_labels(instance, pool.name)
     pod_labels = labels(instance, pool.name, key, profile.arch)
@@ -145,6 +153,18 @@ def deployment(
                 },
             }
         ]
+    volumes: list[Manifest] = [
+        {"name": "engine-cache", "persistentVolumeClaim": {"claimName": cache_claim, "readOnly": True}},
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    if adapters_claim is not None and profile.runtime == "llamacpp":
+        container["volumeMounts"].append(
+            {"name": "adapters", "mountPath": SERVING_LORA_DIR, "subPath": ADAPTERS_SUBPATH, "readOnly": True}
+        )
+        volumes.append(
+            {"name": "adapters", "persistentVolumeClaim": {"claimName": adapters_claim, "readOnly": True}}
+        )
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -152,11 +172,7 @@ def deployment(
         "terminationGracePeriodSeconds": 60,
         **images.pod_fields(),
         "containers": [container],
-        "volumes": [
-            {"name": "engine-cache", "persistentVolumeClaim": {"claimName": cache_claim, "readOnly": True}},
-            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
+        "volumes": volumes,
         "topologySpreadConstraints": [
             {
                 "maxSkew": 1,

@@ -17,7 +17,7 @@ import httpx
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator.kube import ApiError, Kube
-from seedcoder.operator.objects import names, retrieval_objects
+from seedcoder.operator.objects import finetune_adapters, names, retrieval_objects
 from seedcoder.operator.objects.desired import Observed
 from seedcoder.operator.objects.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
@@ -45,6 +45,8 @@ class LiveState:
     """Pods of the resource's indexing runs (their termination messages are the index status)."""
     index_jobs: list[dict[str, Any]] = field(default_factory=list)
     """The resource's indexing Jobs, the CronJob's included (a failed one with no report)."""
+    finetunes: list[dict[str, Any]] = field(default_factory=list)
+    """The namespace's SeedCoderFineTunes (those naming the resource give the gateway its adapters)."""
 
 
 def may_have_index_objects(scd: SeedCoderDeployment) -> bool:
@@ -97,8 +99,10 @@ async def observe(
     indexing = may_have_index_objects(scd)
     owned = OWNED_KINDS if remembered is None else tuple(k for k in OWNED_KINDS if k not in REMEMBERED_KINDS)
     kinds = (*owned, *(INDEX_KINDS if indexing else ()), *extra_kinds)
-    *listed, jobs = await asyncio.gather(
-        *(kube.list(kind, ns, selector) for kind in kinds), kube.list("Job", ns, names.BUILD_SELECTOR)
+    *listed, jobs, finetunes = await asyncio.gather(
+        *(kube.list(kind, ns, selector) for kind in kinds),
+        kube.list("Job", ns, names.BUILD_SELECTOR),
+        kube.list(finetune_adapters.KIND, ns),
     )
     index_selector = retrieval_objects.index_selector(scd.metadata.name)
     index_jobs = await kube.list("Job", ns, index_selector) if indexing else []
@@ -116,7 +120,10 @@ async def observe(
                 pods_by_job[job_name].append(pod)
     logs = await _running_logs(kube, ns, [p for group in pods_by_job.values() for p in group])
     views = [parse_job(j, pods_by_job.get(j["metadata"]["name"], []), logs) for j in jobs]
-    observed = Observed(jobs={v.key: v for v in views if v.key})
+    observed = Observed(
+        jobs={v.key: v for v in views if v.key},
+        adapters=finetune_adapters.deployment_adapters(scd.metadata.name, finetunes),
+    )
     for (kind, _name), obj in live.items():
         if kind != "Deployment":
             continue
@@ -132,6 +139,7 @@ async def observe(
         raw_jobs={j["metadata"]["name"]: j for j in jobs},
         index_pods=index_pods,
         index_jobs=index_jobs,
+        finetunes=finetunes,
     )
 
 

@@ -20,7 +20,7 @@ from seedcoder.api.resource import API_VERSION, KIND, SeedCoderDeployment
 from seedcoder.api.status import ScaleEvent, SloStatus
 from seedcoder.operator.hooks import Autoscale, MonitoringObjects, ScalablePool
 from seedcoder.operator.kube import ApiError, Kube
-from seedcoder.operator.objects import gateway_objects, names, retrieval_objects
+from seedcoder.operator.objects import finetune_adapters, gateway_objects, names, retrieval_objects
 from seedcoder.operator.objects.desired import Plan, plan
 from seedcoder.operator.objects.engineplan import InvalidSpec, PoolEngine, cache_problem, plan_engines
 from seedcoder.operator.objects.observed import fingerprint
@@ -113,8 +113,11 @@ async def _apply_owned(
     return list(applied), memory
 
 
-def _children(snap: LiveState, applied: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """Fingerprints of the Deployments and build Jobs as this reconcile saw or left them."""
+def _children(
+    scd: SeedCoderDeployment, snap: LiveState, applied: list[dict[str, Any]]
+) -> dict[tuple[str, str], str]:
+    """Fingerprints of the Deployments and build Jobs as this reconcile saw or left them, and of
+    what it read of the namespace's SeedCoderFineTunes (their adapters, ``finetune_adapters``)."""
     seen = {
         (kind, name): fingerprint(kind, obj, FIELD_MANAGER)
         for (kind, name), obj in snap.live.items()
@@ -122,6 +125,9 @@ def _children(snap: LiveState, applied: list[dict[str, Any]]) -> dict[tuple[str,
     }
     for name, job in snap.raw_jobs.items():
         seen[("Job", name)] = fingerprint("Job", job, FIELD_MANAGER)
+    for ft in snap.finetunes:
+        name = str((ft.get("metadata") or {}).get("name") or "")
+        seen[(finetune_adapters.KIND, name)] = finetune_adapters.fingerprint(scd.metadata.name, ft)
     for obj in applied:
         if obj.get("kind") == "Deployment":
             seen[("Deployment", obj["metadata"]["name"])] = fingerprint("Deployment", obj, FIELD_MANAGER)
@@ -267,6 +273,6 @@ async def reconcile(
         ready=ready,
         waiting=progressing or bool(p.new_jobs),
         sample=sample,
-        children=_children(snap, applied),
+        children=_children(scd, snap, applied),
         remembered=memory,
     )
