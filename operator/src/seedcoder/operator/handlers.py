@@ -14,32 +14,24 @@ creation and the operator's own restart) reconciles, and events caused by its
 own status writes reconcile nothing. The resync is one loop over the resources
 the watch has shown, run beside Kopf (:func:`resync_forever`).
 
-Bursts are coalesced: one lock per resource keeps two reconciles of it apart,
-a trigger that arrives while another is already queued is dropped (the queued
-one takes the newest body when it starts), and a child's event triggers its
-owner only when what the reconcile reads of the child (its fingerprint) differs
-from what the owner's last reconcile saw or left: the operator's own applies,
-its ownerReference edits of a shared Job and the controllers' bookkeeping
-trigger nothing. At most ``max_concurrent_reconciles`` run at once, the way
-controller-runtime bounds its workers: a hundred reconciles listing their
-children together only slow the API server, while triggers waiting their turn
-coalesce. The resync is paced: one resource every ``interval / N``, so a
-sweep never holds the event loop in one burst. A reconcile the API refused for a passing reason (conflict,
-throttling, a 5xx) is retried with back-off before the resync would.
+A child's event triggers its owner only when what the reconcile reads of the
+child (its fingerprint) differs from what the owner's last reconcile saw or left:
+the operator's own applies, its ownerReference edits of a shared Job and the
+controllers' bookkeeping trigger nothing. Locks, coalescing, bounded concurrency,
+retries and the paced resync are :mod:`seedcoder.operator.loop`'s, shared with
+the SeedCoderFineTune handlers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 import kopf
 
 from seedcoder.api import finetune as finetune_api
 from seedcoder.api.resource import GROUP, KIND, PLURAL, VERSION
-from seedcoder.operator.kube import ApiError
+from seedcoder.operator.loop import ReconcileLoop
 from seedcoder.operator.metrics import OperatorMetrics
 from seedcoder.operator.objects import finetune_adapters, names
 from seedcoder.operator.objects.observed import fingerprint
@@ -47,54 +39,51 @@ from seedcoder.operator.reconcile.reconciler import ReconcileDeps, ReconcileResu
 from seedcoder.operator.settings import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
-RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
-"""Back-off for a reconcile the API refused for a passing reason; after that the resync takes over."""
-
-
-class Retryable(Exception):
-    """The API refused a write for a passing reason (409, 422, 429, 5xx)."""
 
 
 class Runtime:
-    """Per-operator state kept in Kopf's memo: dependencies, metrics, known resources, coalescing."""
+    """Per-operator state kept in Kopf's memo: dependencies, metrics, the loop, what reconciles saw."""
 
     def __init__(self, deps: ReconcileDeps, metrics: OperatorMetrics) -> None:
         self.deps = deps
         self.metrics = metrics
-        self.locks: dict[str, asyncio.Lock] = {}
-        self.slots = asyncio.Semaphore(deps.settings.max_concurrent_reconciles)
-        """At most this many reconciles at once: past that, a burst only slows the API server
-        (every reconcile lists its children) while the waiting triggers coalesce."""
-        self.queued: set[str] = set()
+        self.loop: ReconcileLoop[ReconcileResult] = ReconcileLoop(
+            "SeedCoderDeployment",
+            self._reconcile,
+            metrics,
+            max_concurrent=deps.settings.max_concurrent_reconciles,
+            done=self._done,
+        )
         self.remembered: dict[str, dict[tuple[str, str], dict[str, Any]] | None] = {}
         """Per resource uid: its last reconcile's memory of the children only the operator changes."""
         self.children: dict[str, dict[tuple[str, str], str]] = {}
         """Per resource uid: the fingerprints of its child Deployments and Jobs its last reconcile saw."""
-        self.bodies: dict[str, kopf.Body] = {}
-        """The newest body of every resource the watch has shown, by uid."""
-        self.reconciled: dict[str, Any] = {}
-        """The generation each resource was last reconciled at, by uid."""
 
-    def lock(self, uid: str) -> asyncio.Lock:
-        return self.locks.setdefault(uid, asyncio.Lock())
+    @property
+    def bodies(self) -> dict[str, kopf.Body]:
+        return self.loop.bodies
 
     def seen(self, body: kopf.Body) -> None:
-        self.bodies[body.metadata.uid or ""] = body
+        self.loop.seen(body)
         self.metrics.resources.set(len(self.bodies))
 
     def forget(self, uid: str) -> None:
-        self.bodies.pop(uid, None)
-        self.reconciled.pop(uid, None)
-        self.locks.pop(uid, None)
+        self.loop.forget(uid)
         self.children.pop(uid, None)
         self.remembered.pop(uid, None)
         self.metrics.forget(uid)
         self.metrics.resources.set(len(self.bodies))
 
-    def spec_changed(self, body: kopf.Body) -> bool:
-        """First sight of the resource, or a generation not reconciled yet (status writes keep it)."""
-        uid = body.metadata.uid or ""
-        return uid not in self.reconciled or self.reconciled[uid] != body.metadata.get("generation")
+    async def _reconcile(self, uid: str, body: kopf.Body, timer: bool) -> ReconcileResult:
+        # the resync reads everything again; a woken reconcile trusts what it applied itself
+        memory = None if timer else self.remembered.get(uid)
+        return await reconcile(body, self.deps, timer=timer, remembered=memory)
+
+    def _done(self, uid: str, result: ReconcileResult) -> None:
+        self.children[uid] = result.children
+        self.remembered[uid] = result.remembered
+        if result.sample is not None:
+            self.metrics.record(result.sample)
 
     def owners_to_wake(self, kind: str, body: kopf.Body) -> list[tuple[str, str]]:
         """(uid, name) of each known owner whose last reconcile saw this child differently."""
@@ -126,87 +115,6 @@ class Runtime:
         return out
 
 
-async def run(rt: Runtime, uid: str, *, timer: bool = False) -> ReconcileResult | None:
-    """Reconcile one resource under its lock; ``None`` when coalesced into a queued run or gone."""
-    if uid in rt.queued and not timer:
-        return None
-    rt.queued.add(uid)
-    rt.metrics.queue_depth.set(len(rt.queued))
-    async with rt.lock(uid), rt.slots:
-        rt.queued.discard(uid)  # until here, newer triggers of this resource join this run
-        rt.metrics.queue_depth.set(len(rt.queued))
-        body = rt.bodies.get(uid)
-        if body is None:
-            return None
-        generation = body.metadata.get("generation")
-        started = time.perf_counter()
-        try:
-            # the resync reads everything again; a woken reconcile trusts what it applied itself
-            memory = None if timer else rt.remembered.get(uid)
-            result = await reconcile(body, rt.deps, timer=timer, remembered=memory)
-        except ApiError as exc:
-            rt.metrics.reconcile_errors.labels(reason=exc.reason or str(exc.status)).inc()
-            if exc.status in (409, 422, 429) or exc.status >= 500:
-                raise Retryable(f"API answered {exc}") from exc
-            raise
-        except Exception as exc:
-            rt.metrics.reconcile_errors.labels(reason=type(exc).__name__).inc()
-            raise
-        finally:
-            rt.metrics.reconcile_seconds.observe(time.perf_counter() - started)
-        rt.reconciled[uid] = generation
-        rt.children[uid] = result.children
-        rt.remembered[uid] = result.remembered
-    if result.sample is not None:
-        rt.metrics.record(result.sample)
-    return result
-
-
-async def run_with_retries(rt: Runtime, uid: str, what: str) -> ReconcileResult | None:
-    """:func:`run`, retried with back-off on a passing API refusal; other failures are logged."""
-    for delay in (*RETRY_DELAYS_S, None):
-        try:
-            return await run(rt, uid)
-        except Retryable as exc:
-            if delay is None:
-                log.warning("Reconcile of SeedCoderDeployment %s deferred to the resync: %s", what, exc)
-                return None
-            log.info("Reconcile of SeedCoderDeployment %s retried in %.0fs: %s", what, delay, exc)
-            await asyncio.sleep(delay)
-        except ApiError as exc:
-            log.error("Reconcile of SeedCoderDeployment %s failed: %s", what, exc)
-            return None
-    return None
-
-
-async def resync_forever(rt: Runtime, interval_s: float) -> None:
-    """Reconcile every known resource once per ``interval_s`` (the autoscaler runs here too).
-
-    Paced, not in bursts: the resources are spread over the interval (one every
-    ``interval_s / N``), so a busy operator's sweep never queues a new resource
-    behind a hundred settled ones.
-    """
-    await asyncio.sleep(interval_s)
-    while True:
-        started = time.monotonic()
-        uids = list(rt.bodies)
-        for i, uid in enumerate(uids):
-            await _sleep_until(started + interval_s * i / len(uids))
-            body = rt.bodies.get(uid)
-            if body is None:
-                continue
-            what = f"{body.metadata.namespace}/{body.metadata.name}"
-            try:
-                await run(rt, uid, timer=True)
-            except Exception as exc:  # one resource's failure must not stop the others' resync
-                log.warning("Resync of SeedCoderDeployment %s failed: %s", what, exc)
-        await _sleep_until(started + interval_s)
-
-
-async def _sleep_until(deadline: float) -> None:
-    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-
-
 def register(registry: kopf.OperatorRegistry) -> None:
     """Register every handler on ``registry``."""
     resource = (GROUP, VERSION, PLURAL)
@@ -226,8 +134,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
             rt.forget(uid)
             return
         rt.seen(body)
-        if rt.spec_changed(body):
-            result = await run_with_retries(rt, uid, f"{body.metadata.namespace}/{body.metadata.name}")
+        if rt.loop.spec_changed(body):
+            result = await rt.loop.run_with_retries(uid, f"{body.metadata.namespace}/{body.metadata.name}")
             if result is not None and result.invalid is not None:
                 log.warning(
                     "SeedCoderDeployment %s/%s is invalid: %s",
@@ -240,7 +148,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         async def handler(body: kopf.Body, memo: kopf.Memo, namespace: str | None, **_: Any) -> None:
             rt: Runtime = memo["runtime"]
             for uid, name in rt.owners_to_wake(kind, body):
-                await run_with_retries(rt, uid, f"{namespace}/{name}")
+                await rt.loop.run_with_retries(uid, f"{namespace}/{name}")
 
         return handler
 
@@ -259,7 +167,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         """A fine-tune's staged or published adapter changed: its deployment's gateway lists it."""
         rt: Runtime = memo["runtime"]
         for uid, name in rt.deployments_to_wake(body, deleted=type == "DELETED"):
-            await run_with_retries(rt, uid, f"{namespace}/{name}")
+            await rt.loop.run_with_retries(uid, f"{namespace}/{name}")
 
     @kopf.on.probe(registry=registry, id="reconciles")
     def reconciles(memo: kopf.Memo, **_: Any) -> int:

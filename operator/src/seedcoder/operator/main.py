@@ -60,10 +60,8 @@ async def _operate(settings: OperatorSettings, namespaces: list[str], clusterwid
         liveness = (
             f"http://{settings.bind_address}:{settings.probe_port}/healthz" if settings.probe_port else None
         )
-        resync = asyncio.create_task(handlers.resync_forever(runtime, settings.resync_seconds))
-        finetune_resync = asyncio.create_task(
-            finetune_handlers.resync_forever(finetune, settings.resync_seconds)
-        )
+        resync = asyncio.create_task(runtime.loop.resync_forever(settings.resync_seconds))
+        finetune_resync = asyncio.create_task(finetune.loop.resync_forever(settings.resync_seconds))
         try:
             await kopf.operator(
                 registry=registry,
