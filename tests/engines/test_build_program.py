@@ -20,7 +20,7 @@ from seedcoder.engines.artifact import Artifact
 from seedcoder.engines.build import EXIT_PERMANENT, main
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, build_command, make_plan, parse_build_args
 from seedcoder.engines.builders import BuildError, BuildJob, TrtllmEngineBuilder
-from seedcoder.engines.key import EngineInputs, engine_key
+from seedcoder.engines.key import EngineInputs, EngineLora, engine_key
 from seedcoder.engines.llamacpp_repo import THREADS_ENV, resolve_threads
 from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.report import BuildReport, parse_termination_message
@@ -443,3 +443,42 @@ def test_an_unwritable_cache_directory_fails_before_any_work_naming_the_variable
     assert rc == EXIT_PERMANENT
     assert f"HF_HOME={blocker / 'huggingface'}" in reports[-1].message
     assert builder.jobs == []
+
+
+def test_a_lora_engine_plan_travels_to_the_build_job_and_reaches_the_llm_api(tmp_path: Path) -> None:
+    """NOT EXECUTED HERE (no GPU): the LoRA plugin arguments the build hands TensorRT-LLM."""
+    p = get_profile("H100")
+    lora = EngineLora(max_rank=32, target_modules=("q_proj", "v_proj", "down_proj"))
+    plan = make_plan(
+        p,
+        model_name="m/x",
+        revision="0123456789abcdef0123456789abcdef01234567",
+        precision="bf16",
+        limits=p.build_limits,
+        source=ModelSource(kind="pvc", location="/models"),
+        cache_dir="/cache",
+        lora=lora,
+    )
+    assert "--lora" in build_command(plan)
+    assert parse_build_args(build_command(plan)) == plan
+    with pytest.raises(ValueError, match="--lora"):
+        parse_build_args([*build_command(plan)[:-6], "--lora", '{"max_rank": 0}', *build_command(plan)[-6:]])
+    args = trtllm_build_args(plan.inputs)
+
+    class _Build(_Recorder):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.lora_config = SimpleNamespace()
+
+    llmapi = SimpleNamespace(BuildConfig=_Build, KvCacheConfig=_Recorder)
+    kwargs = TrtllmEngineBuilder.llm_kwargs(args, llmapi, tmp_path)
+    bc = kwargs["build_config"]
+    assert kwargs["enable_lora"] is True
+    assert bc.plugin_config.lora_plugin == "auto"
+    assert bc.lora_config.max_lora_rank == 32
+    assert bc.lora_config.lora_target_modules == ["attn_q", "attn_v", "mlp_4h_to_h"]
+    plain = trtllm_build_args(make_plan(
+        p, model_name="m/x", revision="0123456789abcdef0123456789abcdef01234567", precision="bf16",
+        limits=p.build_limits, source=ModelSource(kind="pvc", location="/models"), cache_dir="/cache",
+    ).inputs)  # fmt: skip
+    assert "enable_lora" not in TrtllmEngineBuilder.llm_kwargs(plain, llmapi, tmp_path)

@@ -80,6 +80,10 @@ BREAKERS: dict[str, tuple[str, dict[str, Any]]] = {
     "max-input-len-within-max-seq-len": ("sm80", {"max_input_len": 9000}),
     "max-num-tokens-within-batch": ("sm80", {"max_num_tokens": 16}),
     "long-prompts-need-chunked-context": ("sm80", {"chunked_context": False, "max_num_tokens": 4096}),
+    "no-lora-with-smoothquant": (
+        "sm80",
+        {"quant_algo": "W8A8_SQ_PER_CHANNEL", "dtype": "float16", "lora_plugin": True, "max_lora_rank": 16},
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from seedcoder.engines.buildcmd import BuildPlan, ModelSource, make_plan
+from seedcoder.engines.key import EngineLora
 from seedcoder.engines.profiles import get_profile
 from seedcoder.engines.trtllm_args import trtllm_build_args
 from seedcoder.engines.trtllm_repo import repository_files_for
@@ -22,10 +23,15 @@ from tests.engines.plans import build_image_for
 
 GOLDEN = Path(__file__).parent / "golden"
 pytestmark = pytest.mark.usefixtures("pinned_repository_source")
-CASES = {"h100-fp8": ("H100", "fp8"), "a100-bf16": ("A100", "bf16")}
+CASES: dict[str, tuple[str, str, EngineLora | None]] = {
+    "h100-fp8": ("H100", "fp8", None),
+    "a100-bf16": ("A100", "bf16", None),
+    "a100-bf16-lora": ("A100", "bf16", EngineLora(max_rank=64, typical_rank=16)),
+}
+LORA_INPUTS = {"lora_task_id", "lora_weights", "lora_config"}
 
 
-def _plan(gpu: str, precision: str) -> BuildPlan:
+def _plan(gpu: str, precision: str, lora: EngineLora | None = None) -> BuildPlan:
     profile = get_profile(gpu)
     return make_plan(
         profile,
@@ -36,6 +42,7 @@ def _plan(gpu: str, precision: str) -> BuildPlan:
         source=ModelSource(kind="pvc", location="/models/seed-coder-8b-base"),
         cache_dir="/var/cache/seedcoder",
         build_image=build_image_for(profile),
+        lora=lora,
     )
 
 
@@ -146,4 +153,37 @@ def test_golden_tensorrt_llm_model_uses_only_upstream_names(case: str) -> None:
     assert set(_params(text)) <= set(UPSTREAM["parameters"])
     bls = Path(__file__).resolve().parents[2] / "engines" / "triton" / "trtllm_bls" / "model.py"
     sent = set(re.findall(r'_t\("([a-z_]+)"', bls.read_text()))
+    if CASES[case][2] is None:  # an engine without the LoRA plugin is never sent adapter tensors
+        sent -= LORA_INPUTS
     assert sent <= _section_names(text, "input"), sent - _section_names(text, "input")
+
+
+def test_a_lora_engine_is_served_with_the_lora_cache_and_takes_adapters_by_task_id() -> None:
+    """NOT EXECUTED HERE (no GPU): what the TensorRT-LLM LoRA path plans and generates."""
+    plan = _plan("A100", "bf16", EngineLora(max_rank=32, typical_rank=8, gpu_cache_fraction=0.1))
+    args = trtllm_build_args(plan.inputs)
+    assert args.lora_plugin
+    assert args.max_lora_rank == 32
+    assert args.lora_target_modules == ("attn_q", "attn_k", "attn_v", "attn_dense")
+    files = repository_files_for(plan)
+    trt = files["tensorrt_llm/config.pbtxt"]
+    params = _params(trt)
+    assert params["lora_cache_optimal_adapter_size"] == "8"
+    assert params["lora_cache_max_adapter_size"] == "32"
+    assert params["lora_cache_gpu_memory_fraction"] == "0.1"
+    assert params["lora_cache_host_memory_bytes"] == str(1 << 30)
+    assert _section_names(trt, "input") >= LORA_INPUTS
+    assert 'name: "lora_weights"\n    data_type: TYPE_BF16' in trt
+    bls = _params(files["seedcoder/config.pbtxt"])
+    assert bls["lora_dir"] == "/var/lib/seedcoder/adapters"
+    assert bls["lora_weights_dtype"] == "bfloat16"
+    plain = _plan("A100", "bf16")
+    assert plain.key != plan.key  # a LoRA engine is another engine
+    assert "lora_task_id" not in repository_files_for(plain)["tensorrt_llm/config.pbtxt"]
+    assert _params(repository_files_for(plain)["seedcoder/config.pbtxt"])["lora_dir"] == ""
+
+
+def test_smoothquant_engines_cannot_serve_lora_adapters() -> None:
+    with pytest.raises(ValueError, match="no-lora-with-smoothquant"):
+        _plan("A100", "int8-sq", EngineLora())
+    assert trtllm_build_args(_plan("A100", "int4-awq", EngineLora()).inputs).lora_plugin

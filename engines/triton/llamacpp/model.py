@@ -10,6 +10,11 @@ one ``Llama`` and generates inside ``execute`` one request at a time (Triton que
 the rest; add instances in ``instance_group`` to serve more at once, each with its
 own context and memory). Cancellation is checked before every token.
 
+LoRA adapters (``seedcoder.engines.lora``): a request naming ``lora_path`` runs
+with that GGUF adapter (loaded once, kept in an LRU of ``max_loras``) set on the
+context; a request without it runs on the base weights. The context's cached
+prompt prefix is dropped whenever the adapter changes.
+
 Runs inside Triton's Python stub, not in the package: it imports
 ``triton_python_backend_utils`` (only there) and the installed ``seedcoder``
 package for the pure request and text rules.
@@ -26,6 +31,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 from seedcoder.engines.contract import output_arrays
 from seedcoder.engines.llamacpp_repo import resolve_threads
+from seedcoder.engines.lora import AdapterCache, parse_lora, resolve
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
 from seedcoder.engines.textstream import TokenLoop
 from seedcoder.metricnames import LLAMACPP_CANCELLED_TOTAL, LLAMACPP_GENERATED_TOKENS_TOTAL
@@ -61,6 +67,10 @@ class TritonPythonModel:
             n_gpu_layers=int(_param(config, "n_gpu_layers", "0")),
             verbose=False,
         )
+        self.lora_dir = _param(config, "lora_dir", "")
+        self.adapters: AdapterCache[Any] = AdapterCache(
+            self._load_adapter, llama_cpp.llama_adapter_lora_free, int(_param(config, "max_loras", "8"))
+        )
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
         labels = {"model": self.model_name}
@@ -79,6 +89,33 @@ class TritonPythonModel:
         self.cancelled = self.cancelled_family.Metric(labels=labels)
 
     # ------------------------------------------------------------------ helpers
+    def _load_adapter(self, path: Any) -> Any:
+        handle = self._llama_cpp.llama_adapter_lora_init(self.llm.model, str(path).encode("utf-8"))
+        if not handle:
+            raise RequestError(f"adapter {path.name!r} is not a GGUF LoRA adapter of this model")
+        pb_utils.Logger.log_info(f"seedcoder loaded LoRA adapter {path}")
+        return handle
+
+    def _use_adapter(self, path: str | None, scale: float) -> None:
+        """Set the context's adapter (None: the base weights); a change drops the cached prefix."""
+        import ctypes
+
+        target = resolve(self.lora_dir, path) if path is not None else None
+        handle = self.adapters.get(target) if target is not None else None
+        if not self.adapters.switch((target, scale) if target is not None else None):
+            return
+        lc = self._llama_cpp
+        if handle is None:
+            rc = lc.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
+        else:
+            adapters = (lc.llama_adapter_lora_p_ctypes * 1)(handle)
+            scales = (ctypes.c_float * 1)(scale)
+            rc = lc.llama_set_adapters_lora(self.llm.ctx, adapters, 1, scales)
+        if rc != 0:
+            self.adapters.switch(None)
+            raise RuntimeError(f"llama_set_adapters_lora failed ({rc})")
+        self.llm.reset()  # the KV of the cached prefix was computed with other weights
+
     def _is_eog(self, token: int) -> bool:
         vocab = getattr(getattr(self.llm, "_model", None), "vocab", None)
         if vocab is not None:
@@ -127,6 +164,8 @@ class TritonPythonModel:
             return None if tensor is None else tensor.as_numpy()
 
         req = parse_request(get, max_tokens_limit=self.max_tokens_limit)
+        lora = parse_lora(get)
+        self._use_adapter(lora.path if lora else None, lora.scale if lora else 1.0)
         prompt = self.llm.tokenize(req.prompt.encode("utf-8"), add_bos=True, special=True)
         if len(prompt) + req.max_tokens > self.n_ctx:
             raise RequestError(
@@ -187,6 +226,7 @@ class TritonPythonModel:
 
     def finalize(self) -> None:
         del self.generated, self.cancelled  # metrics before their families (Triton requires it)
+        self.adapters.close()
         close = getattr(self.llm, "close", None)
         if close is not None:
             close()

@@ -15,18 +15,34 @@ cancelled request cancels its engine request, which frees its batch slot.
 NOT EXECUTED HERE: it needs a GPU and the TensorRT-LLM Triton image. Its request
 and text rules are the package's pure, tested modules, shared with the llama.cpp
 model that the tests run on the real Triton.
+
+LoRA (engines built with the LoRA plugin): a request naming ``lora_path`` and
+``lora_task_id`` runs with that adapter. The first request of a task id carries
+the adapter's weights (``lora_weights`` + ``lora_config``, read from
+``<lora_dir>/<lora_path>/``); later ones carry only the id, which TensorRT-LLM
+finds in its LoRA cache. When the engine reports the task missing from its cache
+(evicted), the request is sent once more with the weights.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 from seedcoder.engines.contract import output_arrays
+from seedcoder.engines.lora import (
+    LoraRequest,
+    TaskIds,
+    is_cache_miss,
+    load_trtllm_weights,
+    parse_lora,
+    resolve,
+)
 from seedcoder.engines.request import GenerationRequest, RequestError, parse_request
 from seedcoder.engines.textstream import StopMatcher
 
@@ -66,6 +82,11 @@ class TritonPythonModel:
         self.max_input_len = int(_param(config, "max_input_len"))
         self.trtllm_model = _param(config, "trtllm_model")
         self.pool = ThreadPoolExecutor(max_workers=int(_param(config, "concurrency")))
+        params = config.get("parameters", {})
+        self.lora_dir = str(params.get("lora_dir", {}).get("string_value", ""))
+        self.lora_dtype = str(params.get("lora_weights_dtype", {}).get("string_value", "float16"))
+        self.tasks = TaskIds(max_known=1024)
+        self.tasks_lock = threading.Lock()
 
     def execute(self, requests: list[Any]) -> None:
         for request in requests:
@@ -84,7 +105,28 @@ class TritonPythonModel:
             err = pb_utils.TritonError(f"generation failed: {exc}", pb_utils.TritonError.INTERNAL)
             sender.send(pb_utils.InferenceResponse(error=err), flags=FINAL)
 
-    def _engine_request(self, req: GenerationRequest, ids: list[int]) -> Any:
+    def _lora_tensors(self, lora: LoraRequest, with_weights: bool) -> list[Any]:
+        if lora.task_id is None:
+            raise RequestError("a TensorRT-LLM adapter needs lora_task_id")
+        tensors = [_t("lora_task_id", [[lora.task_id]], np.uint64)]
+        if with_weights:
+            weights, config = load_trtllm_weights(resolve(self.lora_dir, lora.path))
+            tensors.append(_t("lora_config", config, np.int32))
+            if self.lora_dtype == "bfloat16":  # numpy has no bfloat16: hand Triton a torch tensor
+                torch = importlib.import_module("torch")
+                t = torch.from_numpy(weights.astype(np.float32)).to(torch.bfloat16)
+                tensors.append(pb_utils.Tensor.from_dlpack("lora_weights", torch.utils.dlpack.to_dlpack(t)))
+            else:
+                tensors.append(_t("lora_weights", weights, np.float16))
+        return tensors
+
+    def _needs_weights(self, lora: LoraRequest) -> bool:
+        with self.tasks_lock:
+            return lora.task_id is not None and self.tasks.needs_weights(lora.task_id, lora.path)
+
+    def _engine_request(
+        self, req: GenerationRequest, ids: list[int], lora: LoraRequest | None = None, weights: bool = False
+    ) -> Any:
         inputs = [
             _t("input_ids", [ids], np.int32),
             _t("input_lengths", [[len(ids)]], np.int32),
@@ -106,6 +148,8 @@ class TritonPythonModel:
         if req.stop_words:
             lists = [self.tokenizer.encode(s, add_special_tokens=False) for s in req.stop_words]
             inputs.append(pb_utils.Tensor("stop_words_list", stop_words_tensor([x for x in lists if x])))
+        if lora is not None:
+            inputs.extend(self._lora_tensors(lora, weights))
         return pb_utils.InferenceRequest(
             model_name=self.trtllm_model,
             inputs=inputs,
@@ -118,6 +162,7 @@ class TritonPythonModel:
             return None if tensor is None else tensor.as_numpy()
 
         req = parse_request(get, max_tokens_limit=self.max_tokens_limit)
+        lora = parse_lora(get)
         ids = self.tokenizer.encode(req.prompt, add_special_tokens=True)
         if len(ids) > self.max_input_len:
             raise RequestError(
@@ -128,8 +173,9 @@ class TritonPythonModel:
         shown = ""  # decoded text already passed to the stop matcher
         pending: list[str] = []
         cum_log_prob = 0.0
-        responses = self._engine_request(req, ids).exec(decoupled=True)
-        for response in responses:
+        weights = lora is not None and self._needs_weights(lora)
+        responses = self._engine_request(req, ids, lora, weights).exec(decoupled=True)
+        for response in self._with_retry(responses, req, ids, lora, weights):
             if sender.is_cancelled():
                 cancel = getattr(responses, "cancel", None)
                 if cancel is not None:
@@ -170,6 +216,38 @@ class TritonPythonModel:
             "".join(pending), len(tokens), len(ids), finish, cum_log_prob if req.return_log_probs else None
         )
         sender.send(final, flags=FINAL)
+
+    def _with_retry(
+        self, responses: Any, req: GenerationRequest, ids: list[int], lora: LoraRequest | None, weights: bool
+    ) -> Any:
+        """The engine's responses; a LoRA cache miss before any token is retried once with the weights."""
+        first = True
+        for response in responses:
+            if (
+                first
+                and lora is not None
+                and lora.task_id is not None
+                and response.has_error()
+                and is_cache_miss(response.error().message())
+                and not weights
+            ):
+                with self.tasks_lock:
+                    self.tasks.forget(lora.task_id)
+                yield from self._engine_request(req, ids, lora, True).exec(decoupled=True)
+                with self.tasks_lock:
+                    self.tasks.sent(lora.task_id, lora.path)
+                return
+            if (
+                first
+                and lora is not None
+                and lora.task_id is not None
+                and weights
+                and not response.has_error()
+            ):
+                with self.tasks_lock:
+                    self.tasks.sent(lora.task_id, lora.path)
+            first = False
+            yield response
 
     @staticmethod
     def _response(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seedcoder.api.adapters import AdapterConfig, check_adapters
 from seedcoder.api.retrieval import RetrievalConfig
 from seedcoder.api.scan import ScanSpec
 
@@ -136,3 +137,12 @@ class GatewayConfig(BaseModel):
         ),
     )
     scan: ScanSpec = Field(default_factory=ScanSpec, description="Static analysis of completions.")
+    adapters: list[AdapterConfig] = Field(
+        default_factory=list,
+        description="LoRA adapters served as '<model_name>:<name>' (seedcoder.api.adapters; set on publish).",
+    )
+
+    @model_validator(mode="after")
+    def _check_adapters(self) -> GatewayConfig:
+        check_adapters(self.adapters, [p.name for p in self.pools])
+        return self

@@ -34,6 +34,7 @@ from seedcoder.engines.buildenv import SCRATCH_MOUNT, unwritable
 from seedcoder.engines.builders import GGUF_FILE, BuildError, BuildJob, EngineBuilder, builder_for
 from seedcoder.engines.layout import MANIFEST
 from seedcoder.engines.llamacpp_repo import ALL_LAYERS, AUTO_THREADS, llamacpp_repository_files, write_files
+from seedcoder.engines.lora import SERVING_LORA_DIR
 from seedcoder.engines.manifest import Manifest
 from seedcoder.engines.profiles import get_profile, resolve_precision
 from seedcoder.engines.repo_source import repository_source_digest
@@ -134,6 +135,7 @@ def _repository(plan: BuildPlan) -> dict[str, str]:
         n_threads=AUTO_THREADS,  # one engine may serve pools of different sizes: each pod's CPUs decide
         max_tokens_limit=limits.max_output_len,
         n_gpu_layers=0 if plan.inputs.arch == "cpu" else ALL_LAYERS,  # CUDA image: every layer on the GPU
+        lora_dir=SERVING_LORA_DIR,
     )
 
 

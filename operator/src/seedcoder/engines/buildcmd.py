@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seedcoder.engines import layout
 from seedcoder.engines.calibration import CalibrationSource
-from seedcoder.engines.key import EngineInputs, engine_inputs_for, engine_key
+from seedcoder.engines.key import EngineInputs, EngineLora, engine_inputs_for, engine_key
 from seedcoder.engines.profiles import BuildLimits, GpuProfile
 from seedcoder.engines.report import BuildReport, parse_termination_message
 from seedcoder.engines.trtllm_constraints import checked_trtllm_build_args
@@ -98,6 +98,7 @@ def make_plan(
     termination_log: str = DEFAULT_TERMINATION_LOG,
     kv_cache_reuse: bool = True,
     calibration_source: CalibrationSource = "builtin",
+    lora: EngineLora | None = None,
 ) -> BuildPlan:
     """The plan for ``profile``'s GPU (``precision`` may be ``auto``), built in ``build_image``.
 
@@ -113,6 +114,7 @@ def make_plan(
         build_image=build_image,
         kv_cache_reuse=kv_cache_reuse,
         calibration_source=calibration_source,
+        lora=lora,
     )
     if inputs.runtime == "tensorrt-llm":
         checked_trtllm_build_args(inputs)
@@ -145,6 +147,8 @@ def build_command(plan: BuildPlan) -> list[str]:
         argv += ["--kv-cache-reuse", "true" if i.kv_cache_reuse else "false"]
     if i.calibration is not None:
         argv += ["--calibration", i.calibration]
+    if i.lora is not None:
+        argv += ["--lora", i.lora.model_dump_json()]
     argv += ["--repository-source", i.repository_source]
     argv += ["--source-kind", plan.source.kind, "--source", plan.source.location]
     if plan.source.endpoint is not None:
@@ -176,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repository-source", required=True)
     p.add_argument("--kv-cache-reuse", choices=["true", "false"])
     p.add_argument("--calibration")
+    p.add_argument("--lora", help="EngineLora as JSON: build with the LoRA plugin")
     for flag in ("--trtllm-version", "--tensorrt-version", "--llamacpp-version", "--s3-endpoint"):
         p.add_argument(flag)
     for flag in ("--max-batch-size", "--max-input-len", "--max-output-len", "--max-num-tokens"):
@@ -185,6 +190,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", required=True)
     p.add_argument("--termination-log", default=DEFAULT_TERMINATION_LOG)
     return p
+
+
+def _lora(raw: str) -> EngineLora:
+    try:
+        return EngineLora.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValueError(f"bad build-engine arguments: --lora: {exc}") from None
 
 
 def parse_build_args(argv: list[str]) -> BuildPlan:
@@ -220,6 +232,7 @@ def parse_build_args(argv: list[str]) -> BuildPlan:
         kv_cache_reuse=None if ns.kv_cache_reuse is None else ns.kv_cache_reuse == "true",
         repository_source=ns.repository_source,
         calibration=ns.calibration,
+        lora=None if ns.lora is None else _lora(ns.lora),
     )
     source = ModelSource(kind=ns.source_kind, location=ns.source, endpoint=ns.s3_endpoint)
     return BuildPlan(

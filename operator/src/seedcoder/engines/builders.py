@@ -103,6 +103,11 @@ class TrtllmEngineBuilder:
             "build_config": build_config,
             "kv_cache_config": llmapi.KvCacheConfig(enable_block_reuse=args.kv_cache_reuse),
         }
+        if args.lora_plugin:  # adapters are not baked in: they come per request, by lora_task_id
+            plugins.lora_plugin = "auto"
+            build_config.lora_config.max_lora_rank = args.max_lora_rank
+            build_config.lora_config.lora_target_modules = list(args.lora_target_modules)
+            kwargs["enable_lora"] = True
         if args.needs_calibration:
             algo = llmapi.QuantAlgo
             kwargs["quant_config"] = llmapi.QuantConfig(

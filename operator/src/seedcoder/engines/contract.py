@@ -29,6 +29,9 @@ GENERATE_INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("min_p", "TYPE_FP32", (1,), True, "Min-p sampling, [0, 1]; 0 disables it (llama.cpp only)."),
     TensorSpec("repetition_penalty", "TYPE_FP32", (1,), True, "Repetition penalty; 1 disables it."),
     TensorSpec("return_log_probs", "TYPE_BOOL", (1,), True, "Fill cum_log_prob (candidate ranking)."),
+    TensorSpec("lora_path", "TYPE_STRING", (1,), True, "LoRA adapter, relative to lora_dir (engines.lora)."),
+    TensorSpec("lora_scale", "TYPE_FP32", (1,), True, "LoRA scale (llama.cpp), (0, 4]; default 1."),
+    TensorSpec("lora_task_id", "TYPE_UINT64", (1,), True, "TensorRT-LLM LoRA cache id of the adapter."),
 )
 
 GENERATE_OUTPUTS: tuple[TensorSpec, ...] = (

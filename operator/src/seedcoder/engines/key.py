@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seedcoder.engines import calibration, repo_source
 from seedcoder.engines.profiles import (
@@ -30,6 +31,45 @@ KEY_SCHEMA = 2
 """Bump when the meaning of an input changes, so old cache entries are not reused."""
 KEY_LENGTH = 16
 """Hex characters kept from the sha256: 64 bits, lower-case, a valid DNS label."""
+
+
+PeftModule = Literal["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class EngineLora(BaseModel):
+    """TensorRT-LLM engines that serve LoRA adapters: the plugin's limits and the LoRA cache.
+
+    Part of the key (a LoRA engine is another engine); None for engines without
+    adapters and for llama.cpp, which loads GGUF adapters on any model.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_rank: int = Field(
+        default=64, ge=1, le=256, description="Largest adapter rank served (max_lora_rank)."
+    )
+    target_modules: tuple[PeftModule, ...] = Field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj"),
+        min_length=1,
+        description="Layers adapters may touch (PEFT names); an adapter may use a subset.",
+    )
+    typical_rank: int = Field(
+        default=16, ge=1, le=256, description="Rank most adapters have: sizes LoRA cache pages."
+    )
+    gpu_cache_fraction: float = Field(
+        default=0.05, gt=0, le=0.5, description="GPU memory left after weights and KV cache for adapters."
+    )
+    host_cache_bytes: int = Field(
+        default=1 << 30, ge=1 << 20, description="Host memory cache of adapters evicted from the GPU."
+    )
+
+    @model_validator(mode="after")
+    def _ranks(self) -> EngineLora:
+        if self.typical_rank > self.max_rank:
+            raise ValueError(f"typical_rank {self.typical_rank} exceeds max_rank {self.max_rank}")
+        if len(set(self.target_modules)) != len(self.target_modules):
+            raise ValueError("target_modules lists a module twice")
+        return self
 
 
 class EngineInputs(BaseModel):
@@ -68,11 +108,16 @@ class EngineInputs(BaseModel):
             "else the reference (seedcoder.images.identity)."
         ),
     )
+    lora: EngineLora | None = Field(
+        default=None, description="TensorRT-LLM only: build with the LoRA plugin (None: no adapters)."
+    )
 
 
 def canonical_json(inputs: EngineInputs) -> str:
     """Sorted keys, no whitespace: the same inputs always give the same bytes."""
     payload = {"schema": KEY_SCHEMA, **inputs.model_dump(mode="json")}
+    if payload.get("lora") is None:
+        payload.pop("lora", None)  # engines without adapters keep the keys they had before LoRA existed
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -91,6 +136,7 @@ def engine_inputs_for(
     build_image: str | None = None,
     kv_cache_reuse: bool = True,
     calibration_source: calibration.CalibrationSource = "builtin",
+    lora: EngineLora | None = None,
 ) -> EngineInputs:
     """The inputs of the engine ``profile``'s GPU needs; ``precision`` may be ``auto``.
 
@@ -116,5 +162,6 @@ def engine_inputs_for(
             build_image or default_image(runtime_image_kind(profile.runtime, profile.arch)).reference
         ),
         kv_cache_reuse=kv_cache_reuse if trtllm else None,
+        lora=lora if trtllm else None,
         repository_source=repo_source.repository_source_digest(),
     )

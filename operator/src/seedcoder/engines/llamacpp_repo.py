@@ -69,6 +69,8 @@ def generate_config(
     max_tokens_limit: int,
     instances: int,
     n_gpu_layers: int = 0,
+    lora_dir: str = "",
+    max_loras: int = 8,
 ) -> str:
     gpu = (
         [
@@ -111,6 +113,16 @@ def generate_config(
                         "Largest max_tokens accepted (profile limit).",
                     ),
                     *gpu,
+                    pbtxt.Param(
+                        "lora_dir",
+                        lora_dir,
+                        "Folder of published GGUF LoRA adapters (read-only); empty: no adapters served.",
+                    ),
+                    pbtxt.Param(
+                        "max_loras",
+                        str(max_loras),
+                        "Adapters kept loaded per instance (least recently used freed first).",
+                    ),
                 ]
             ),
         ]
@@ -144,6 +156,7 @@ def llamacpp_repository_files(
     max_tokens_limit: int = 512,
     instances: int = 1,
     n_gpu_layers: int = 0,
+    lora_dir: str = "",
 ) -> dict[str, str]:
     """Relative path -> content of every file in the repository (``n_gpu_layers``: 0 on CPU)."""
     if max_tokens_limit >= n_ctx:
@@ -156,6 +169,7 @@ def llamacpp_repository_files(
             max_tokens_limit=max_tokens_limit,
             instances=instances,
             n_gpu_layers=n_gpu_layers,
+            lora_dir=lora_dir,
         ),
         f"{MODEL_NAME}/1/model.py": model_source("llamacpp"),
         f"{TOKENIZE_MODEL_NAME}/config.pbtxt": tokenize_config("gguf", model_path),
@@ -180,13 +194,15 @@ def write_llamacpp_repository(
     n_threads: int | str = 2,
     max_tokens_limit: int = 512,
     instances: int = 1,
+    lora_dir: Path | None = None,
 ) -> Path:
-    """Write the llama.cpp model repository for ``model_path`` into ``dest``."""
+    """Write the llama.cpp model repository for ``model_path`` into ``dest`` (``lora_dir``: adapters)."""
     files = llamacpp_repository_files(
         str(model_path.resolve()),
         n_ctx=n_ctx,
         n_threads=n_threads,
         max_tokens_limit=max_tokens_limit,
         instances=instances,
+        lora_dir=str(lora_dir.resolve()) if lora_dir is not None else "",
     )
     return write_files(dest, files)

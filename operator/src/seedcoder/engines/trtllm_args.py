@@ -16,7 +16,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from seedcoder.engines.key import EngineInputs
+from seedcoder.engines.key import EngineInputs, EngineLora
+
+# PEFT module name -> TensorRT-LLM LoRA module name (tensorrt_llm/lora_manager.py's default mapping).
+TRTLLM_LORA_MODULES: dict[str, str] = {
+    "q_proj": "attn_q",
+    "k_proj": "attn_k",
+    "v_proj": "attn_v",
+    "o_proj": "attn_dense",
+    "gate_proj": "mlp_h_to_4h",
+    "down_proj": "mlp_4h_to_h",
+    "up_proj": "mlp_gate",
+}
 
 # precision -> (quant_algo, kv_cache_quant_algo, dtype)  (TensorRT-LLM QuantAlgo names)
 _QUANT: dict[str, tuple[str | None, str | None, Literal["bfloat16", "float16"]]] = {
@@ -66,6 +77,13 @@ class TrtllmBuildArgs(BaseModel):
     kv_cache_quant_algo: str | None
     calib_batches: int = 512
     calib_max_seq_length: int = 2048
+    lora_plugin: bool = Field(
+        default=False, description="Build with the LoRA plugin (dtype auto): adapters by lora_task_id."
+    )
+    max_lora_rank: int | None = Field(default=None, description="BuildConfig.lora_config.max_lora_rank.")
+    lora_target_modules: tuple[str, ...] = Field(
+        default=(), description="BuildConfig.lora_config.lora_target_modules (TensorRT-LLM names)."
+    )
 
     @property
     def needs_calibration(self) -> bool:
@@ -92,4 +110,15 @@ def trtllm_build_args(inputs: EngineInputs) -> TrtllmBuildArgs:
         gemm_plugin=None if inputs.precision == "fp8" else "auto",
         quant_algo=quant_algo,
         kv_cache_quant_algo=kv_algo,
+        **_lora(inputs.lora),
     )
+
+
+def _lora(lora: EngineLora | None) -> dict[str, object]:
+    if lora is None:
+        return {}
+    return {
+        "lora_plugin": True,
+        "max_lora_rank": lora.max_rank,
+        "lora_target_modules": tuple(TRTLLM_LORA_MODULES[m] for m in lora.target_modules),
+    }

@@ -23,6 +23,7 @@ from seedcoder.engines import layout, pbtxt
 from seedcoder.engines.buildcmd import BuildPlan
 from seedcoder.engines.contract import GENERATE_INPUTS, GENERATE_OUTPUTS, MODEL_NAME, TOKENIZE_MODEL_NAME
 from seedcoder.engines.llamacpp_repo import model_source, tokenize_config
+from seedcoder.engines.lora import SERVING_LORA_DIR
 from seedcoder.engines.pbtxt import Param, TensorSpec
 from seedcoder.engines.trtllm_args import trtllm_build_args
 
@@ -53,6 +54,59 @@ _TRTLLM_OUTPUTS: tuple[TensorSpec, ...] = (
 )
 
 
+_LORA_INPUTS: tuple[TensorSpec, ...] = (
+    TensorSpec("lora_task_id", "TYPE_UINT64", SCALAR, True, "The adapter's LoRA cache id.", reshape=FLAT),
+    TensorSpec(
+        "lora_config",
+        "TYPE_INT32",
+        (-1, 3),
+        True,
+        "[module, layer, rank] per weight row (first use).",
+        ragged=True,
+    ),
+)
+
+
+def _lora_weights(dtype: str) -> TensorSpec:
+    data_type = "TYPE_BF16" if dtype == "bfloat16" else "TYPE_FP16"
+    return TensorSpec(
+        "lora_weights",
+        data_type,
+        (-1, -1),
+        True,
+        "Flattened A/B per module and layer (first use).",
+        ragged=True,
+    )
+
+
+def _lora_params(plan: BuildPlan) -> list[Param]:
+    lora = plan.inputs.lora
+    if lora is None:
+        return []
+    return [
+        Param(
+            "lora_cache_optimal_adapter_size",
+            str(lora.typical_rank),
+            "Rank most adapters have: one adapter fills one cache page.",
+        ),
+        Param(
+            "lora_cache_max_adapter_size",
+            str(lora.max_rank),
+            "Largest adapter rank the cache pages must hold (the engine's max_lora_rank).",
+        ),
+        Param(
+            "lora_cache_gpu_memory_fraction",
+            f"{lora.gpu_cache_fraction:g}",
+            "GPU memory left after weights and KV cache given to adapters.",
+        ),
+        Param(
+            "lora_cache_host_memory_bytes",
+            str(lora.host_cache_bytes),
+            "Host cache of adapters evicted from the GPU (sent again by the BLS on a miss).",
+        ),
+    ]
+
+
 def _flag(on: bool) -> str:
     return "true" if on else "false"
 
@@ -72,7 +126,10 @@ def tensorrt_llm_config(plan: BuildPlan, engine_dir: str) -> str:
             pbtxt.dynamic_batching(
                 0, "Requests join the in-flight batch at once; no waiting to fill a batch."
             ),
-            pbtxt.tensors("input", _TRTLLM_INPUTS),
+            pbtxt.tensors(
+                "input",
+                _TRTLLM_INPUTS + ((*_LORA_INPUTS, _lora_weights(args.dtype)) if args.lora_plugin else ()),
+            ),
             pbtxt.tensors("output", _TRTLLM_OUTPUTS),
             pbtxt.instance_group(
                 1, "KIND_CPU", "The backend drives the GPU itself; one executor per engine."
@@ -120,6 +177,7 @@ def tensorrt_llm_config(plan: BuildPlan, engine_dir: str) -> str:
                         "normalize_log_probs", "false", "Raw cumulative log-probabilities rank candidates."
                     ),
                     Param("FORCE_CPU_ONLY_INPUT_TENSORS", "no", "Let the backend keep inputs on the GPU."),
+                    *_lora_params(plan),
                 ]
             ),
         ]
@@ -155,6 +213,16 @@ def bls_config(plan: BuildPlan, tokenizer_dir: str) -> str:
                         "Requests streamed at once: enough to fill the engine's in-flight batch.",
                     ),
                     Param("trtllm_model", TRTLLM_MODEL, "The engine model this BLS calls."),
+                    Param(
+                        "lora_dir",
+                        SERVING_LORA_DIR if plan.inputs.lora is not None else "",
+                        "Published adapters, TensorRT-LLM format (read-only); empty: an engine without LoRA.",
+                    ),
+                    Param(
+                        "lora_weights_dtype",
+                        trtllm_build_args(plan.inputs).dtype,
+                        "LoRA weights must match the engine's dtype (TensorRT-LLM's loraUtils check).",
+                    ),
                 ]
             ),
         ]

@@ -5,6 +5,10 @@ files atomically (through a ``..data`` symlink) when the Secret changes, so the
 directory is re-read when its listing or mtimes change, without a restart. The
 presented key is compared with *every* known key using ``hmac.compare_digest``
 and no early exit, so timing reveals neither a key nor which one matched.
+
+Teams: a key's team is its file name (its key in the Secret) up to the first
+``.``: ``payments.alice`` and ``payments.ci`` are team ``payments``, a key file
+``api-key`` is team ``api-key``. Adapter routing reads it (``gateway.adapters``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class KeyStore:
     def __init__(self, directory: str | None) -> None:
         self._dir = Path(directory) if directory else None
         self._keys: list[bytes] = []
+        self._teams: dict[str, str] = {}  # key id -> team
         self._signature: tuple[tuple[str, float, int], ...] | None = None
 
     @property
@@ -51,6 +56,7 @@ class KeyStore:
         if signature == self._signature:
             return False
         keys = []
+        teams: dict[str, str] = {}
         for name, _, _ in signature:
             try:
                 key = Path(self._dir or ".", name).read_bytes().strip()
@@ -58,7 +64,9 @@ class KeyStore:
                 continue
             if key:
                 keys.append(key)
+                teams[key_id(key)] = team_of(name)
         self._keys = keys
+        self._teams = teams
         self._signature = signature
         log.info("Loaded %d API keys.", len(keys))
         return True
@@ -72,7 +80,21 @@ class KeyStore:
                 matched = key
         if not matched:
             return None
-        return hashlib.sha256(matched).hexdigest()[:16]
+        return key_id(matched)
+
+    def team(self, identity: str) -> str | None:
+        """The team of the key whose id is ``identity`` (None: open mode or an unknown id)."""
+        return self._teams.get(identity)
+
+
+def key_id(key: bytes) -> str:
+    """A stable, non-secret id of a key."""
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def team_of(file_name: str) -> str:
+    """A key file's team: its name up to the first ``.``."""
+    return file_name.split(".", 1)[0]
 
 
 def bearer(header: str | None) -> str | None:

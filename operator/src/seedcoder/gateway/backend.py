@@ -30,6 +30,16 @@ _ids = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
+class LoraSelection:
+    """The LoRA adapter one request runs with, as its pool's Triton model is told (docs/interfaces.md)."""
+
+    name: str
+    path: str  # relative to the model's lora_dir: a GGUF file, or the TensorRT-LLM weights folder
+    scale: float = 1.0
+    task_id: int | None = None  # TensorRT-LLM's LoRA cache id
+
+
+@dataclass(frozen=True, slots=True)
 class GenParams:
     """One generation, as the model sees it."""
 
@@ -43,6 +53,7 @@ class GenParams:
     repetition_penalty: float | None = None
     stop: list[str] = field(default_factory=list)
     log_probs: bool = False
+    lora: LoraSelection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +102,12 @@ def _tensors(p: GenParams) -> list[Tensor]:
         ts.append(Tensor("repetition_penalty", "FP32", p.repetition_penalty))
     if p.log_probs:
         ts.append(Tensor("return_log_probs", "BOOL", True))
+    if p.lora is not None:
+        ts.append(Tensor("lora_path", "BYTES", [p.lora.path.encode("utf-8")]))
+        if p.lora.scale != 1.0:
+            ts.append(Tensor("lora_scale", "FP32", p.lora.scale))
+        if p.lora.task_id is not None:
+            ts.append(Tensor("lora_task_id", "UINT64", p.lora.task_id))
     return ts
 
 

@@ -4,15 +4,18 @@ Why separate from the wire models: ``/v1/completions`` and ``/infill`` speak
 different dialects but ask for the same thing (prefix, optional suffix, limits,
 sampling); the service works on this one normalised ``Job``. The checks here
 need the configuration (model name, output limit, ``n`` limit) or say clearly
-which OpenAI features are not supported, so the client learns why.
+which OpenAI features are not supported, so the client learns why. The
+``model`` names the base or an adapter (``gateway.adapters`` decides which).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seedcoder.api.adapters import AdapterConfig
 from seedcoder.api.gateway_config import GatewayConfig
-from seedcoder.gateway.errors import InvalidRequest, NotFound
+from seedcoder.gateway.adapters import AdapterRouter
+from seedcoder.gateway.errors import InvalidRequest
 from seedcoder.gateway.fim import ExtraChunk, render_extra
 from seedcoder.gateway.protocol import CompletionRequest, InfillRequest
 from seedcoder.gateway.sampling import check_sampling
@@ -41,6 +44,7 @@ class Job:
     min_p: float | None = None
     repetition_penalty: float | None = None
     n_indent: int = 0
+    adapter: AdapterConfig | None = None  # None: the base model
 
     @property
     def warmup(self) -> bool:
@@ -60,13 +64,10 @@ def _unsupported(field: str, why: str) -> InvalidRequest:
     return InvalidRequest(f"'{field}' {why}", param=field, code="unsupported_parameter")
 
 
-def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
-    if req.model != cfg.model_name:
-        raise NotFound(
-            f"The model '{req.model}' does not exist; this gateway serves '{cfg.model_name}'",
-            param="model",
-            code="model_not_found",
-        )
+def from_completion(
+    req: CompletionRequest, cfg: GatewayConfig, router: AdapterRouter | None = None, team: str | None = None
+) -> Job:
+    route = (router or AdapterRouter(cfg)).route(req.model, team)
     prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
     if not prompt and not req.suffix:
         raise InvalidRequest("'prompt' must not be empty (unless 'suffix' is given)", param="prompt")
@@ -95,7 +96,7 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
     )
     return Job(
         endpoint="completions",
-        model=cfg.model_name,
+        model=route.model,
         prefix=prompt,
         suffix=req.suffix,
         extra="",
@@ -112,10 +113,14 @@ def from_completion(req: CompletionRequest, cfg: GatewayConfig) -> Job:
         user=req.user,
         min_p=None if req.min_p is None else float(req.min_p),
         repetition_penalty=None if req.repetition_penalty is None else float(req.repetition_penalty),
+        adapter=route.adapter,
     )
 
 
-def from_infill(req: InfillRequest, cfg: GatewayConfig) -> Job:
+def from_infill(
+    req: InfillRequest, cfg: GatewayConfig, router: AdapterRouter | None = None, team: str | None = None
+) -> Job:
+    route = (router or AdapterRouter(cfg)).route(None, team)  # /infill names no model: the team decides
     # -1: as much as allowed; 0: a warm-up (nothing generated); more than allowed: clamped (llama.cpp).
     n_predict = cfg.max_output_tokens if req.n_predict == -1 else min(req.n_predict, cfg.max_output_tokens)
     prefix = req.input_prefix + req.prompt
@@ -127,7 +132,7 @@ def from_infill(req: InfillRequest, cfg: GatewayConfig) -> Job:
     extra = render_extra([ExtraChunk(e.filename, e.text) for e in req.input_extra])
     return Job(
         endpoint="infill",
-        model=cfg.model_name,
+        model=route.model,
         prefix=prefix,
         suffix=req.input_suffix,
         extra=extra,
@@ -145,4 +150,5 @@ def from_infill(req: InfillRequest, cfg: GatewayConfig) -> Job:
         min_p=None if req.min_p is None else float(req.min_p),
         repetition_penalty=None if req.repeat_penalty is None else float(req.repeat_penalty),
         n_indent=req.n_indent,
+        adapter=route.adapter,
     )

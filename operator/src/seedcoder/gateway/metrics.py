@@ -58,7 +58,10 @@ class Metrics:
         )
         self.inflight = Gauge(mn.GATEWAY_INFLIGHT, "Requests being served now.", ["pool"], registry=r)
         self.feedback = Counter(
-            mn.GATEWAY_FEEDBACK_TOTAL, "Feedback events recorded.", ["outcome"], registry=r
+            mn.GATEWAY_FEEDBACK_TOTAL,
+            "Feedback events recorded, by outcome and the adapter that served the completion (base: none).",
+            ["outcome", "adapter"],
+            registry=r,
         )
         self.pool_healthy = Gauge(
             mn.GATEWAY_POOL_HEALTHY, "1 while the pool passes health checks.", ["pool"], registry=r

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from seedcoder.api.adapters import split_model
 from seedcoder.gateway import llamacpp_wire, sse
 from seedcoder.gateway.errors import GatewayError, InvalidRequest, StorageUnavailable, from_validation
 from seedcoder.gateway.feedback import build_event
@@ -168,7 +169,7 @@ async def completions(request: Request) -> Response:
     request.state.endpoint = "completions"
     d = deps(request)
     req: CompletionRequest = await _parse(request, d, CompletionRequest)
-    job = from_completion(req, d.cfg)
+    job = from_completion(req, d.cfg, d.service.router, d.keys.team(request.state.identity))
     if job.stream:
         stream = await d.service.open_stream(job, request.state.received)
         request.state.pool = stream.pool
@@ -184,7 +185,7 @@ async def infill(request: Request) -> Response:
     request.state.endpoint = "infill"
     d = deps(request)
     req: InfillRequest = await _parse(request, d, InfillRequest, limit=False)
-    job = from_infill(req, d.cfg)
+    job = from_infill(req, d.cfg, d.service.router, d.keys.team(request.state.identity))
     if job.warmup:  # llama.cpp's cache warm-up: answered at once, not counted against the rate limit
         return json_response(llamacpp_wire.warmup(new_id(), job.model, _elapsed(request)))
     rate_limit(d, request.state.identity)
@@ -234,7 +235,7 @@ async def feedback(request: Request) -> Response:
         raise StorageUnavailable(
             f"Feedback could not be stored: {exc.strerror or exc}", code="feedback_write_failed"
         ) from exc
-    d.metrics.feedback.labels(req.outcome).inc()
+    d.metrics.feedback.labels(req.outcome, feedback_adapter(d, event, request.state.identity)).inc()
     return json_response(
         {
             "object": "feedback",
@@ -247,12 +248,21 @@ async def feedback(request: Request) -> Response:
     )
 
 
+def feedback_adapter(d: Deps, event: dict[str, Any], identity: str) -> str:
+    """The adapter label of a feedback event: the one that served the completion, if this
+    replica remembers it, else the one the caller's team is routed to (what served it, unless
+    the client named a model)."""
+    model = event.get("model")
+    if isinstance(model, str):
+        return d.service.router.label_for(split_model(model)[1])
+    return d.service.router.route(None, d.keys.team(identity)).label
+
+
 async def models(request: Request) -> Response:
     request.state.endpoint = "models"
     d = deps(request)
     authorize(request, d)
-    data = [{"id": d.cfg.model_name, "object": "model", "created": d.started, "owned_by": "seedcoder"}]
-    return json_response({"object": "list", "data": data})
+    return json_response({"object": "list", "data": d.service.router.listing(d.started)})
 
 
 async def metrics(request: Request) -> Response:

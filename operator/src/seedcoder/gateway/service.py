@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 
 from seedcoder.api.gateway_config import GatewayConfig
+from seedcoder.gateway.adapters import AdapterRouter
 from seedcoder.gateway.backend import Chunk, GenParams
 from seedcoder.gateway.cuts import text_cut
 from seedcoder.gateway.errors import BackendTimeout, BackendUnavailable, GatewayError, map_backend
@@ -117,10 +118,17 @@ class CompletionService:
         self._mark_down = mark_down
         self.cache: TTLCache[Result] = TTLCache(cfg.cache_max_entries, cfg.cache_ttl_s, clock)
         self.guard = Guard(cfg.scan, metrics)
+        self.router = AdapterRouter(cfg)
 
     # ------------------------------------------------------------------ helpers
     async def _prepare(self, job: Job) -> Prepared:
-        prep = await prepare(job, self.cfg, self.pools, self.retriever)
+        pools = self.pools if job.adapter is None else self.router.pools_for(job.adapter, self.pools)
+        if not pools:
+            raise BackendUnavailable(
+                f"No pool of this gateway serves the adapter '{job.adapter.name if job.adapter else ''}'",
+                code="no_pool_for_adapter",
+            )
+        prep = await prepare(job, self.cfg, pools, self.retriever)
         if (found := prep.retrieved) is not None:
             n = len(found.chunks)
             self.metrics.observe_retrieval(n, prep.retrieved_tokens, found.seconds, found.available)
@@ -138,12 +146,13 @@ class CompletionService:
             repetition_penalty=job.repetition_penalty,
             stop=merge_stops(job.stop, self.cfg.fim.stop, job.fim),
             log_probs=job.n > 1,
+            lora=self.router.selection(job.adapter, prep.pool.name),
         )
 
     def _cache_key(self, job: Job, prep: Prepared) -> tuple[object, ...] | None:
         if not job.greedy or self.cfg.cache_max_entries <= 0:
             return None
-        return (prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim,
+        return (job.model, prep.prompt, job.max_tokens, job.stop, job.n, job.block_end, job.top_k, job.fim,
                 job.n_indent, job.min_p, job.repetition_penalty)  # fmt: skip
 
     def _fail(self, exc: BaseException, pool: Pool, ep: Endpoint) -> GatewayError:
