@@ -48,7 +48,7 @@ def test_recorded_feedback_becomes_a_data_set_split_by_file(
     triton_server: Any, gateway_factory: Callable[..., GatewayProcess], tmp_path: Path
 ) -> None:
     gw = gateway_factory(triton_server.grpc_url, cache_max_entries=0)
-    holes: list[Hole] = repository_holes(ROOT, "operator/src/seedcoder/dataset", per_file=3)
+    holes: list[Hole] = repository_holes(ROOT, "operator/src/seedcoder/dataset", per_file=2)
     assert len({h.path for h in holes}) >= 3
     ids = list(record(gw.url, gw.api_key, MODEL_NAME, holes))
     assert len(set(ids)) == len(holes)
