@@ -157,3 +157,8 @@ def test_feedback_is_counted_per_adapter(gateway: GatewayProcess) -> None:
     after_base = metric(gateway, "seedcoder_gateway_feedback_total", adapter="base", outcome="rejected")
     assert after == before + 1
     assert after_base == before_base + 1
+    # a completion this replica does not remember: counted for the adapter the key's team gets
+    assert call(gateway, "/v1/feedback", {"id": "cmpl-served-elsewhere", "outcome": "accepted"})[0] == 201
+    assert (
+        metric(gateway, "seedcoder_gateway_feedback_total", adapter=ADAPTER, outcome="accepted") == after + 1
+    )

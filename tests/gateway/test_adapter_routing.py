@@ -129,7 +129,7 @@ def test_jobs_carry_the_routed_adapter_and_model() -> None:
 def test_metric_labels_are_bounded_to_configured_names() -> None:
     router = AdapterRouter(config())
     assert router.label_for("search") == "search"
-    assert router.label_for("made-up") == BASE
+    assert router.label_for("made-up") == "other"  # e.g. rolled back since it answered
     assert router.label_for(None) == BASE
 
 
@@ -137,6 +137,7 @@ def test_metric_labels_are_bounded_to_configured_names() -> None:
     ("change", "message"),
     [
         ({"adapters": [{"name": "base", "gguf": "a.gguf"}]}, "reserved"),
+        ({"adapters": [{"name": "other", "gguf": "a.gguf"}]}, "reserved"),
         ({"adapters": [{"name": "a"}]}, "neither 'gguf' nor 'trtllm'"),
         ({"adapters": [{"name": "a", "gguf": "../etc/passwd"}]}, "relative path"),
         ({"adapters": [{"name": "a", "gguf": "/abs.gguf"}]}, "relative path"),
@@ -183,3 +184,11 @@ def test_api_key_teams_come_from_the_key_file_names(tmp_path: Path) -> None:
     assert store.team(b) == "search"
     assert store.team("unknown") is None
     assert team_of("payments.ci.2") == "payments"
+
+
+def test_the_config_file_round_trips_and_omits_an_empty_adapter_list() -> None:
+    cfg = config()
+    assert GatewayConfig.model_validate_json(cfg.model_dump_json()) == cfg
+    plain = config(adapters=[])
+    assert "adapters" not in plain.model_dump_json()  # unchanged file (and checksum) without adapters
+    assert GatewayConfig.model_validate_json(plain.model_dump_json()) == plain

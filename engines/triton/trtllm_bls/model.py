@@ -174,10 +174,10 @@ class TritonPythonModel:
         pending: list[str] = []
         cum_log_prob = 0.0
         weights = lora is not None and self._needs_weights(lora)
-        responses = self._engine_request(req, ids, lora, weights).exec(decoupled=True)
-        for response in self._with_retry(responses, req, ids, lora, weights):
+        live = [self._engine_request(req, ids, lora, weights).exec(decoupled=True)]  # the stream to cancel
+        for response in self._with_retry(live, req, ids, lora, weights):
             if sender.is_cancelled():
-                cancel = getattr(responses, "cancel", None)
+                cancel = getattr(live[0], "cancel", None)
                 if cancel is not None:
                     cancel()
                 err = pb_utils.TritonError("request cancelled", pb_utils.TritonError.CANCELLED)
@@ -202,7 +202,7 @@ class TritonPythonModel:
             shown = text
             if stops.stopped:
                 pending.append(delta)
-                cancel = getattr(responses, "cancel", None)
+                cancel = getattr(live[0], "cancel", None)
                 if cancel is not None:
                     cancel()
                 break
@@ -218,36 +218,29 @@ class TritonPythonModel:
         sender.send(final, flags=FINAL)
 
     def _with_retry(
-        self, responses: Any, req: GenerationRequest, ids: list[int], lora: LoraRequest | None, weights: bool
+        self, live: list[Any], req: GenerationRequest, ids: list[int], lora: LoraRequest | None, weights: bool
     ) -> Any:
-        """The engine's responses; a LoRA cache miss before any token is retried once with the weights."""
+        """The engine's responses; a LoRA cache miss on the first response is retried once with the weights.
+
+        ``live[0]`` is always the engine stream being read (what a cancellation must reach). A task
+        id counts as known once its weights were sent; a later miss (evicted) sends them again."""
+        if lora is not None and lora.task_id is not None and weights:
+            self._sent(lora)
         first = True
-        for response in responses:
-            if (
-                first
-                and lora is not None
-                and lora.task_id is not None
-                and response.has_error()
-                and is_cache_miss(response.error().message())
-                and not weights
-            ):
-                with self.tasks_lock:
-                    self.tasks.forget(lora.task_id)
-                yield from self._engine_request(req, ids, lora, True).exec(decoupled=True)
-                with self.tasks_lock:
-                    self.tasks.sent(lora.task_id, lora.path)
+        for response in live[0]:
+            miss = response.has_error() and is_cache_miss(response.error().message())
+            if first and miss and lora is not None and lora.task_id is not None and not weights:
+                live[0] = self._engine_request(req, ids, lora, True).exec(decoupled=True)
+                self._sent(lora)
+                yield from live[0]
                 return
-            if (
-                first
-                and lora is not None
-                and lora.task_id is not None
-                and weights
-                and not response.has_error()
-            ):
-                with self.tasks_lock:
-                    self.tasks.sent(lora.task_id, lora.path)
             first = False
             yield response
+
+    def _sent(self, lora: LoraRequest) -> None:
+        assert lora.task_id is not None
+        with self.tasks_lock:
+            self.tasks.sent(lora.task_id, lora.path)
 
     @staticmethod
     def _response(

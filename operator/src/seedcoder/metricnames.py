@@ -27,7 +27,7 @@ GATEWAY_INFLIGHT: Final = "seedcoder_gateway_inflight_requests"
 """Gauge, label ``pool``: requests being served now."""
 GATEWAY_FEEDBACK_TOTAL: Final = "seedcoder_gateway_feedback_total"
 """Counter, labels ``outcome`` (``accepted``, ``rejected``, ``edited``) and ``adapter`` (a served
-adapter's name, or ``base``; only names in the gateway configuration)."""
+adapter's name, ``base``, or ``other`` for one removed since; only configured names)."""
 GATEWAY_POOL_HEALTHY: Final = "seedcoder_gateway_pool_healthy"
 """Gauge, label ``pool``: 1 while the pool passes health checks, else 0."""
 GATEWAY_POOL_ENDPOINTS: Final = "seedcoder_gateway_pool_endpoints"

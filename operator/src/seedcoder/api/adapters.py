@@ -8,7 +8,8 @@ in the pure ``api`` layer beside :mod:`seedcoder.api.gateway_config`.
 Naming, in one place: a client asks for an adapter with the model id
 ``<model>:<adapter>`` (:data:`SEPARATOR`), e.g. ``seed-coder-8b-base:payments``.
 Adapter names are DNS labels, so they are safe as Prometheus label values and
-file names, and ``base`` is reserved: it is the metric label of the base model.
+file names; ``base`` (the base model's metric label) and ``other`` (the label of
+feedback for an adapter no longer configured) are reserved.
 
 Teams: an API key's team is the name of its file in the mounted key Secret up
 to the first ``.`` (``payments.alice`` and ``payments.ci`` are both team
@@ -42,6 +43,9 @@ SEPARATOR: Final = ":"
 """Between the model id and the adapter name in a request's ``model``."""
 BASE: Final = "base"
 """Reserved adapter name: the base model (its metric label, and ``<model>:base``)."""
+OTHER: Final = "other"
+"""Reserved metric label: an adapter no longer configured (feedback arriving after a rollback)."""
+RESERVED: Final = (BASE, OTHER)
 ADAPTER_NAME: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _NAME = re.compile(ADAPTER_NAME)
 _MAX_TASK_ID: Final = 2**63 - 1
@@ -115,8 +119,10 @@ class AdapterConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> AdapterConfig:
-        if self.name == BASE:
-            raise ValueError(f"adapter name {BASE!r} is reserved for the base model")
+        if self.name in RESERVED:
+            raise ValueError(
+                f"adapter name {self.name!r} is reserved ({BASE}: the base model, {OTHER}: metrics)"
+            )
         if self.gguf is None and self.trtllm is None:
             raise ValueError(f"adapter {self.name!r} has neither 'gguf' nor 'trtllm': no pool can serve it")
         if self.gguf is not None:
@@ -131,18 +137,22 @@ class AdapterConfig(BaseModel):
 
 
 def check_adapters(adapters: list[AdapterConfig], pool_names: list[str]) -> None:
-    """Cross-adapter rules: unique names and task ids, one published adapter per team, known pools."""
+    """Cross-adapter rules: unique names, one task id per set of weights, one published adapter per team,
+    known pools."""
     seen: dict[str, str] = {}
-    task_ids: dict[int, str] = {}
+    task_ids: dict[int, AdapterConfig] = {}
     teams: dict[str, str] = {}
     for a in adapters:
         if a.name in seen:
             raise ValueError(f"adapter {a.name!r} is listed twice")
         seen[a.name] = a.name
-        if a.trtllm is not None:
-            other = task_ids.setdefault(a.trtllm.task_id, a.name)
-            if other != a.name:
-                raise ValueError(f"adapters {other!r} and {a.name!r} share trtllm.task_id {a.trtllm.task_id}")
+        if a.trtllm is not None:  # one id may name one set of weights (under two names: staged, published)
+            first = task_ids.setdefault(a.trtllm.task_id, a)
+            if first.trtllm is not None and first.trtllm.weights != a.trtllm.weights:
+                raise ValueError(
+                    f"adapters {first.name!r} and {a.name!r} share trtllm.task_id {a.trtllm.task_id} "
+                    "for different weights"
+                )
         for pool in a.pools:
             if pool not in pool_names:
                 raise ValueError(f"adapter {a.name!r} names pool {pool!r}, which the gateway does not know")
@@ -167,4 +177,4 @@ def adapter_model(model: str, adapter: str) -> str:
 
 
 def valid_adapter_name(name: str) -> bool:
-    return bool(_NAME.match(name)) and name != BASE
+    return bool(_NAME.match(name)) and name not in RESERVED

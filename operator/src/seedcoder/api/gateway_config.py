@@ -8,9 +8,16 @@ and on change.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from seedcoder.api.adapters import AdapterConfig, check_adapters
 from seedcoder.api.retrieval import RetrievalConfig
@@ -146,3 +153,12 @@ class GatewayConfig(BaseModel):
     def _check_adapters(self) -> GatewayConfig:
         check_adapters(self.adapters, [p.name for p in self.pools])
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_no_adapters(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without adapters the file is byte for byte what it was before adapters existed
+        (the ConfigMap's checksum, and so the gateway pods, do not change)."""
+        data: dict[str, Any] = handler(self)
+        if not self.adapters:
+            data.pop("adapters", None)
+        return data

@@ -23,6 +23,7 @@ SOURCES: tuple[str, ...] = (
     "contract.py",
     "layout.py",
     "llamacpp_repo.py",
+    "lora.py",
     "pbtxt.py",
     "trtllm_args.py",
     "trtllm_repo.py",

@@ -10,8 +10,9 @@ must agree. The rules:
   else the base model; ``<model>:base``: the base model, whatever the team;
   ``<model>:<name>``: that adapter (published or a candidate under evaluation),
   else 404 ``model_not_found`` naming it; any other model id: 404.
-* The metric label of a request is its adapter's name or ``base``; only names
-  in the configuration ever become labels, so cardinality stays bounded.
+* The metric label of a request is its adapter's name, ``base``, or ``other``
+  (an adapter removed since); only names in the configuration ever become
+  labels, so cardinality stays bounded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seedcoder.api.adapters import BASE, AdapterConfig, adapter_model, split_model
+from seedcoder.api.adapters import BASE, OTHER, AdapterConfig, adapter_model, split_model
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway.backend import LoraSelection
 from seedcoder.gateway.errors import NotFound
@@ -73,8 +74,11 @@ class AdapterRouter:
         return Route(adapter_model(self.model, found.name), found)
 
     def label_for(self, adapter_name: str | None) -> str:
-        """The metric label of ``adapter_name`` (unknown names count as the base: bounded labels)."""
-        return adapter_name if adapter_name in self._by_name else BASE
+        """The metric label of ``adapter_name``: its name, ``base`` for None, ``other`` for a name no
+        longer configured (rolled back since it answered): only configured names become labels."""
+        if adapter_name is None or adapter_name == BASE:
+            return BASE
+        return adapter_name if adapter_name in self._by_name else OTHER
 
     def serves(self, adapter: AdapterConfig | None, pool: str) -> bool:
         """Whether ``pool`` can apply ``adapter`` (every pool serves the base)."""

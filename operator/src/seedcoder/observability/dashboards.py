@@ -416,6 +416,15 @@ def acceptance() -> dict[str, Any]:
         ],
         [
             timeseries(
+                "Acceptance by adapter (1h)",
+                "Accepted or edited share of feedback per LoRA adapter (base: the base model); an adapter "
+                "falling below the base by its rollbackMargin is rolled back.",
+                Query(f"{r.ADAPTER_ACCEPTANCE.format(w='1h')}{{{SEL}}}", "{{adapter}}"),
+                unit="percentunit",
+            ),
+        ],
+        [
+            timeseries(
                 "Tokens per second",
                 "Prompt and completion tokens through the gateway; tokens the llama.cpp runtime generated.",
                 Query(

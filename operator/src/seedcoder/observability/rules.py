@@ -40,6 +40,13 @@ AVAILABILITY_ERROR_RATIO = DEP + ":seedcoder_gateway_requests_5xx:ratio_rate{w}"
 SLO_TTFT_THRESHOLD = DEP + ":seedcoder_slo_ttft_threshold_seconds"
 SLO_TTFT_OBJECTIVE = DEP + ":seedcoder_slo_ttft_objective:ratio"
 SLO_AVAILABILITY_OBJECTIVE = DEP + ":seedcoder_slo_availability_objective:ratio"
+ADAPTER = "namespace_deployment_adapter"
+FEEDBACK_EVENTS = ADAPTER + ":seedcoder_gateway_feedback_events:increase{w}"
+"""Feedback events per adapter (``base`` included) and outcome: the rollback's minimum-events input."""
+ADAPTER_ACCEPTANCE = ADAPTER + ":seedcoder_gateway_feedback_acceptance:ratio_rate{w}"
+"""Accepted-or-edited share of feedback events per adapter: the live acceptance rate a rollback compares."""
+ACCEPTANCE_WINDOWS = ("1h", "1d")
+ACCEPTED_OUTCOMES = ("accepted", "edited")
 
 QUANTILES = ("50", "95", "99")
 
@@ -72,6 +79,7 @@ def recording_rule_names() -> list[str]:
     names = [n.format(q=q) for n in (TTFT_QUANTILE, E2E_QUANTILE, DEP_TTFT_QUANTILE) for q in QUANTILES]
     names += [REQUEST_RATE, ERROR_RATIO, SLO_TTFT_THRESHOLD, SLO_TTFT_OBJECTIVE, SLO_AVAILABILITY_OBJECTIVE]
     names += [n.format(w=w) for n in (TTFT_SLOW_RATIO, AVAILABILITY_ERROR_RATIO) for w in sli_windows()]
+    names += [n.format(w=w) for n in (FEEDBACK_EVENTS, ADAPTER_ACCEPTANCE) for w in ACCEPTANCE_WINDOWS]
     return names
 
 
@@ -137,6 +145,7 @@ def _recording_group(
                 "expr": _error_ratio(_by(DEP), sel, err_sel, window),
             }
         )
+    rules += _acceptance_rules(sel, _sel(namespace, name, f'outcome=~"{"|".join(ACCEPTED_OUTCOMES)}"'))
     for record, value in (
         (SLO_TTFT_THRESHOLD, bound),
         (SLO_TTFT_OBJECTIVE, ttft_obj),
@@ -144,6 +153,33 @@ def _recording_group(
     ):
         rules.append({"record": record, "expr": f"vector({value!r})", "labels": dict(labels)})
     return {"name": f"seedcoder-slo-recording.{namespace}.{name}", "interval": "30s", "rules": rules}
+
+
+def _acceptance_rules(sel: str, accepted_sel: str) -> list[dict[str, Any]]:
+    """Per-adapter feedback counts and acceptance rate (``adapter="base"``: the base model).
+
+    The rate is 0, not "no data", for an adapter whose completions got only
+    rejections (the accepted series does not exist until the first acceptance).
+    """
+    by = "namespace, deployment, adapter"
+    fb = m.GATEWAY_FEEDBACK_TOTAL
+    out: list[dict[str, Any]] = []
+    for w in ACCEPTANCE_WINDOWS:
+        out.append(
+            {
+                "record": FEEDBACK_EVENTS.format(w=w),
+                "expr": f"sum by ({by}, outcome) (increase({fb}{sel}[{w}]))",
+            }
+        )
+        every = f"sum by ({by}) (rate({fb}{sel}[{w}]))"
+        out.append(
+            {
+                "record": ADAPTER_ACCEPTANCE.format(w=w),
+                "expr": f"(\n  sum by ({by}) (rate({fb}{accepted_sel}[{w}]))\nor\n  0 * {every}\n)"
+                f"\n/\n{every}",
+            }
+        )
+    return out
 
 
 def _burn_condition(template: str, selector: str, window: BurnWindow, budget: float) -> str:
