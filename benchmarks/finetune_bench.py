@@ -53,7 +53,7 @@ from typing import Any
 from seedcoder.api.finetune import GateSpec
 from seedcoder.evaluation import metrics
 from seedcoder.finetune.gate import decide, scores_from_summary
-from seedcoder.localstack.triton import TritonServer, gguf_model_path, write_llamacpp_repository
+from seedcoder.localstack.triton import TritonServer, cache_dir, gguf_model_path, write_llamacpp_repository
 
 from benchmarks.finetune_data import record, repository_holes
 from benchmarks.finetune_env import cuda_packages, lora_converter, pins, training_python
@@ -351,11 +351,16 @@ def main() -> None:
         "settings": vars(args) | {"keep": str(args.keep) if args.keep else None},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "finetune.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (RESULTS / "finetune.json").write_text(scrub(json.dumps(result, indent=2, default=str), work) + "\n")
     (RESULTS / "finetune.md").write_text(markdown(result, names))
     print((RESULTS / "finetune.md").read_text())
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def scrub(text: str, work: Path) -> str:
+    """The results without this machine's folders (the work folder and the cache)."""
+    return text.replace(str(work), "<work>").replace(str(cache_dir()), "$SEEDCODER_CACHE")
 
 
 def _pct(x: float | None) -> str:

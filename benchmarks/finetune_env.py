@@ -8,9 +8,11 @@ is never used: the ``.complete`` marker is written last).
 
 torch from PyPI: the default Linux wheel declares the CUDA runtime (``nvidia-*``,
 ``cuda-*`` and ``triton`` packages, several GiB) as dependencies, and PyPI has no
-``+cpu`` build. The CPU build of the same wheel imports and trains without them,
-so torch is installed with ``--no-deps`` and only its CPU dependencies are
-added; ``import torch`` is checked before the environment is marked complete.
+``+cpu`` build. torch is installed first with ``--no-deps``, but installing
+transformers and peft (which require torch) then brings torch's declared CUDA
+dependencies in anyway: they are accepted (the CPU run never loads them) and
+``cuda_packages`` lists them in the benchmark's results. ``import torch`` with
+no CUDA device is checked before the environment is marked complete.
 
 The converter: ``convert_lora_to_gguf.py`` with its ``gguf-py`` ships in the
 llama-cpp-python source distribution (``vendor/llama.cpp``) of the version the
