@@ -117,6 +117,12 @@ bench-autoscaling: venv
 bench-sizing: venv
 	$(VPY) -m benchmarks.sizing
 
+# CPU fine-tuning loop (feedback -> data set -> LoRA -> GGUF -> gate -> served); tens of minutes,
+# niced: the first run also creates the cached training environment (torch, transformers, peft)
+.PHONY: bench-finetune
+bench-finetune: venv
+	nice -n 19 $(VPY) -m benchmarks.finetune_bench
+
 .PHONY: clean
 clean:
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,8 @@ Runs on GPU nodes with torch, transformers and peft (the ``finetune`` extra,
 installed only in the training image): the base checkpoint in bf16, LoRA on
 the chosen projections, AdamW with a cosine schedule, loss on the middle and
 EOS only (the SPM prompt, ``<[fim-suffix]>S<[fim-prefix]>P<[fim-middle]>``,
-is context, not target). Samples longer than ``--max-sequence-tokens`` are cut
+is context, not target; rows are padded on the left so the targets end every row, and the
+LM head runs only on the positions the loss needs). Samples longer than ``--max-sequence-tokens`` are cut
 around the hole (the far end of the prefix and of the suffix go first), never
 in the middle. It writes the adapter (``save_pretrained``: PEFT's
 ``adapter_config.json`` + ``adapter_model.safetensors``) and ``training.json``
@@ -157,6 +158,19 @@ def _encode(tok: Any, sample: FimSample, max_tokens: int) -> tuple[list[int], li
     return None
 
 
+def _batch(
+    batch: list[tuple[list[int], list[int]]], pad: int
+) -> tuple[list[list[int]], list[list[int]], list[list[int]], int]:
+    """(ids, attention mask, labels, positions to keep): rows padded on the left, so every row's
+    target ends at the last position; ``keep`` covers the longest target and the position before it."""
+    width = max(len(ids) for ids, _ in batch)
+    ids = [[pad] * (width - len(i)) + i for i, _ in batch]
+    mask = [[0] * (width - len(i)) + [1] * len(i) for i, _ in batch]
+    labels = [[IGNORE] * (width - len(lb)) + lb for _, lb in batch]
+    keep = min(width, 1 + max(sum(1 for t in lb if t != IGNORE) for _, lb in batch))
+    return ids, mask, labels, keep
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch and a GPU
     import torch  # type: ignore[import-not-found]
     from peft import LoraConfig, get_peft_model  # type: ignore[import-not-found]
@@ -208,11 +222,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:  # pragma: no cover - needs torch
     training_started = time.monotonic()
     for step in range(1, cfg.steps + 1):
         batch = random.sample(encoded, min(cfg.batch_size, len(encoded)))
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in batch], device=device)
-        labels = torch.tensor([lb + [IGNORE] * (width - len(lb)) for _, lb in batch], device=device)
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch], device=device)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        ids, mask, labels, keep = _batch(batch, pad)
+        # logits only where the loss is: the target sits at the end of every (left-padded) row,
+        # and the LM head over a large vocabulary costs more than the rest of a short sample
+        out = model(input_ids=torch.tensor(ids, device=device),
+                    attention_mask=torch.tensor(mask, device=device), logits_to_keep=keep)  # fmt: skip
+        tail = torch.tensor(labels, device=device)[:, -keep:]
+        logits = out.logits[:, :-1].float()
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tail[:, 1:].reshape(-1), ignore_index=IGNORE
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
