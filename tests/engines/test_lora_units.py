@@ -43,7 +43,7 @@ def test_lora_inputs_are_parsed_and_checked() -> None:
     for bad, message in [
         ({"lora_path": np.array([b"../x"], dtype=np.object_)}, "relative path"),
         ({"lora_path": np.array([b"/etc/x"], dtype=np.object_)}, "relative path"),
-        ({"lora_path": np.array([1], dtype=np.int32)}, "must be BYTES"),
+        ({"lora_path": np.array([1], dtype=np.int32)}, "lora_path has the wrong data type"),
         ({"lora_path": np.array([b"a", b"b"], dtype=np.object_)}, "exactly one"),
         ({"lora_path": np.array([b"a"], dtype=np.object_), "lora_scale": np.array([9.0])}, "lora_scale"),
         ({"lora_path": np.array([b"a"], dtype=np.object_), "lora_task_id": np.array([0])}, "at least 1"),

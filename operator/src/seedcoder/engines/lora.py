@@ -38,7 +38,7 @@ from typing import Final, Generic, TypeVar
 import numpy as np
 
 from seedcoder.engines import contract
-from seedcoder.engines.request import Getter, RequestError
+from seedcoder.engines.request import Getter, RequestError, one_input, text_value
 
 SERVING_LORA_DIR: Final = "/var/lib/seedcoder/adapters"
 """Where serving pods mount the published adapters (read-only): the models' ``lora_dir``."""
@@ -56,42 +56,22 @@ class LoraRequest:
     task_id: int | None = None
 
 
-def _single(get: Getter, name: str) -> np.ndarray | None:  # type: ignore[type-arg]
-    arr = get(name)
-    if arr is None:
-        return None
-    flat = np.asarray(arr).reshape(-1)
-    if flat.size != 1:
-        raise RequestError(f"{name} must hold exactly one value, got {flat.size}")
-    return flat
-
-
 def parse_lora(get: Getter) -> LoraRequest | None:
     """The request's adapter, or None for the base model; raises :class:`RequestError` naming the input."""
-    raw = _single(get, contract.LORA_PATH)
+    raw = one_input(get, contract.LORA_PATH, "bytes")
     if raw is None:
         if get(contract.LORA_TASK_ID) is not None or get(contract.LORA_SCALE) is not None:
             raise RequestError("lora_task_id and lora_scale need lora_path")
         return None
-    value = raw[0]
-    if not isinstance(value, bytes | np.bytes_ | str):
-        raise RequestError(f"lora_path must be BYTES (UTF-8 text), got {raw.dtype}")
-    try:
-        path = value.decode("utf-8") if isinstance(value, bytes | np.bytes_) else value
-    except UnicodeDecodeError:
-        raise RequestError("lora_path is not valid UTF-8") from None
+    path = text_value(raw[0], contract.LORA_PATH)
     check_relative(path)
     scale = 1.0
-    if (s := _single(get, contract.LORA_SCALE)) is not None:
-        if not np.issubdtype(s.dtype, np.floating):
-            raise RequestError(f"lora_scale has the wrong data type {s.dtype}")
+    if (s := one_input(get, contract.LORA_SCALE, "float")) is not None:
         scale = float(s[0])
         if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
             raise RequestError(f"lora_scale must be in (0, {MAX_SCALE:g}], got {scale}")
     task_id = None
-    if (t := _single(get, contract.LORA_TASK_ID)) is not None:
-        if not np.issubdtype(t.dtype, np.integer):
-            raise RequestError(f"lora_task_id has the wrong data type {t.dtype}")
+    if (t := one_input(get, contract.LORA_TASK_ID, "int")) is not None:
         task_id = int(t.astype(np.uint64)[0])
         if task_id < 1:
             raise RequestError("lora_task_id must be at least 1")

@@ -38,7 +38,8 @@ class GenerationRequest:
     repetition_penalty: float = 1.0
 
 
-def _text(value: object, name: str) -> str:
+def text_value(value: object, name: str) -> str:
+    """A BYTES element as text; raises :class:`RequestError` naming the input."""
     if isinstance(value, bytes | np.bytes_):
         try:
             return bytes(value).decode("utf-8")
@@ -49,8 +50,8 @@ def _text(value: object, name: str) -> str:
     raise RequestError(f"{name} must be BYTES (UTF-8 text), got {type(value).__name__}")
 
 
-def _one(get: Getter, name: str, kind: str) -> npt.NDArray[np.generic] | None:
-    """The named input as a one-element flat array of the right kind, or None if absent."""
+def one_input(get: Getter, name: str, kind: str) -> npt.NDArray[np.generic] | None:
+    """The named input as a one-element flat array of ``kind`` (int, float, bool, bytes), or None."""
     arr = get(name)
     if arr is None:
         return None
@@ -69,26 +70,26 @@ def _one(get: Getter, name: str, kind: str) -> npt.NDArray[np.generic] | None:
 
 
 def _int(get: Getter, name: str, default: int | None) -> int | None:
-    flat = _one(get, name, "int")
+    flat = one_input(get, name, "int")
     return default if flat is None else int(flat.astype(np.int64)[0])
 
 
 def _float(get: Getter, name: str, default: float) -> float:
-    flat = _one(get, name, "float")
+    flat = one_input(get, name, "float")
     return default if flat is None else float(flat.astype(np.float64)[0])
 
 
 def _bool(get: Getter, name: str) -> bool:
-    flat = _one(get, name, "bool")
+    flat = one_input(get, name, "bool")
     return False if flat is None else bool(flat[0])
 
 
 def parse_request(get: Getter, *, max_tokens_limit: int) -> GenerationRequest:
     """Read and check every input; raises :class:`RequestError` naming the bad one."""
-    raw_prompt = _one(get, "text_input", "bytes")
+    raw_prompt = one_input(get, "text_input", "bytes")
     if raw_prompt is None:
         raise RequestError("text_input is required")
-    prompt = _text(raw_prompt[0], "text_input")
+    prompt = text_value(raw_prompt[0], "text_input")
     if not prompt:
         raise RequestError("text_input is empty")
 
@@ -104,7 +105,7 @@ def parse_request(get: Getter, *, max_tokens_limit: int) -> GenerationRequest:
         flat = np.asarray(stop_arr).reshape(-1)
         if not (flat.dtype == np.object_ or flat.dtype.kind == "S"):
             raise RequestError(f"stop_words has the wrong data type {flat.dtype}")
-        stops = tuple(s for s in (_text(v, "stop_words") for v in flat) if s)
+        stops = tuple(s for s in (text_value(v, "stop_words") for v in flat) if s)
 
     seed = _int(get, "seed", None)
     req = GenerationRequest(
