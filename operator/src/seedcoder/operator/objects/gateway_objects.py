@@ -208,14 +208,7 @@ def deployment(
                     **images.pod_fields(),
                     "containers": [container],
                     "volumes": volumes,
-                    "topologySpreadConstraints": [
-                        {
-                            "maxSkew": 1,
-                            "topologyKey": "kubernetes.io/hostname",
-                            "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": sel},
-                        }
-                    ],
+                    "topologySpreadConstraints": podsec.spread_over_nodes(sel),
                 },
             },
         },

@@ -26,6 +26,18 @@ def pod_security() -> Manifest:
     }
 
 
+def spread_over_nodes(selector: dict[str, str]) -> list[Manifest]:
+    """Replicas spread over nodes where they can be (one node lost takes one replica), never held Pending."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        }
+    ]
+
+
 def container_security() -> Manifest:
     return {
         "allowPrivilegeEscalation": False,

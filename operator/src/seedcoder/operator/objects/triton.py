@@ -173,14 +173,7 @@ def deployment(
         **images.pod_fields(),
         "containers": [container],
         "volumes": volumes,
-        "topologySpreadConstraints": [
-            {
-                "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": sel},
-            }
-        ],
+        "topologySpreadConstraints": podsec.spread_over_nodes(sel),
     }
     placement(pool, profile).apply(pod_spec)
     spec: Manifest = {
