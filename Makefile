@@ -18,7 +18,7 @@ help:
 	@echo "make images        build the container images (podman; cached by a hash of their inputs)"
 	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
 	@echo "make cluster-down  stop it"
-	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling"
+	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling | bench-finetune"
 
 # ---------------------------------------------------------------- set-up
 $(VENV)/.stamp: pyproject.toml devtools/pyproject.toml tools/setup-python.sh
