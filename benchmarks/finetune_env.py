@@ -28,7 +28,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from seedcoder.localstack.triton import cache_dir
+from seedcoder_dev.localstack.triton import cache_dir
 
 TORCH = "torch==2.15.0"
 TORCH_CPU_DEPENDENCIES = (

@@ -39,7 +39,20 @@ def _pod_labels(owned: list[dict[str, Any]], component: str) -> list[dict[str, s
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    """A LabelSelector's verdict: every matchLabels pair and every matchExpressions requirement."""
+    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for req in selector.get("matchExpressions", []):
+        key, op, values = req["key"], req["operator"], req.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
 
 
 def _ports(rule: dict[str, Any]) -> list[int]:

@@ -17,6 +17,7 @@ from seedcoder.api.fields import (
     DNS_SUBDOMAIN,
     LABEL_KEYS_RULE,
     AnnotationValue,
+    DnsLabel,
     LabelValue,
     Precision,
     rules,
@@ -151,6 +152,25 @@ class BuildPodSpec(ApiModel):
     )
 
 
+class EngineGateSpec(ApiModel):
+    """A pool's new engine takes traffic only after scoring as well as the engine it replaces."""
+
+    max_drop: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Largest fall of mean edit similarity, on any task set, of the new engine against "
+        "the engine the pool serves; more and the pool keeps its engine (EngineRegressed).",
+    )
+    max_tokens: int = Field(default=64, ge=1, le=1024, description="Completion length used in evaluation.")
+    limit: int = Field(default=0, ge=0, le=100_000, description="Tasks per set evaluated (0: all of them).")
+    api_key_secret_ref: DnsLabel | None = Field(
+        default=None,
+        description="Secret (key 'api-key') with a gateway API key the evaluation Job uses; required "
+        "unless gateway.openMode.",
+    )
+
+
 class EngineSpec(ApiModel):
     """How TensorRT-LLM engines are built; one engine per distinct GPU architecture."""
 
@@ -200,6 +220,12 @@ class EngineSpec(ApiModel):
         json_schema_extra={"default": {}},
         description="Engine cache volume: a ReadWriteMany claim whose engines and builds are shared per "
         "namespace (resources in other namespaces build their own).",
+    )
+    gate: EngineGateSpec | None = Field(
+        default=None,
+        description="Evaluate a pool's new engine (an FP8 or INT4 build after BF16, new limits or build "
+        "image) with the FIM harness on a one-replica canary before it takes traffic. Unset: a built "
+        "engine rolls out at once.",
     )
     build_pod: BuildPodSpec = Field(
         default_factory=BuildPodSpec,

@@ -371,6 +371,12 @@ class SeedCoderDeploymentSpec(ApiModel):
                 "message": "a huggingFace source needs network.allowModelDownload: true",
                 "fieldPath": ".network.allowModelDownload",
             },
+            {
+                "rule": "!has(self.engine.gate) || self.gateway.openMode || "
+                "has(self.engine.gate.apiKeySecretRef)",
+                "message": "engine.gate.apiKeySecretRef is required unless gateway.openMode is true",
+                "fieldPath": ".engine.gate",
+            },
         )
     )
 

@@ -21,7 +21,15 @@ Phase = Literal["Pending", "BuildingEngines", "Deploying", "Ready", "Degraded", 
 ConditionStatus = Literal["True", "False", "Unknown"]
 EngineState = Literal["Pending", "Building", "Ready", "Failed"]
 
-CONDITION_TYPES = ("Ready", "EnginesReady", "Available", "Progressing", "SLOMet", "FeedbackDurable")
+CONDITION_TYPES = (
+    "Ready",
+    "EnginesReady",
+    "Available",
+    "Progressing",
+    "SLOMet",
+    "FeedbackDurable",
+    "EngineGate",
+)
 MAX_HISTORY = 20
 """Scaling decisions kept in ``status.autoscaling.history``."""
 
@@ -65,6 +73,25 @@ class EngineStatus(ApiModel):
     )
 
 
+EngineGateState = Literal["Canary", "Evaluating", "Passed", "Regressed", "Failed"]
+
+
+class EngineGateStatus(ApiModel):
+    """A pool's engine change under the engine gate (spec.engine.gate)."""
+
+    serving: str = Field(max_length=64, description="Engine key the pool serves.")
+    candidate: str = Field(max_length=64, description="Engine key being evaluated.")
+    state: EngineGateState = Field(
+        description="Canary (starting), Evaluating, Passed (rolling out), Regressed or Failed (kept)."
+    )
+    job: str = Field(max_length=63, description="The evaluation Job (kept as the verdict's record).")
+    reason: str | None = Field(default=None, max_length=64, description="The verdict's CamelCase reason.")
+    message: str = Field(default="", max_length=4096, description="The verdict with its numbers.")
+    edit_similarity_deltas: dict[str, float] | None = Field(
+        default=None, description="Candidate minus serving mean edit similarity, by task set."
+    )
+
+
 class PoolStatus(ApiModel):
     """One Triton pool as observed."""
 
@@ -77,6 +104,9 @@ class PoolStatus(ApiModel):
     desired_replicas: int | None = Field(default=None, ge=0, description="What the autoscaler asked for.")
     last_scale_time: str | None = Field(
         default=None, json_schema_extra={"format": "date-time"}, description="Last scaling decision."
+    )
+    engine_gate: EngineGateStatus | None = Field(
+        default=None, description="The engine change under evaluation or last judged (spec.engine.gate)."
     )
 
 
@@ -119,7 +149,8 @@ class SeedCoderDeploymentStatus(ApiModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
         description=(
             "Ready, EnginesReady, Available, Progressing, SLOMet; FeedbackDurable (not part of Ready): "
-            "whether feedback outlives the gateway pods."
+            "whether feedback outlives the gateway pods; EngineGate (not part of Ready; with "
+            "spec.engine.gate): whether every pool's new engine passed its evaluation."
         ),
     )
     engines: list[EngineStatus] = Field(default_factory=list, max_length=8, description="Engines needed.")

@@ -20,6 +20,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from seedcoder.evaluation.client import CompletionsClient, EndpointError
@@ -54,7 +56,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write the full report (per-task results) here")
     p.add_argument("--markdown", type=Path, help="write the summary table here")
     p.add_argument("--summary", type=Path, help="write the scores (no per-task results) as compact JSON here")
+    p.add_argument(
+        "--wait-ready",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long until every model answers (a rollout in progress); 0: do not wait",
+    )
     return p
+
+
+def wait_ready(
+    clients: list[CompletionsClient],
+    seconds: float,
+    *,
+    interval_s: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Ask each model for one token until it answers; raise the last error after ``seconds``.
+
+    Why: the evaluation Job may start while the gateway rolls out with the model it
+    scores (a staged adapter, an engine candidate) or while that model loads; an
+    answer, not a probe of some other endpoint, is what says it can be scored.
+    """
+    deadline = clock() + seconds
+    for client in clients:
+        probe = replace(client, max_tokens=1)
+        while True:
+            try:
+                probe.complete("def ", "\n")
+                break
+            except EndpointError as exc:
+                if clock() >= deadline:
+                    raise EndpointError(
+                        f"model {client.model} not answering after {seconds:g}s: {exc}"
+                    ) from exc
+                print(f"seedcoder evaluate: waiting for {client.model}: {exc}", file=sys.stderr)
+                sleep(interval_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.limit < 0:
             raise ValueError(f"--limit must be 0 or more, got {args.limit}")
+        if args.wait_ready < 0:
+            raise ValueError(f"--wait-ready must be 0 or more seconds, got {args.wait_ready}")
         sets = [_task_set(spec) for spec in args.tasks]
         key = (
             args.api_key_file.read_text().strip()
@@ -80,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs: list[tuple[str, list[SetReport]]] = []
     try:
+        if args.wait_ready > 0:
+            wait_ready(clients, args.wait_ready)
         for client in clients:
             reports: list[SetReport] = []
             for name, tasks in sets:

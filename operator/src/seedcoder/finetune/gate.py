@@ -63,6 +63,27 @@ def scores_from_summary(text: str, base_model: str, adapter_model: str) -> RunSc
         raise SummaryError(f"evaluation summary has incomplete scores: {exc}") from exc
 
 
+def engine_scores_from_summary(
+    text: str, serving_model: str, candidate_model: str
+) -> tuple[dict[str, SetScores], dict[str, SetScores]]:
+    """Scores by task set of the serving engine and of the candidate, from the engine gate's
+    evaluation summary (``seedcoder evaluate --summary``)."""
+    try:
+        runs = {run["model"]: run["sets"] for run in json.loads(text)["runs"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SummaryError(f"evaluation summary is not the expected JSON: {exc}") from exc
+    out = []
+    for model in (serving_model, candidate_model):
+        if model not in runs:
+            raise SummaryError(f"evaluation summary has no run of model {model!r}")
+        try:
+            sets = {name: _scores(runs[model], name) for name in runs[model]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SummaryError(f"evaluation summary has incomplete scores: {exc}") from exc
+        out.append({name: s for name, s in sets.items() if s is not None})
+    return out[0], out[1]
+
+
 def decide(scores: RunScores, gate: GateSpec) -> GateDecisionStatus:
     """Publish or not, with the reason (see the module docstring)."""
     bh, ah, bp, ap = scores.base_held_out, scores.adapter_held_out, scores.base_public, scores.adapter_public

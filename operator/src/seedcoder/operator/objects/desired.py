@@ -14,13 +14,15 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from seedcoder.api.gateway_config import PoolEndpoint
 from seedcoder.api.resource import SeedCoderDeployment
-from seedcoder.operator.objects import gateway_objects, names, netpol, retrieval_objects, triton
+from seedcoder.operator.objects import engine_gate, gateway_objects, names, netpol, retrieval_objects, triton
 from seedcoder.operator.objects.build_job import build_job
 from seedcoder.operator.objects.engineplan import PoolEngine, distinct_engines
 from seedcoder.operator.objects.finetune_adapters import DeploymentAdapters
-from seedcoder.operator.objects.image_choice import choose
+from seedcoder.operator.objects.image_choice import ImageChoice, choose
 from seedcoder.operator.objects.observed import DeploymentView, JobView
 from seedcoder.operator.objects.podsec import Manifest
 from seedcoder.operator.settings import OperatorSettings
@@ -114,6 +116,12 @@ class Observed:
     gateway: DeploymentView | None = None
     adapters: DeploymentAdapters = field(default_factory=DeploymentAdapters)
     """What the gateway serves of the SeedCoderFineTunes naming the resource (``finetune_adapters``)."""
+    canaries: dict[str, DeploymentView] = field(default_factory=dict)
+    """The engine gate's canary Deployments by pool name."""
+    gate_jobs: dict[str, engine_gate.GateJobView] = field(default_factory=dict)
+    """The engine gate's evaluation Jobs by name."""
+    read_at: datetime | None = None
+    """When it was read (None: a pure test that needs no clock)."""
 
 
 @dataclass
@@ -132,6 +140,8 @@ class Plan:
     kept: set[str]
     """Triton Deployments left untouched (still serving a previous engine)."""
     gateway_deployed: bool
+    gates: dict[str, engine_gate.PoolGate] = field(default_factory=dict)
+    """Pool name -> where its engine change stands under the engine gate (only pools in one)."""
 
 
 def _replicas(scd: SeedCoderDeployment, pool_min: int, live: DeploymentView | None) -> int | None:
@@ -170,24 +180,34 @@ def plan(
             strict=True,
         )
     )
+    gates: dict[str, engine_gate.PoolGate] = {}
+    candidates: list[PoolEndpoint] = []
+    gateway_url = gateway_objects.endpoint(inst, ns, settings.cluster_domain)
     for pe in pools:
         job = observed.jobs.get(pe.key)
         live = observed.triton.get(pe.pool.name)
-        if job is not None and job.complete:
+        built = job is not None and job.complete
+        gate = None
+        if (
+            built
+            and spec.engine.gate is not None
+            and live is not None
+            and live.engine_key not in ("", pe.key)
+        ):
+            gate = gates[pe.pool.name] = _gate(scd, pe.pool.name, live.engine_key, pe.key, observed)
+        if built and (gate is None or gate.rolls_out):
             key = pe.key
-            dep = triton.deployment(
-                instance=inst,
-                namespace=ns,
-                pool=pe.pool,
-                profile=pe.profile,
-                key=key,
-                cache_claim=spec.engine.cache.pvc.claim_name,
-                replicas=_replicas(scd, pe.pool.min_replicas, live),
-                image=pe.image,
-                images=images,
-                adapters_claim=observed.adapters.claim if observed.adapters.adapters else None,
+            replicas = _replicas(scd, pe.pool.min_replicas, live)
+            owned.append(_pool_deployment(scd, pe, key, replicas, images, observed))
+        elif gate is not None and live is not None:
+            key = live.engine_key
+            kept.add(live.name)
+            candidate_dep = _pool_deployment(scd, pe, pe.key, 1, images, observed)
+            objs, candidate = _gate_objects(
+                scd, pe, gate, candidate_dep, gateway_url, hints[pe.pool.name], settings
             )
-            owned.append(dep)
+            owned += objs
+            candidates += [candidate] if candidate else []
         elif live is not None and live.engine_key:
             key = live.engine_key
             kept.add(live.name)
@@ -219,7 +239,7 @@ def plan(
         )
     if endpoints:
         config = gateway_objects.gateway_config(
-            spec, endpoints, settings.default_scan_policy, adapters=observed.adapters.adapters
+            spec, endpoints + candidates, settings.default_scan_policy, adapters=observed.adapters.adapters
         )
         cm = gateway_objects.config_map(instance=inst, namespace=ns, config=config)
         owned.append(cm)
@@ -257,6 +277,8 @@ def plan(
         netpol.gateway_policy(inst, ns, spec, settings),
         netpol.build_policy(inst, ns, spec, sorted(keys_in_use)),
     ]
+    if spec.engine.gate is not None:
+        owned.append(netpol.gate_policy(inst, ns))
     owned += monitoring_objects(scd, monitoring, settings)
     new_jobs = [
         build_job(spec, group[0], ns, settings) for key, group in by_key.items() if key not in observed.jobs
@@ -268,4 +290,92 @@ def plan(
         serving=serving,
         kept=kept,
         gateway_deployed=bool(endpoints),
+        gates=gates,
     )
+
+
+def _pool_deployment(
+    scd: SeedCoderDeployment,
+    pe: PoolEngine,
+    key: str,
+    replicas: int | None,
+    images: ImageChoice,
+    observed: Observed,
+) -> Manifest:
+    spec = scd.spec
+    return triton.deployment(
+        instance=scd.metadata.name,
+        namespace=scd.metadata.namespace,
+        pool=pe.pool,
+        profile=pe.profile,
+        key=key,
+        cache_claim=spec.engine.cache.pvc.claim_name,
+        replicas=replicas,
+        image=pe.image,
+        images=images,
+        adapters_claim=observed.adapters.claim if observed.adapters.adapters else None,
+    )
+
+
+def _gate(
+    scd: SeedCoderDeployment, pool: str, serving: str, candidate: str, observed: Observed
+) -> engine_gate.PoolGate:
+    gate = scd.spec.engine.gate
+    assert gate is not None
+    name = engine_gate.job_name(scd.metadata.name, pool, serving, candidate, gate)
+    return engine_gate.decide(
+        instance=scd.metadata.name,
+        pool=pool,
+        serving_key=serving,
+        candidate_key=candidate,
+        model=scd.spec.model.name,
+        gate=gate,
+        canary_dep=observed.canaries.get(pool),
+        job=observed.gate_jobs.get(name),
+        now=observed.read_at,
+    )
+
+
+def _gate_objects(
+    scd: SeedCoderDeployment,
+    pe: PoolEngine,
+    gate: engine_gate.PoolGate,
+    candidate_deployment: Manifest,
+    gateway_url: str,
+    hint: tuple[float, int | None],
+    settings: OperatorSettings,
+) -> tuple[list[Manifest], PoolEndpoint | None]:
+    """The canary, its Service and its (candidate) gateway endpoint while the gate needs them, and
+    the evaluation Job once it runs (kept afterwards as the verdict's record)."""
+    inst, ns, pool = scd.metadata.name, scd.metadata.namespace, pe.pool.name
+    out: list[Manifest] = []
+    candidate = None
+    if gate.needs_canary:
+        out.append(engine_gate.canary(candidate_deployment, inst, pool))
+        out.append(engine_gate.canary_service(inst, ns, pool))
+        candidate = gateway_objects.pool_endpoint(
+            instance=inst,
+            namespace=ns,
+            pool=engine_gate.candidate_pool(pool),
+            gpu=pe.profile.gpu,
+            max_input_len=pe.plan.inputs.limits.max_input_len,
+            domain=settings.cluster_domain,
+            capacity_weight=hint[0],
+            max_prompt_tokens=hint[1],
+            runtime=pe.profile.runtime,
+            candidate_of=pool,
+            service=engine_gate.canary_name(inst, pool),
+        )
+    spec_gate = scd.spec.engine.gate
+    if gate.stage != "Canary" and spec_gate is not None:
+        inputs = engine_gate.GateInputs(
+            instance=inst,
+            namespace=ns,
+            pool=pool,
+            serving_key=gate.status.serving,
+            candidate_key=gate.status.candidate,
+            model=scd.spec.model.name,
+            gateway_url=gateway_url,
+        )
+        out.append(engine_gate.evaluation_job(inputs, spec_gate, choose(settings, scd.spec.images)))
+    return out, candidate

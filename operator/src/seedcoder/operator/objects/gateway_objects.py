@@ -55,8 +55,12 @@ def pool_endpoint(
     capacity_weight: float = 1.0,
     max_prompt_tokens: int | None = None,
     runtime: RuntimeName = "tensorrt-llm",
+    candidate_of: str | None = None,
+    service: str | None = None,
 ) -> PoolEndpoint:
-    host = f"{names.triton(instance, pool)}.{namespace}.svc.{domain}"
+    """The gateway's view of one pool (its headless Service), or with ``candidate_of`` of that pool's
+    canary under the engine gate (``service`` its Service): pinned requests only."""
+    host = f"{service or names.triton(instance, pool)}.{namespace}.svc.{domain}"
     return PoolEndpoint(
         name=pool,
         grpc_url=f"{host}:{triton.GRPC}",
@@ -64,6 +68,7 @@ def pool_endpoint(
         runtime=runtime,
         capacity_weight=capacity_weight,
         max_prompt_tokens=min(max_input_len, max_prompt_tokens or max_input_len),
+        candidate=candidate_of is not None,
     )
 
 

@@ -10,7 +10,8 @@ labels the operator sets on them:
 * the operator's pods -> gateway :8000, only while the operator scrapes the
   gateways itself (SLO autoscaling with no Prometheus URL; the operator's own
   egress side is in the chart's policy);
-* gateway -> its Triton pods on gRPC :8001 only (inference and the per-replica
+* the engine gate's evaluation pods -> gateway :8000 (and DNS), while ``engine.gate`` is set;
+* gateway -> its Triton pods (pools and canaries) on gRPC :8001 only (inference and the per-replica
   model-ready checks are gRPC), and DNS (the headless Service's answers);
 * Triton: nothing else in, nothing out (kubelet probes come from the node);
 * build pods: no ingress; DNS and the model source only (nothing more for a
@@ -70,9 +71,25 @@ OPERATOR_POD_LABELS = {"app.kubernetes.io/part-of": "seedcoder", names.LABEL_COM
 
 
 def _triton_pods(instance: str) -> Manifest:
+    """The resource's Triton pods: its pools' and their canaries' (the engine gate's)."""
     return {
         "podSelector": {
-            "matchLabels": {names.LABEL_INSTANCE: instance, names.LABEL_COMPONENT: names.COMPONENT_TRITON}
+            "matchLabels": {names.LABEL_INSTANCE: instance},
+            "matchExpressions": [
+                {
+                    "key": names.LABEL_COMPONENT,
+                    "operator": "In",
+                    "values": [names.COMPONENT_TRITON, names.COMPONENT_CANARY],
+                }
+            ],
+        }
+    }
+
+
+def _gate_pods(instance: str) -> Manifest:
+    return {
+        "podSelector": {
+            "matchLabels": {names.LABEL_INSTANCE: instance, names.LABEL_COMPONENT: names.COMPONENT_GATE}
         }
     }
 
@@ -136,6 +153,8 @@ def gateway_policy(
     ingress.append({"from": [_monitoring(spec)], "ports": _ports(gateway_objects.PORT)})
     if (op := operator_peer(spec, settings)) is not None:
         ingress.append({"from": [op], "ports": _ports(gateway_objects.PORT)})
+    if spec.engine.gate is not None:
+        ingress.append({"from": [_gate_pods(instance)], "ports": _ports(gateway_objects.PORT)})
     return _policy(
         instance,
         namespace,
@@ -145,6 +164,21 @@ def gateway_policy(
             "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress,
             "egress": [DNS_EGRESS, {"to": [_triton_pods(instance)], "ports": _ports(triton.GRPC)}],
+        },
+    )
+
+
+def gate_policy(instance: str, namespace: str) -> Manifest:
+    """The engine gate's evaluation pods: no ingress; egress to DNS and the resource's gateway only."""
+    gateway_pods = {"podSelector": {"matchLabels": gateway_objects.selector_labels(instance)}}
+    return _policy(
+        instance,
+        namespace,
+        names.COMPONENT_GATE,
+        {
+            **_gate_pods(instance),
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [DNS_EGRESS, {"to": [gateway_pods], "ports": _ports(gateway_objects.PORT)}],
         },
     )
 

@@ -18,16 +18,24 @@ from seedcoder.operator.reconcile.conditions import Transition
 from seedcoder.operator.settings import FIELD_MANAGER
 
 REPORTING_CONTROLLER = "seedcoder.dev/operator"
-_WARNING_REASONS = {"BuildFailed", "InvalidSpec", "NoReadyPool", "GatewayUnavailable", "ObjectiveMissed"}
+_WARNING_REASONS = {
+    "BuildFailed",
+    "InvalidSpec",
+    "NoReadyPool",
+    "GatewayUnavailable",
+    "ObjectiveMissed",
+    "EngineRegressed",
+    "EvaluationFailed",
+}
 
 
 def _warning(t: Transition) -> bool:
     return t.new == "False" and t.reason in _WARNING_REASONS
 
 
-_ALWAYS_NEWS = {"BuildFailed", "InvalidSpec"}
+_ALWAYS_NEWS = {"BuildFailed", "InvalidSpec", "EngineRegressed", "EvaluationFailed"}
 """Bad news even when the condition first appears (a rollout's waiting reasons are not)."""
-_SUMMARIES = {"Ready", "SLOMet"}
+_SUMMARIES = {"Ready", "SLOMet", "EngineGate"}
 """The conditions a person watches: every change of theirs is an event."""
 
 

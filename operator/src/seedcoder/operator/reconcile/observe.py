@@ -17,7 +17,7 @@ import httpx
 
 from seedcoder.api.resource import SeedCoderDeployment
 from seedcoder.operator.kube import ApiError, Kube
-from seedcoder.operator.objects import finetune_adapters, names, retrieval_objects
+from seedcoder.operator.objects import engine_gate, finetune_adapters, names, retrieval_objects
 from seedcoder.operator.objects.desired import Observed
 from seedcoder.operator.objects.observed import parse_deployment, parse_job
 from seedcoder.operator.settings import FIELD_MANAGER
@@ -47,6 +47,8 @@ class LiveState:
     """The resource's indexing Jobs, the CronJob's included (a failed one with no report)."""
     finetunes: list[dict[str, Any]] = field(default_factory=list)
     """The namespace's SeedCoderFineTunes (those naming the resource give the gateway its adapters)."""
+    gate_jobs: list[dict[str, Any]] = field(default_factory=list)
+    """The resource's engine gate Jobs (``engine_gate``)."""
 
 
 def may_have_index_objects(scd: SeedCoderDeployment) -> bool:
@@ -62,6 +64,12 @@ def may_have_index_objects(scd: SeedCoderDeployment) -> bool:
         or scd.status.retrieval is not None
         or scd.status.observed_generation != scd.metadata.generation
     )
+
+
+def may_have_gate_objects(scd: SeedCoderDeployment) -> bool:
+    """Whether the engine gate's Jobs are worth listing: while it is configured, or the status
+    still shows a pool's gate (a Job left to delete after the gate was removed)."""
+    return scd.spec.engine.gate is not None or any(p.engine_gate is not None for p in scd.status.pools)
 
 
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:
@@ -97,6 +105,7 @@ async def observe(
     selector = names.instance_selector(scd.metadata.name)
     live: dict[tuple[str, str], dict[str, Any]] = dict(remembered or {})
     indexing = may_have_index_objects(scd)
+    gated = may_have_gate_objects(scd)
     owned = OWNED_KINDS if remembered is None else tuple(k for k in OWNED_KINDS if k not in REMEMBERED_KINDS)
     kinds = (*owned, *(INDEX_KINDS if indexing else ()), *extra_kinds)
     *listed, jobs, finetunes = await asyncio.gather(
@@ -104,10 +113,12 @@ async def observe(
         kube.list("Job", ns, names.BUILD_SELECTOR),
         kube.list(finetune_adapters.KIND, ns),
     )
+    gate_jobs = await kube.list("Job", ns, engine_gate.gate_selector(scd.metadata.name)) if gated else []
+    gate_pods = await kube.list("Pod", ns, engine_gate.gate_selector(scd.metadata.name)) if gate_jobs else []
     index_selector = retrieval_objects.index_selector(scd.metadata.name)
     index_jobs = await kube.list("Job", ns, index_selector) if indexing else []
     index_pods = await kube.list("Pod", ns, index_selector) if scd.spec.retrieval is not None else []
-    for kind, objs in [*zip(kinds, listed, strict=True), ("Job", index_jobs)]:
+    for kind, objs in [*zip(kinds, listed, strict=True), ("Job", index_jobs), ("Job", gate_jobs)]:
         for obj in objs:
             if _owned_by(obj, uid):
                 live[(kind, obj["metadata"]["name"])] = obj
@@ -123,6 +134,7 @@ async def observe(
     observed = Observed(
         jobs={v.key: v for v in views if v.key},
         adapters=finetune_adapters.deployment_adapters(scd.metadata.name, finetunes),
+        gate_jobs=_gate_jobs(gate_jobs, gate_pods, scd.metadata.uid),
     )
     for (kind, _name), obj in live.items():
         if kind != "Deployment":
@@ -131,6 +143,8 @@ async def observe(
         view = parse_deployment(obj, FIELD_MANAGER)
         if labels.get(names.LABEL_COMPONENT) == names.COMPONENT_TRITON and names.LABEL_POOL in labels:
             observed.triton[labels[names.LABEL_POOL]] = view
+        elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_CANARY and names.LABEL_POOL in labels:
+            observed.canaries[labels[names.LABEL_POOL]] = view
         elif labels.get(names.LABEL_COMPONENT) == names.COMPONENT_GATEWAY:
             observed.gateway = view
     return LiveState(
@@ -140,7 +154,25 @@ async def observe(
         index_pods=index_pods,
         index_jobs=index_jobs,
         finetunes=finetunes,
+        gate_jobs=[j for j in gate_jobs if _owned_by(j, uid)],
     )
+
+
+def _gate_jobs(
+    jobs: list[dict[str, Any]], pods: list[dict[str, Any]], uid: str
+) -> dict[str, engine_gate.GateJobView]:
+    """The resource's engine gate Jobs by name, each with the pods it ran."""
+    by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        job_name = next((labels[k] for k in JOB_NAME_LABELS if k in labels), None)
+        if job_name:
+            by_job[job_name].append(pod)
+    return {
+        j["metadata"]["name"]: engine_gate.parse_gate_job(j, by_job.get(j["metadata"]["name"], []))
+        for j in jobs
+        if _owned_by(j, uid)
+    }
 
 
 async def _running_logs(kube: Kube, ns: str, pods: list[dict[str, Any]]) -> dict[str, str]:

@@ -123,8 +123,8 @@ def _children(
         for (kind, name), obj in snap.live.items()
         if kind == "Deployment"
     }
-    for name, job in snap.raw_jobs.items():
-        seen[("Job", name)] = fingerprint("Job", job, FIELD_MANAGER)
+    for job in [*snap.raw_jobs.values(), *snap.gate_jobs]:
+        seen[("Job", job["metadata"]["name"])] = fingerprint("Job", job, FIELD_MANAGER)
     for ft in snap.finetunes:
         name = str((ft.get("metadata") or {}).get("name") or "")
         seen[(finetune_adapters.KIND, name)] = finetune_adapters.fingerprint(scd.metadata.name, ft)
@@ -239,6 +239,7 @@ async def reconcile(
     needed = {pe.key for pe in pools}
     if await jobsync.retry_failed(deps.kube, scd, snap.observed.jobs, needed, now, deps.settings):
         snap = await observe(deps.kube, scd, extra, remembered)
+    snap.observed.read_at = now
     p = plan(scd, pools, snap.observed, deps.settings, _monitoring(deps, scd))
     await jobsync.sync_jobs(deps.kube, scd, p, snap.observed.jobs, snap.raw_jobs)
     applied, memory = await _apply_owned(deps, scd, p, snap)

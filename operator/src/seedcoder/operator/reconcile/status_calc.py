@@ -142,6 +142,37 @@ def feedback_verdict(scd: SeedCoderDeployment) -> Verdict:
     )
 
 
+_VERDICTS = ("Passed", "Regressed", "Failed")
+"""Gate states worth keeping in a pool's status after the gate is done with it (the last verdict)."""
+
+
+def gate_verdict(plan: Plan) -> Verdict:
+    """``EngineGate`` (with ``spec.engine.gate``; not part of Ready: the pools serve either way):
+    False when a pool's new engine regressed or could not be evaluated, Unknown while one is
+    evaluated, else True."""
+    gates = plan.gates
+    bad = [(p, g) for p, g in gates.items() if g.stage in ("Regressed", "Failed")]
+    if bad:
+        reason = "EngineRegressed" if any(g.stage == "Regressed" for _, g in bad) else "EvaluationFailed"
+        return Verdict(
+            "EngineGate", "False", reason, "; ".join(f"pool {p}: {g.status.message}" for p, g in bad)
+        )
+    pending = [p for p, g in gates.items() if g.stage in ("Canary", "Evaluating")]
+    if pending:
+        return Verdict(
+            "EngineGate", "Unknown", "Evaluating", f"New engines under evaluation: {', '.join(pending)}"
+        )
+    passed = [(p, g) for p, g in gates.items() if g.stage == "Passed"]
+    if passed:
+        return Verdict(
+            "EngineGate",
+            "True",
+            "EngineWithinMargin",
+            "; ".join(f"pool {p}: {g.status.message}" for p, g in passed),
+        )
+    return Verdict("EngineGate", "True", "NoChangePending", "Every pool serves the engine it asks for")
+
+
 def compute(
     scd: SeedCoderDeployment,
     pools: list[PoolEngine],
@@ -173,12 +204,18 @@ def compute(
     last_scale = {e.pool: e.time for e in (scaling.events if scaling else [])}
     pool_status: list[PoolStatus] = []
     rolling: list[str] = []
+    held: list[str] = []
     ready_pools: list[str] = []
     for pe in pools:
         name = pe.pool.name
         dep = observed.triton.get(name)
         prev = old_pools.get(name)
         serving_key = plan.serving.get(name)
+        gate = plan.gates.get(name)
+        record = gate.status if gate is not None else None
+        if record is None and prev is not None and scd.spec.engine.gate is not None:
+            kept = prev.engine_gate
+            record = kept if kept is not None and kept.state in _VERDICTS else None
         pool_status.append(
             PoolStatus(
                 name=name,
@@ -189,11 +226,14 @@ def compute(
                 ready_replicas=dep.ready_replicas if dep else 0,
                 desired_replicas=desired.get(name, prev.desired_replicas if prev else None),
                 last_scale_time=last_scale.get(name, prev.last_scale_time if prev else None),
+                engine_gate=record,
             )
         )
         if dep is not None and dep.ready_replicas > 0:
             ready_pools.append(name)
-        if dep is None or serving_key != pe.key or dep.engine_key != pe.key or not dep.rolled_out:
+        if gate is not None and gate.stage in ("Regressed", "Failed"):
+            held.append(name)  # the gate keeps the pool on its engine: the rollout stopped, on purpose
+        elif dep is None or serving_key != pe.key or dep.engine_key != pe.key or not dep.rolled_out:
             rolling.append(name)
 
     gw = observed.gateway
@@ -207,6 +247,13 @@ def compute(
         pv = Verdict("Progressing", "True", "BuildingEngines", ev.message)
     elif rolling:
         pv = Verdict("Progressing", "True", "RollingOut", f"Pools rolling out: {', '.join(rolling)}")
+    elif held:
+        pv = Verdict(
+            "Progressing",
+            "False",
+            "EngineGateHeld",
+            f"Pools kept on their engine by the engine gate: {', '.join(held)} (see condition EngineGate)",
+        )
     else:
         pv = Verdict("Progressing", "False", "Complete", "Every pool serves the desired engine")
     slo = scaling.slo if scaling and scaling.slo else old.slo
@@ -223,10 +270,14 @@ def compute(
     ready_v = ready(verdicts)
     # informational, not rolled into Ready: serving works either way, but the data set may not last
     info = [feedback_verdict(scd)]
+    if scd.spec.engine.gate is not None:
+        info.append(gate_verdict(plan))
     conditions, transitions = merge(old.conditions, [ready_v, *verdicts, *info], scd.metadata.generation, now)
     history = list(old.autoscaling.history if old.autoscaling else []) + (scaling.events if scaling else [])
     status = SeedCoderDeploymentStatus(
-        phase=_phase(ready_v, engines, av.status == "True", slo),
+        phase="Degraded"
+        if held and ready_v.status == "True"
+        else _phase(ready_v, engines, av.status == "True", slo),
         observed_generation=scd.metadata.generation,
         conditions=conditions,
         engines=engines,
