@@ -46,7 +46,12 @@ class FimTemplate(BaseModel):
 
 
 class PoolEndpoint(BaseModel):
-    """One Triton pool the gateway may route to."""
+    """One Triton pool the gateway may route to.
+
+    A *candidate* pool (the canary of an engine not yet rolled out, scored by the
+    engine quality gate against the serving engine through this gateway) takes
+    only requests pinned to it by name (``<model>@<pool>``, ``seedcoder.api.adapters``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,6 +74,22 @@ class PoolEndpoint(BaseModel):
         gt=0,
         description="Longest prompt this pool serves within the TTFT SLO; longer ones go elsewhere.",
     )
+    candidate: bool = Field(
+        default=False,
+        description=(
+            "A pool under evaluation (an engine not yet rolled out): it answers only requests that name "
+            "it ('<model>@<pool>'), never ordinary traffic."
+        ),
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_not_candidate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A pool that is no candidate is written as it was before candidates existed (the
+        ConfigMap's checksum, and so the gateway pods, do not change)."""
+        data: dict[str, Any] = handler(self)
+        if not self.candidate:
+            data.pop("candidate", None)
+        return data
 
 
 class GatewayConfig(BaseModel):
