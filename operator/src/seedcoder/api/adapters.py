@@ -11,6 +11,14 @@ Adapter names are DNS labels, so they are safe as Prometheus label values and
 file names; ``base`` (the base model's metric label) and ``other`` (the label of
 feedback for an adapter no longer configured) are reserved.
 
+Pinning, in the same place: ``<model>@<pool>`` (:data:`POOL_SEPARATOR`), or
+``<model>:<adapter>@<pool>`` (the pool part always last), sends the request to
+that one pool of the gateway configuration and nowhere else, e.g.
+``seed-coder-8b-base@h100-fp8``. The engine quality gate uses it to score the
+pool's serving engine and a *candidate* pool (``PoolEndpoint.candidate``: the
+canary of a new engine, which ordinary traffic never reaches) on the same tasks
+through the real gateway.
+
 Teams: an API key's team is the name of its file in the mounted key Secret up
 to the first ``.`` (``payments.alice`` and ``payments.ci`` are both team
 ``payments``; see ``gateway.auth``). A request for the plain base model from a
@@ -41,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SEPARATOR: Final = ":"
 """Between the model id and the adapter name in a request's ``model``."""
+POOL_SEPARATOR: Final = "@"
+"""Before the pool name that pins a request to one pool, last in a request's ``model``."""
 BASE: Final = "base"
 """Reserved adapter name: the base model (its metric label, and ``<model>:base``)."""
 OTHER: Final = "other"
@@ -169,6 +179,18 @@ def split_model(model: str) -> tuple[str, str | None]:
     """``'m:a'`` -> ``('m', 'a')``; ``'m'`` -> ``('m', None)`` (the adapter part unchecked)."""
     base, sep, adapter = model.partition(SEPARATOR)
     return (base, adapter) if sep else (model, None)
+
+
+def split_pool(model: str) -> tuple[str, str | None]:
+    """``'m:a@p'`` -> ``('m:a', 'p')``; ``'m'`` -> ``('m', None)``; ``'m@'`` -> ``('m', '')`` (the pool
+    part, after the last :data:`POOL_SEPARATOR`, unchecked: an empty one is the caller's error to name)."""
+    rest, sep, pool = model.rpartition(POOL_SEPARATOR)
+    return (rest, pool) if sep else (model, None)
+
+
+def pool_model(model: str, pool: str) -> str:
+    """The model id that pins ``model`` (the base or ``<model>:<adapter>``) to ``pool``."""
+    return f"{model}{POOL_SEPARATOR}{pool}"
 
 
 def adapter_model(model: str, adapter: str) -> str:

@@ -10,9 +10,23 @@ must agree. The rules:
   else the base model; ``<model>:base``: the base model, whatever the team;
   ``<model>:<name>``: that adapter (published or a candidate under evaluation),
   else 404 ``model_not_found`` naming it; any other model id: 404.
+* ``<model>@<pool>`` / ``<model>:<adapter>@<pool>`` (the pool part last) pins
+  the request to that configured pool (:meth:`AdapterRouter.pools_for`): it
+  goes there or fails (503 when the pool is down or cannot apply the adapter;
+  no fallback, since a pin exists to measure that pool), and the response's
+  ``model`` echoes the pinned id, so the response cache (keyed by it) never
+  serves one pool's answer for another. A pool nobody configured: 404
+  ``model_not_found`` naming it and the configured pools; an empty pool name: 400.
+  The adapter part is routed as above (a team's default adapter still applies).
+* A *candidate* pool (``PoolEndpoint.candidate``: the canary of an engine the
+  engine quality gate is scoring against the serving one through this gateway)
+  takes pinned requests only; unpinned traffic never reaches it. Neither
+  candidates nor pinned ids are listed in ``/v1/models``.
 * The metric label of a request is its adapter's name, ``base``, or ``other``
   (an adapter removed since); only names in the configuration ever become
-  labels, so cardinality stays bounded.
+  labels, so cardinality stays bounded. Metrics labelled by the answered model
+  id see pinned ids too, but only for configured pools and adapters (unknown
+  ones are rejected before any metric is touched), so those stay bounded as well.
 """
 
 from __future__ import annotations
@@ -20,10 +34,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seedcoder.api.adapters import BASE, OTHER, AdapterConfig, adapter_model, split_model
+from seedcoder.api.adapters import (
+    BASE,
+    OTHER,
+    POOL_SEPARATOR,
+    AdapterConfig,
+    adapter_model,
+    pool_model,
+    split_model,
+    split_pool,
+)
 from seedcoder.api.gateway_config import GatewayConfig
 from seedcoder.gateway.backend import LoraSelection
-from seedcoder.gateway.errors import NotFound
+from seedcoder.gateway.errors import InvalidRequest, NotFound
 from seedcoder.gateway.routing import Pool
 
 
@@ -31,8 +54,9 @@ from seedcoder.gateway.routing import Pool
 class Route:
     """The outcome of adapter routing for one request."""
 
-    model: str  # the model id answered in responses
+    model: str  # the model id answered in responses (with its '@<pool>' when pinned)
     adapter: AdapterConfig | None  # None: the base model
+    pool: str | None = None  # the one pool a pinned request may go to; None: any non-candidate pool
 
     @property
     def label(self) -> str:
@@ -47,10 +71,33 @@ class AdapterRouter:
         self._by_name = {a.name: a for a in cfg.adapters}
         self._by_team = {t: a for a in cfg.adapters if a.published for t in a.teams}
         self._runtime = {p.name: p.runtime for p in cfg.pools}
+        self._candidates = frozenset(p.name for p in cfg.pools if p.candidate)
 
     def route(self, requested: str | None, team: str | None) -> Route:
-        """The adapter for a request naming ``requested`` (None: the base) from ``team``."""
-        base, adapter = split_model(requested if requested is not None else self.model)
+        """The adapter (and the pinned pool, if any) for a request naming ``requested`` (None: the base)
+        from ``team``."""
+        rest, pool = split_pool(requested if requested is not None else self.model)
+        route = self._route(requested, rest, team)
+        if pool is None:
+            return route
+        configured = ", ".join(self._runtime)
+        if not pool:
+            raise InvalidRequest(
+                f"The model '{requested}' names an empty pool after '{POOL_SEPARATOR}'; "
+                f"pin a pool with '{self.model}{POOL_SEPARATOR}<pool>' (configured pools: {configured})",
+                param="model",
+                code="invalid_pool",
+            )
+        if pool not in self._runtime:
+            raise NotFound(
+                f"The pool '{pool}' of model '{self.model}' does not exist (configured pools: {configured})",
+                param="model",
+                code="model_not_found",
+            )
+        return Route(pool_model(route.model, pool), route.adapter, pool)
+
+    def _route(self, requested: str | None, name: str, team: str | None) -> Route:
+        base, adapter = split_model(name)
         if base != self.model:
             raise NotFound(
                 f"The model '{requested}' does not exist; this gateway serves '{self.model}'",
@@ -80,6 +127,10 @@ class AdapterRouter:
             return BASE
         return adapter_name if adapter_name in self._by_name else OTHER
 
+    def label_of(self, model: str) -> str:
+        """The metric label of an answered model id (``<model>[:<adapter>][@<pool>]``)."""
+        return self.label_for(split_model(split_pool(model)[0])[1])
+
     def serves(self, adapter: AdapterConfig | None, pool: str) -> bool:
         """Whether ``pool`` can apply ``adapter`` (every pool serves the base)."""
         if adapter is None:
@@ -89,8 +140,21 @@ class AdapterRouter:
         runtime = self._runtime.get(pool)
         return runtime is not None and adapter.serves_runtime(runtime)
 
-    def pools_for(self, adapter: AdapterConfig | None, pools: Sequence[Pool]) -> list[Pool]:
-        return [p for p in pools if self.serves(adapter, p.name)]
+    def pools_for(
+        self, adapter: AdapterConfig | None, pools: Sequence[Pool], pinned: str | None = None
+    ) -> list[Pool]:
+        """The pools that may serve a request for ``adapter``: the ``pinned`` one only, else every pool
+        that is not a candidate; of those, the ones that can apply the adapter."""
+        return [p for p in self.traffic_pools(pools, pinned) if self.serves(adapter, p.name)]
+
+    def traffic_pools(self, pools: Sequence[Pool], pinned: str | None = None) -> list[Pool]:
+        """``pinned`` alone when set, else every pool but the candidates (whatever the adapter)."""
+        if pinned is not None:
+            return [p for p in pools if p.name == pinned]
+        return [p for p in pools if p.name not in self._candidates]
+
+    def is_candidate(self, pool: str) -> bool:
+        return pool in self._candidates
 
     def selection(self, adapter: AdapterConfig | None, pool: str) -> LoraSelection | None:
         """What ``pool``'s model is sent for ``adapter`` (None for the base)."""

@@ -5,7 +5,9 @@ different dialects but ask for the same thing (prefix, optional suffix, limits,
 sampling); the service works on this one normalised ``Job``. The checks here
 need the configuration (model name, output limit, ``n`` limit) or say clearly
 which OpenAI features are not supported, so the client learns why. The
-``model`` names the base or an adapter (``gateway.adapters`` decides which).
+``model`` names the base or an adapter, and may pin one pool with
+``@<pool>`` (``gateway.adapters`` decides; ``/infill`` names no model, so it
+is never pinned).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Job:
     repetition_penalty: float | None = None
     n_indent: int = 0
     adapter: AdapterConfig | None = None  # None: the base model
+    pool: str | None = None  # pinned by '<model>@<pool>': only that pool serves it; None: any but candidates
 
     @property
     def warmup(self) -> bool:
@@ -114,6 +117,7 @@ def from_completion(
         min_p=None if req.min_p is None else float(req.min_p),
         repetition_penalty=None if req.repetition_penalty is None else float(req.repetition_penalty),
         adapter=route.adapter,
+        pool=route.pool,
     )
 
 

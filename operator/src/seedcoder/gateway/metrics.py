@@ -4,6 +4,11 @@ Why its own module: the names come from ``seedcoder.metricnames`` (the
 autoscaler, alerts and dashboards query the same names), and the gateway's TTFT
 histogram is the SLO's source of truth (Triton has no TTFT metric), so its
 buckets are chosen for millisecond-scale first tokens around a 300 ms SLO.
+
+Bounded labels: ``model`` is the answered model id (the base,
+``<model>:<adapter>``, either pinned as ``...@<pool>``), and ``gateway.adapters``
+rejects unknown adapters and pools before any metric is touched, so only
+configured names ever become label values.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from seedcoder.api.adapters import split_model
 from seedcoder.gateway import llamacpp_wire, sse
 from seedcoder.gateway.errors import GatewayError, InvalidRequest, StorageUnavailable, from_validation
 from seedcoder.gateway.feedback import build_event
@@ -256,7 +255,7 @@ def feedback_adapter(d: GatewayDeps, event: dict[str, Any], identity: str) -> st
     the client named a model)."""
     model = event.get("model")
     if isinstance(model, str):
-        return d.service.router.label_for(split_model(model)[1])
+        return d.service.router.label_of(model)
     return d.service.router.route(None, d.keys.team(identity)).label
 
 

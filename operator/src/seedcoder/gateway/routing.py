@@ -7,7 +7,9 @@ the pool's total over its replicas and ``capacity`` is ``capacity_weight``
 times its healthy replicas; ties go to the pool listed first. When no healthy
 pool can serve the prompt's length, the healthy pool with the largest
 ``max_prompt_tokens`` serves it (a slower answer beats none). No healthy pool
-at all: 503.
+at all: 503. The pools the rule sees are already narrowed by the request: its
+pinned pool alone (``<model>@<pool>``), else every pool but the candidates
+(``gateway.adapters``), and of those the ones that can apply its adapter.
 
 Replica rule: within the chosen pool, the healthy endpoint (one Triton pod, one
 gRPC channel) with the fewest outstanding requests; ties rotate, so sequential

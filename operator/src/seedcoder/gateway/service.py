@@ -6,7 +6,12 @@ a stream of domain events (``Delta``/``Finish``/``Summary``) that the route turn
 into SSE. Backend failures are mapped in ``errors.map_backend`` only.
 
 The exact-match cache holds greedy requests only (``temperature`` 0): the key is
-the final prompt and every parameter that changes the output.
+the final prompt and every parameter that changes the output, including the
+answered model id, which carries a pinned pool (``<model>@<pool>``), so a pinned
+request never gets another pool's cached answer.
+
+Pools: a request pinned to a pool goes there only; an unpinned one never goes
+to a *candidate* pool (``gateway.adapters``).
 """
 
 from __future__ import annotations
@@ -122,17 +127,35 @@ class CompletionService:
 
     # ------------------------------------------------------------------ helpers
     async def _prepare(self, job: Job) -> Prepared:
-        pools = self.pools if job.adapter is None else self.router.pools_for(job.adapter, self.pools)
-        if not pools:
-            raise BackendUnavailable(
-                f"No pool of this gateway serves the adapter '{job.adapter.name if job.adapter else ''}'",
-                code="no_pool_for_adapter",
-            )
+        pools = self._pools(job)
         prep = await prepare(job, self.cfg, pools, self.retriever)
         if (found := prep.retrieved) is not None:
             n = len(found.chunks)
             self.metrics.observe_retrieval(n, prep.retrieved_tokens, found.seconds, found.available)
         return prep
+
+    def _pools(self, job: Job) -> list[Pool]:
+        """The pools ``job`` may go to: its pinned pool alone (no fallback: a pin measures that pool), else
+        every pool but the candidates; of those, the ones that can apply its adapter."""
+        pools = self.router.pools_for(job.adapter, self.pools, job.pool)
+        if not pools:
+            where = "" if job.pool is None else f" (pinned to pool '{job.pool}')"
+            if job.adapter is None:  # only when every configured pool is a candidate
+                raise BackendUnavailable(
+                    "No pool of this gateway takes ordinary traffic (every pool is a candidate, served only "
+                    "when named as '<model>@<pool>')",
+                    code="no_healthy_pool",
+                    retry_after=1,
+                )
+            raise BackendUnavailable(
+                f"No pool of this gateway serves the adapter '{job.adapter.name}'{where}",
+                code="no_pool_for_adapter",
+            )
+        if job.pool is not None and not pools[0].healthy:
+            raise BackendUnavailable(
+                f"The pinned pool '{job.pool}' has no healthy replica", code="no_healthy_pool", retry_after=1
+            )
+        return pools
 
     def _params(self, job: Job, prep: Prepared, i: int) -> GenParams:
         return GenParams(
