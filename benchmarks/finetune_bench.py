@@ -53,7 +53,12 @@ from typing import Any
 from seedcoder.api.finetune import GateSpec
 from seedcoder.evaluation import metrics
 from seedcoder.finetune.gate import decide, scores_from_summary
-from seedcoder_dev.localstack.triton import TritonServer, cache_dir, gguf_model_path, write_llamacpp_repository
+from seedcoder_dev.localstack.triton import (
+    TritonServer,
+    cache_dir,
+    gguf_model_path,
+    write_llamacpp_repository,
+)
 
 from benchmarks.finetune_data import record, repository_holes
 from benchmarks.finetune_env import cuda_packages, lora_converter, pins, training_python
