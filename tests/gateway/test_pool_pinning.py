@@ -13,6 +13,7 @@ or one pool pointing at a port nobody listens on (a pool that is down).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -267,7 +268,12 @@ def test_a_healthy_candidate_never_stands_in_for_a_serving_pool_that_is_down(
     triton_server: Any, gateway_factory: Callable[..., GatewayProcess]
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"  # nobody listens: the serving pool is down
-    gw = gateway_factory(triton_server.grpc_url, pools=_pools(dead, triton_server.grpc_url))
+    # Not ready (only a candidate is healthy): wait for the candidate to answer instead.
+    gw = gateway_factory(triton_server.grpc_url, pools=_pools(dead, triton_server.grpc_url), wait_ready=False)
+    deadline = time.monotonic() + 60
+    while _complete(gw, f"{MODEL_NAME}@canary").status_code != 200:
+        assert time.monotonic() < deadline, "the candidate never answered"
+        time.sleep(0.2)
 
     for model in (MODEL_NAME, f"{MODEL_NAME}@serving"):
         r = _complete(gw, model)
@@ -280,6 +286,7 @@ def test_a_healthy_candidate_never_stands_in_for_a_serving_pool_that_is_down(
     canary = _complete(gw, f"{MODEL_NAME}@canary")
     assert canary.status_code == 200, canary.text
     assert canary.json()["seedcoder"]["pool"] == "canary"
+    assert gw.status("/readyz") == 503, "a healthy candidate alone does not make the gateway ready"
 
 
 @pytest.mark.triton

@@ -340,3 +340,56 @@ def test_killing_the_operator_pod_mid_build_leaves_one_job(product: Product) -> 
     new_op = product.pods(OPERATOR_NS, "app.kubernetes.io/component=operator")
     assert [p["metadata"]["name"] for p in new_op] != [op["metadata"]["name"]]
     print(f"build Job still running when the operator pod was deleted: {running_at_kill}")
+
+
+def test_a_new_engine_is_scored_on_a_canary_through_the_gateway_before_it_rolls_out(product: Product) -> None:
+    """The engine gate for real: canary Triton pod, the gateway pinning each model to its pool, the
+    evaluation Job running the FIM harness under its NetworkPolicy, then the verdict and the rollout.
+
+    The new engine serves the same GGUF weights (only ``maxOutputLen`` changes), so greedy answers
+    agree and the gate passes; the regression branch is shown on the local control plane.
+    """
+    cluster = product.cluster
+    product.kubectl("create", "secret", "generic", "eval-key", "-n", NS, f"--from-literal=api-key={API_KEY}")
+    before = kubectl_json(cluster, "get", "deployment", f"{NAME}-triton-cpu", "-n", NS)
+    old_key = before["metadata"]["labels"]["seedcoder.dev/engine-key"]
+    gate = {"maxDrop": 0.05, "maxTokens": 12, "limit": 8, "apiKeySecretRef": "eval-key"}
+    patch = {"spec": {"engine": {"maxOutputLen": 40, "gate": gate}}}
+    product.kubectl("patch", "scd", NAME, "-n", NS, "--type=merge", "-p", json.dumps(patch))
+
+    canary = wait_for(
+        "the canary Triton pod ready",
+        lambda: product.ready_pods(NS, "app.kubernetes.io/component=triton-canary"),
+        timeout=420,
+        interval=2,
+    )
+    new_key = canary[0]["metadata"]["labels"]["seedcoder.dev/engine-key"]
+    assert new_key != old_key
+    live = kubectl_json(cluster, "get", "deployment", f"{NAME}-triton-cpu", "-n", NS)
+    assert live["metadata"]["labels"]["seedcoder.dev/engine-key"] == old_key, "the pool waits for the verdict"
+
+    def finished_pod() -> dict[str, Any] | None:
+        pods = product.pods(NS, "app.kubernetes.io/component=engine-gate")
+        done = [p for p in pods if p["status"].get("phase") in ("Succeeded", "Failed")]
+        return done[0] if done else None
+
+    pod = wait_for("the evaluation pod to finish", finished_pod, timeout=600, interval=3)
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert pod["status"]["phase"] == "Succeeded", term
+    runs = {r["model"]: r["sets"]["public"] for r in json.loads(term["message"])["runs"]}
+    assert set(runs) == {f"{MODEL}@cpu", f"{MODEL}@cpu.candidate"}
+    assert {r["tasks"] for r in runs.values()} == {8}
+    print(f"engine gate scores: {runs}")
+
+    def rolled() -> dict[str, Any] | None:
+        obj = kubectl_json(cluster, "get", "scd", NAME, "-n", NS)
+        gate_status = obj["status"]["pools"][0].get("engineGate") or {}
+        dep = kubectl_json(cluster, "get", "deployment", f"{NAME}-triton-cpu", "-n", NS)
+        on_new = dep["metadata"]["labels"]["seedcoder.dev/engine-key"] == new_key
+        return obj if on_new and gate_status.get("state") == "Passed" else None
+
+    obj = wait_for("the pool on the new engine", rolled, timeout=300, interval=2)
+    assert obj["status"]["pools"][0]["engineGate"]["reason"] == "EngineWithinMargin"
+    wait_ready(cluster, NS, NAME, timeout=420)
+    wait_for("the canary gone", lambda: not product.pods(NS, "app.kubernetes.io/component=triton-canary"),
+             timeout=180, interval=2)  # fmt: skip

@@ -276,7 +276,9 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     d = deps(request)
-    healthy = [p.name for p in d.pools if p.healthy]
+    # Ready means ordinary traffic can be served: a healthy candidate (an engine under
+    # evaluation, answering pinned requests only) does not make the gateway ready.
+    healthy = [p.name for p in d.service.router.traffic_pools(d.pools) if p.healthy]
     if not healthy:
         return json_response({"status": "unavailable", "healthy_pools": []}, status=503)
     return json_response({"status": "ready", "healthy_pools": healthy})
