@@ -8,47 +8,31 @@ with a completion.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from seedcoder.evaluation.cli import main, wait_ready
 from seedcoder.evaluation.client import CompletionsClient, EndpointError
 
+from tests.fixtures.http_stub import QuietHandler, serving
+
 
 @contextmanager
 def endpoint(failures: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(body)
+            seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             if len(seen) <= failures:
-                data = b'{"error": {"message": "No healthy pool", "code": "no_healthy_pool"}}'
-                self.send_response(503)
+                self.send_json(503, b'{"error": {"message": "No healthy pool", "code": "no_healthy_pool"}}')
             else:
-                data = json.dumps({"choices": [{"text": "x"}]}).encode()
-                self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.send_json(200, json.dumps({"choices": [{"text": "x"}]}).encode())
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}/v1", seen
 
 
 class FakeTime:

@@ -21,11 +21,9 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -38,6 +36,7 @@ from seedcoder.gateway.feedback import FeedbackStore, Served, build_event
 from seedcoder.operator.finetune.live_feedback import feedback_query
 from seedcoder_dev.devcluster import Cluster
 
+from tests.fixtures.http_stub import QuietHandler, serving
 from tests.operator.harness import (
     OperatorProcess,
     apply,
@@ -162,7 +161,7 @@ def prometheus_standin(expected_query: str, counts: dict[tuple[str, str], int]) 
     """An HTTP API answering Prometheus instant queries: the recording rule's per-adapter, per-outcome
     feedback events for ``expected_query`` (an empty vector for any other query)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
             query = parse_qs(url.query).get("query", [""])[0]
@@ -172,24 +171,10 @@ def prometheus_standin(expected_query: str, counts: dict[tuple[str, str], int]) 
             ]
             ok = url.path == "/api/v1/query" and query == expected_query
             body = {"status": "success", "data": {"resultType": "vector", "result": result if ok else []}}
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(200, json.dumps(body).encode())
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def gateway_adapters(cluster: Cluster, ns: str) -> dict[str, dict[str, Any]]:

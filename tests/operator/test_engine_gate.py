@@ -174,6 +174,10 @@ def test_a_regressed_engine_is_held_back_with_the_numbers_and_a_warning() -> Non
     assert gate.edit_similarity_deltas is not None
     assert gate.edit_similarity_deltas["public"] < -0.5
     assert "public edit similarity fell by" in gate.message
+    assert gate.serving_scores is not None
+    assert gate.candidate_scores is not None
+    assert (gate.serving_scores["public"].tasks, gate.serving_scores["public"].exact_match) == (40, 1.0)
+    assert gate.candidate_scores["public"].edit_similarity == 0.0
     cond = next(c for c in status.conditions if c.type == "EngineGate")
     assert (cond.status, cond.reason) == ("False", "EngineRegressed")
     progressing = next(c for c in status.conditions if c.type == "Progressing")

@@ -256,10 +256,12 @@ class StageStatus(ApiModel):
 class SetScores(ApiModel):
     """Scores of one endpoint on one task set."""
 
-    tasks: int = Field(ge=0)
-    exact_match: float
-    edit_similarity: float
-    pass_at_1: float | None = None
+    tasks: int = Field(ge=0, description="Tasks scored.")
+    exact_match: float = Field(description="Share of answers equal to the expected middle (0..1).")
+    edit_similarity: float = Field(description="Mean normalised edit similarity to the middle (0..1).")
+    pass_at_1: float | None = Field(
+        default=None, description="Share of tasks whose tests pass (tasks with tests only)."
+    )
 
 
 class RunScores(ApiModel):

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from seedcoder.api._base import ApiModel
+from seedcoder.api.finetune import SetScores
 from seedcoder.api.retrieval import RetrievalStatus
 
 Phase = Literal["Pending", "BuildingEngines", "Deploying", "Ready", "Degraded", "Failed"]
@@ -89,6 +90,12 @@ class EngineGateStatus(ApiModel):
     message: str = Field(default="", max_length=4096, description="The verdict with its numbers.")
     edit_similarity_deltas: dict[str, float] | None = Field(
         default=None, description="Candidate minus serving mean edit similarity, by task set."
+    )
+    serving_scores: dict[str, SetScores] | None = Field(
+        default=None, description="The serving engine's scores by task set (tasks, EM, ES, pass@1)."
+    )
+    candidate_scores: dict[str, SetScores] | None = Field(
+        default=None, description="The new engine's scores by task set."
     )
 
 

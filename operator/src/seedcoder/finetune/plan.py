@@ -42,7 +42,7 @@ COMPONENT_DATASET: Final = "finetune-dataset"
 COMPONENT_TRAIN: Final = "finetune-train"
 COMPONENT_EVALUATE: Final = "finetune-evaluate"
 LABEL_RUN: Final = "seedcoder.dev/finetune-run"
-TERMINATION_LOG: Final = "/dev/termination-log"
+TERMINATION_LOG: Final = podsec.TERMINATION_LOG
 _RUN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?$")
 
 
@@ -114,21 +114,7 @@ def _job(
     backoff: int,
 ) -> Manifest:
     labels = _labels(ctx, component)
-    container = {
-        **container,
-        "securityContext": podsec.container_security(),
-        "terminationMessagePath": TERMINATION_LOG,
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [*container.get("volumeMounts", []), {"name": "tmp", "mountPath": "/tmp"}],
-    }
-    pod: Manifest = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": podsec.pod_security(),
-        "containers": [container],
-        "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}],
-    }
+    pod = podsec.run_to_completion(container, volumes)
     job: Manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -54,7 +54,7 @@ so no pool of the resource can be named like it."""
 POOL_PIN: Final = "@"
 LABEL_CANDIDATE_KEY: Final = "seedcoder.dev/candidate-engine-key"
 LABEL_SERVING_KEY: Final = "seedcoder.dev/serving-engine-key"
-TERMINATION_LOG: Final = "/dev/termination-log"
+TERMINATION_LOG: Final = podsec.TERMINATION_LOG
 WAIT_READY_S: Final = 900
 """How long the evaluation waits for the gateway to answer for both engines (a rollout of the
 gateway with the candidate listed, the canary's engine loading)."""
@@ -170,20 +170,8 @@ def evaluation_job(g: GateInputs, gate: EngineGateSpec, images: ImageChoice) -> 
         "command": command,
         "env": env,
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
-        "securityContext": podsec.container_security(),
-        "terminationMessagePath": TERMINATION_LOG,
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    pod: Manifest = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": podsec.pod_security(),
-        **images.pod_fields(),
-        "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
-    }
+    pod = {**podsec.run_to_completion(container, []), **images.pod_fields()}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -341,6 +329,12 @@ def decide(
     if verdict.reason == "EngineRegressed":
         stage = "Regressed"
     status = EngineGateStatus(
-        **base, state=stage, reason=verdict.reason, message=verdict.message, edit_similarity_deltas=deltas
+        **base,
+        state=stage,
+        reason=verdict.reason,
+        message=verdict.message,
+        edit_similarity_deltas=deltas,
+        serving_scores=serving,
+        candidate_scores=candidate,
     )
     return PoolGate(stage, status)

@@ -48,6 +48,31 @@ def container_security() -> Manifest:
     }
 
 
+TERMINATION_LOG = "/dev/termination-log"
+
+
+def run_to_completion(container: Manifest, volumes: list[Manifest]) -> Manifest:
+    """The pod spec of a Job that runs one program to its end and reports through its termination
+    message (the kubelet keeps up to 4 KiB of it, or the log's tail when the program fails):
+    restricted security, no service account token or service links, and a writable ``/tmp`` (the
+    root filesystem is read-only)."""
+    c = {
+        **container,
+        "securityContext": container_security(),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [*container.get("volumeMounts", []), {"name": "tmp", "mountPath": "/tmp"}],
+    }
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security(),
+        "containers": [c],
+        "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}],
+    }
+
+
 def gpu_count(profile: GpuProfile) -> int:
     """GPUs one pod of this profile requests (an 8B model fits on one 80 GB or 48 GB GPU)."""
     return 0 if profile.product_label is None else 1
