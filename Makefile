@@ -53,6 +53,14 @@ deps: venv testbins tools nodebins images
 images: venv tools
 	$(VPY) tools/build_images.py
 
+# The fine-tuning training image (seedcoder-train: the seedcoder image plus torch
+# with its CUDA 13 wheels, transformers and peft, the `finetune` extra). Opt-in and
+# NOT part of `make images` or `make test`: it downloads about 3 GB of wheels and
+# the image is several GB (needs about 20 GB free while it builds).
+.PHONY: image-train
+image-train: venv tools
+	$(VPY) tools/build_images.py --only seedcoder-train
+
 # ---------------------------------------------------------------- quality gates
 .PHONY: lint
 lint: venv
