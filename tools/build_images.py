@@ -389,6 +389,18 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
     }
 
 
+def build_order(names: list[str]) -> list[str]:
+    """``names`` with each image built on another of these images after it (added when not asked for)."""
+    order: list[str] = []
+    for name in names:
+        parent = BUILT_ON.get(name)
+        if parent is not None and parent not in order:
+            order.append(parent)
+        if name not in order:
+            order.append(name)
+    return order
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=",".join(DEFAULT_IMAGES), help="comma-separated: " + ", ".join(IMAGES))
@@ -398,13 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in IMAGES]
     if unknown:
         raise SystemExit(f"error: unknown image(s) {', '.join(unknown)}; known: {', '.join(IMAGES)}")
-    # an image built on another of these images comes after it (built first when not asked for)
-    for name in list(names):
-        parent = BUILT_ON.get(name)
-        if parent is not None and parent not in names[: names.index(name)]:
-            if parent in names:
-                names.remove(parent)
-            names.insert(names.index(name), parent)
+    names = build_order(names)
     preflight(TRAINING_FREE_BYTES if "seedcoder-train" in names else 4 * 1024**3)
     started = time.monotonic()
     base = base_image()
