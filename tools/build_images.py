@@ -346,7 +346,7 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
             for w in wheels:
                 os.link(w, Path(ctx) / "wheels" / w.name)
             shutil.copy2(ROOT / "images" / containerfile, Path(ctx) / "Containerfile")
-            run(
+            built_by = subprocess.run(
                 [
                     *PODMAN,
                     "build",
@@ -365,7 +365,14 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
                     ctx,
                 ],
                 capture_output=True,
+                text=True,
+                check=False,
             )
+            if built_by.returncode != 0:
+                raise SystemExit(
+                    f"error: podman build of {name} failed (exit {built_by.returncode}):\n"
+                    + (built_by.stderr or built_by.stdout)[-4000:]
+                )
         IMAGES_DIR.mkdir(parents=True, exist_ok=True)
         for old in IMAGES_DIR.glob(f"{name}-*.tar"):
             old.unlink()
@@ -417,9 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     deps = dependency_wheels()
     own = project_wheel()
     results: list[dict[str, object]] = []
+    cache_refs: dict[str, str] = {}
     for name in names:
         parent = BUILT_ON.get(name)
-        results.append(build(name, IMAGES[parent][1] if parent else base, deps, own))
+        # on the parent's cache reference: its inputs name it, whatever the default tag points at now
+        result = build(name, cache_refs[parent] if parent else base, deps, own)
+        cache_refs[name] = f"localhost/seedcoder-cache/{name}:{result['inputs']}"
+        results.append(result)
     index_path = IMAGES_DIR / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     index = {k: v for k, v in index.items() if Path(v).is_file()}
