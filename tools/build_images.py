@@ -24,7 +24,8 @@ reachable, so everything a registry would give comes from package repositories:
    the ``finetune`` extra's wheels (torch with its CUDA wheels, transformers,
    peft), collected into a wheelhouse of their own;
 4. ``podman save`` of each image into the cache, listed in ``index.json``
-   (reference -> archive) for the local node's container runtime to import.
+   (reference -> archive) for the local node's container runtime to import (all
+   but the training image, which no pod on the local node runs).
 
 Every step is cached outside the repository by a hash of its inputs: a warm run
 checks hashes and returns in seconds. Usage::
@@ -84,6 +85,9 @@ IMAGES = {
 """name -> (Containerfile, reference it is tagged with, needs the llama.cpp and Triton wheels)."""
 BUILT_ON = {"seedcoder-train": "seedcoder"}
 """Images whose base is another of these images (built first), not the Debian base."""
+NOT_FOR_THE_NODE = ("seedcoder-train",)
+"""Archived in the cache but not listed in ``index.json``: the local node imports every listed
+archive when it starts, and no training Job runs there (a 6 GB import on each start for nothing)."""
 TRAINING_EXTRA = "finetune"
 """The optional dependencies only the training image installs (its own wheelhouse)."""
 TRAINING_FREE_BYTES = 20 * 1024**3
@@ -396,6 +400,15 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
     }
 
 
+def node_index(index: dict[str, str], results: list[dict[str, object]]) -> dict[str, str]:
+    """``index`` (reference -> archive) with this run's archives, less those the node never runs."""
+    out = dict(index)
+    out.update({str(r["reference"]): str(r["archive"]) for r in results if r["name"] not in NOT_FOR_THE_NODE})
+    for name in NOT_FOR_THE_NODE:
+        out.pop(IMAGES[name][1], None)
+    return out
+
+
 def build_order(names: list[str]) -> list[str]:
     """``names`` with each image built on another of these images after it (added when not asked for)."""
     order: list[str] = []
@@ -433,8 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
     index_path = IMAGES_DIR / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    index = {k: v for k, v in index.items() if Path(v).is_file()}
-    index.update({str(r["reference"]): str(r["archive"]) for r in results})
+    index = node_index({k: v for k, v in index.items() if Path(v).is_file()}, results)
     tmp = index_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     tmp.replace(index_path)

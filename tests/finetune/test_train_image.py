@@ -128,6 +128,15 @@ def test_the_build_makes_the_seedcoder_image_first_and_stages_only_training_whee
     ]
     assert build_images.build_order(["triton-cpu"]) == ["triton-cpu"]
     assert build_images.training_requirements() == _extra()
+    # archived, but not for the local node to import at each start (no training Job runs there)
+    listed = build_images.node_index(
+        {"old/ref:1": "/a.tar", TRAIN_REF: "/stale.tar"},
+        [
+            {"name": "seedcoder", "reference": default_image("seedcoder").reference, "archive": "/s.tar"},
+            {"name": "seedcoder-train", "reference": TRAIN_REF, "archive": "/t.tar"},
+        ],
+    )
+    assert listed == {"old/ref:1": "/a.tar", default_image("seedcoder").reference: "/s.tar"}
 
     # the staged wheels, on a wheelhouse laid out as the build lays it out (no download)
     monkeypatch.setattr(build_images, "CACHE", tmp_path)
