@@ -16,6 +16,7 @@ help:
 	@echo "make test          install everything, then lint, type-check and run the whole test suite"
 	@echo "make up / down     like demo, but leave the stack running for exploration / stop it"
 	@echo "make images        build the container images (podman; cached by a hash of their inputs)"
+	@echo "make image-train   build the fine-tuning training image (opt-in: about 6 GB, torch with CUDA wheels)"
 	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
 	@echo "make cluster-down  stop it"
 	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling | bench-finetune"
