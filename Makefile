@@ -16,6 +16,7 @@ help:
 	@echo "make test          install everything, then lint, type-check and run the whole test suite"
 	@echo "make up / down     like demo, but leave the stack running for exploration / stop it"
 	@echo "make images        build the container images (podman; cached by a hash of their inputs)"
+	@echo "make image-train   build the fine-tuning training image (opt-in: about 6 GB, torch with CUDA wheels)"
 	@echo "make cluster-up    start only the local Kubernetes control plane (kubeconfig in .dev/kubeconfig)"
 	@echo "make cluster-down  stop it"
 	@echo "make bench-operator | bench-gateway | bench-scan | bench-autoscaling | bench-finetune"
@@ -52,6 +53,14 @@ deps: venv testbins tools nodebins images
 .PHONY: images
 images: venv tools
 	$(VPY) tools/build_images.py
+
+# The fine-tuning training image (seedcoder-train: the seedcoder image plus torch
+# with its CUDA 13 wheels, transformers and peft, the `finetune` extra). Opt-in and
+# NOT part of `make images` or `make test`: it downloads about 3 GB of wheels and
+# the image is several GB (needs about 20 GB free while it builds).
+.PHONY: image-train
+image-train: venv tools
+	$(VPY) tools/build_images.py --only seedcoder-train
 
 # ---------------------------------------------------------------- quality gates
 .PHONY: lint

@@ -1,7 +1,9 @@
 """The cached training environment and llama.cpp's LoRA converter for the CPU fine-tuning benchmark.
 
 Why a separate environment: torch, transformers and peft are the training
-image's packages, not the product's; the benchmark installs them once into a
+image's packages, not the product's: the ``finetune`` extra of pyproject.toml pins
+them, for this benchmark and the seedcoder-train image alike (read from there, never
+repeated here). The benchmark installs them once into a
 virtual environment outside the repository, under ``$SEEDCODER_CACHE``, named by
 a hash of the pinned versions (a change of pin makes a new one; a half-made one
 is never used: the ``.complete`` marker is written last).
@@ -26,11 +28,26 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 from pathlib import Path
 
 from seedcoder_dev.localstack.triton import cache_dir
 
-TORCH = "torch==2.15.0"
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_EXTRA = "finetune"
+
+
+def training_pins() -> tuple[str, tuple[str, ...]]:
+    """torch's pin and the other pins of the ``finetune`` extra, in pyproject.toml's order."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = tuple(project["optional-dependencies"][TRAINING_EXTRA])
+    torch = [r for r in extra if r.startswith("torch==")]
+    if len(torch) != 1:
+        raise RuntimeError(f"pyproject.toml's {TRAINING_EXTRA} extra must pin torch exactly once: {extra}")
+    return torch[0], tuple(r for r in extra if r != torch[0])
+
+
+TORCH, TRAINING_PACKAGES = training_pins()
 TORCH_CPU_DEPENDENCIES = (
     "filelock==4.3.1",
     "typing_extensions==4.16.0",
@@ -40,14 +57,7 @@ TORCH_CPU_DEPENDENCIES = (
     "fsspec==2026.9.0",
     "setuptools==84.2.1",
 )
-TRAINING_PACKAGES = (
-    "transformers==5.24.0",
-    "peft==0.21.2",
-    "gguf==0.19.0",
-    "sentencepiece==0.2.3",
-    "protobuf==7.36.2",
-    "numpy<2.4",
-)
+"""torch's own dependencies, pinned for its ``--no-deps`` install here (the image lets pip resolve them)."""
 LLAMA_CPP_PYTHON = "0.3.36"  # the version tools/setup-python.sh builds
 """The source distribution that carries ``convert_lora_to_gguf.py``."""
 

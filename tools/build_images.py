@@ -18,14 +18,20 @@ reachable, so everything a registry would give comes from package repositories:
    the llama.cpp CUDA image (``--only triton-llamacpp-cuda``, not built by
    default), whose CUDA base and CUDA build of llama.cpp cannot be had here, is
    built the same way with the CPU llama.cpp wheel and ``REQUIRE_CUDA=0``, tagged
-   ``localhost/seedcoder-triton-llamacpp-cuda:<version>-standin``;
+   ``localhost/seedcoder-triton-llamacpp-cuda:<version>-standin``; the training
+   image (``--only seedcoder-train``, ``make image-train``, not built by default:
+   several GB) is built FROM the seedcoder image (built first when missing) with
+   the ``finetune`` extra's wheels (torch with its CUDA wheels, transformers,
+   peft), collected into a wheelhouse of their own;
 4. ``podman save`` of each image into the cache, listed in ``index.json``
-   (reference -> archive) for the local node's container runtime to import.
+   (reference -> archive) for the local node's container runtime to import (all
+   but the training image, which no pod on the local node runs).
 
 Every step is cached outside the repository by a hash of its inputs: a warm run
 checks hashes and returns in seconds. Usage::
 
     python tools/build_images.py [--only seedcoder,triton-cpu,triton-trtllm,triton-llamacpp-cuda] [--json]
+    python tools/build_images.py --only seedcoder-train   # make image-train
 """
 
 from __future__ import annotations
@@ -74,8 +80,18 @@ IMAGES = {
     "triton-cpu": ("triton-cpu.Containerfile", default_image("triton-cpu").reference, True),
     "triton-trtllm": ("triton-trtllm.Containerfile", STANDIN_REF, False),
     "triton-llamacpp-cuda": ("triton-llamacpp-cuda.Containerfile", LLAMACPP_CUDA_STANDIN_REF, True),
+    "seedcoder-train": ("seedcoder-train.Containerfile", default_image("seedcoder-train").reference, False),
 }
 """name -> (Containerfile, reference it is tagged with, needs the llama.cpp and Triton wheels)."""
+BUILT_ON = {"seedcoder-train": "seedcoder"}
+"""Images whose base is another of these images (built first), not the Debian base."""
+NOT_FOR_THE_NODE = ("seedcoder-train",)
+"""Archived in the cache but not listed in ``index.json``: the local node imports every listed
+archive when it starts, and no training Job runs there (a 6 GB import on each start for nothing)."""
+TRAINING_EXTRA = "finetune"
+"""The optional dependencies only the training image installs (its own wheelhouse)."""
+TRAINING_FREE_BYTES = 20 * 1024**3
+"""What building the training image needs free: its wheels, its layer and its archive."""
 DEFAULT_IMAGES = ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
 """What ``make images`` builds (the two GPU images as labelled stand-ins)."""
 STAND_INS = {
@@ -132,7 +148,7 @@ def image_id(ref: str) -> str:
     return run([*PODMAN, "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True).stdout.strip()
 
 
-def preflight() -> None:
+def preflight(free_bytes: int = 4 * 1024**3) -> None:
     missing = [t for t in ("podman", "mmdebstrap") if shutil.which(t) is None]
     if not Path("/usr/sbin/runc").exists():
         missing.append("runc")
@@ -143,9 +159,10 @@ def preflight() -> None:
         )
     CACHE.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(CACHE).free
-    if free < 4 * 1024**3:
+    if free < free_bytes:
         raise SystemExit(
-            f"error: building the images needs about 4 GiB free under {CACHE}; {free >> 20} MiB free"
+            f"error: building these images needs about {free_bytes >> 30} GiB free under {CACHE}; "
+            f"{free >> 20} MiB free"
         )
 
 
@@ -211,7 +228,9 @@ def dependency_wheels() -> Path:
     """Every third-party wheel the images install, keyed by pyproject.toml and the Python version."""
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = json.dumps([project["dependencies"], project["optional-dependencies"]], sort_keys=True)
+    # the training extra has its own wheelhouse: a change of its pins leaves this one alone
+    optional = {k: v for k, v in project["optional-dependencies"].items() if k != TRAINING_EXTRA}
+    requirements = json.dumps([project["dependencies"], optional], sort_keys=True)
     key = sha(requirements, py, PYTRITON, LLAMA_CPP_PYTHON, LLAMA_CPP_FLAVOUR)
     dest = CACHE / "wheelhouse" / f"py{py}-{key}"
     if dest.is_dir():
@@ -233,6 +252,46 @@ def dependency_wheels() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def training_requirements() -> list[str]:
+    """The ``finetune`` extra of pyproject.toml: what the training image adds to the seedcoder image."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return list(project["optional-dependencies"][TRAINING_EXTRA])
+
+
+def training_wheels() -> Path:
+    """Every wheel of the ``finetune`` extra with its dependencies (torch's CUDA wheels included)."""
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    requirements = training_requirements()
+    dest = CACHE / "wheelhouse-training" / f"py{py}-{sha(*requirements, py)}"
+    if dest.is_dir():
+        return dest
+    log(f"collecting the training wheelhouse for Python {py} ({', '.join(requirements)}; about 3 GB)")
+    tmp = Path(tempfile.mkdtemp(dir=CACHE))
+    try:
+        pip("download", "--only-binary=:all:", "--dest", str(tmp), *requirements)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        for old in dest.parent.glob(f"py{py}-*"):
+            shutil.rmtree(old, ignore_errors=True)  # one training wheelhouse per Python version is kept
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def image_wheels(name: str, deps: Path, own: Path) -> list[Path]:
+    """The wheels staged in ``name``'s build context (names unique; the project's own last)."""
+    if name == "seedcoder-train":
+        # the base has the product's packages: the training wheels, pip to install them, the project's
+        wheels = sorted(training_wheels().glob("*.whl"))
+        if not any(w.name.startswith("pip-") for w in wheels):
+            wheels += sorted(deps.glob("pip-*.whl"))
+    else:
+        wheels = sorted(deps.glob("*.whl"))
+        if not IMAGES[name][2]:
+            wheels = [w for w in wheels if not w.name.startswith(("llama_cpp_python-", "nvidia_pytriton-"))]
+    return [*wheels, own]
 
 
 def project_wheel() -> Path:
@@ -276,11 +335,8 @@ def _drop_older(name: str, keep: str) -> None:
 
 
 def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
-    containerfile, ref, runtime_wheels = IMAGES[name]
-    wheels = sorted(deps.glob("*.whl"))
-    if not runtime_wheels:
-        wheels = [w for w in wheels if not w.name.startswith(("llama_cpp_python-", "nvidia_pytriton-"))]
-    wheels.append(own)
+    containerfile, ref, _ = IMAGES[name]
+    wheels = image_wheels(name, deps, own)
     text = (ROOT / "images" / containerfile).read_bytes()
     inputs = sha(text, image_id(base), own.parent.name, *(w.name for w in wheels), ref)
     cache_ref = f"localhost/seedcoder-cache/{name}:{inputs}"
@@ -294,7 +350,7 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
             for w in wheels:
                 os.link(w, Path(ctx) / "wheels" / w.name)
             shutil.copy2(ROOT / "images" / containerfile, Path(ctx) / "Containerfile")
-            run(
+            built_by = subprocess.run(
                 [
                     *PODMAN,
                     "build",
@@ -313,7 +369,14 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
                     ctx,
                 ],
                 capture_output=True,
+                text=True,
+                check=False,
             )
+            if built_by.returncode != 0:
+                raise SystemExit(
+                    f"error: podman build of {name} failed (exit {built_by.returncode}):\n"
+                    + (built_by.stderr or built_by.stdout)[-4000:]
+                )
         IMAGES_DIR.mkdir(parents=True, exist_ok=True)
         for old in IMAGES_DIR.glob(f"{name}-*.tar"):
             old.unlink()
@@ -337,6 +400,27 @@ def build(name: str, base: str, deps: Path, own: Path) -> dict[str, object]:
     }
 
 
+def node_index(index: dict[str, str], results: list[dict[str, object]]) -> dict[str, str]:
+    """``index`` (reference -> archive) with this run's archives, less those the node never runs."""
+    out = dict(index)
+    out.update({str(r["reference"]): str(r["archive"]) for r in results if r["name"] not in NOT_FOR_THE_NODE})
+    for name in NOT_FOR_THE_NODE:
+        out.pop(IMAGES[name][1], None)
+    return out
+
+
+def build_order(names: list[str]) -> list[str]:
+    """``names`` with each image built on another of these images after it (added when not asked for)."""
+    order: list[str] = []
+    for name in names:
+        parent = BUILT_ON.get(name)
+        if parent is not None and parent not in order:
+            order.append(parent)
+        if name not in order:
+            order.append(name)
+    return order
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=",".join(DEFAULT_IMAGES), help="comma-separated: " + ", ".join(IMAGES))
@@ -346,16 +430,23 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in IMAGES]
     if unknown:
         raise SystemExit(f"error: unknown image(s) {', '.join(unknown)}; known: {', '.join(IMAGES)}")
-    preflight()
+    names = build_order(names)
+    preflight(TRAINING_FREE_BYTES if "seedcoder-train" in names else 4 * 1024**3)
     started = time.monotonic()
     base = base_image()
     deps = dependency_wheels()
     own = project_wheel()
-    results = [build(n, base, deps, own) for n in names]
+    results: list[dict[str, object]] = []
+    cache_refs: dict[str, str] = {}
+    for name in names:
+        parent = BUILT_ON.get(name)
+        # on the parent's cache reference: its inputs name it, whatever the default tag points at now
+        result = build(name, cache_refs[parent] if parent else base, deps, own)
+        cache_refs[name] = f"localhost/seedcoder-cache/{name}:{result['inputs']}"
+        results.append(result)
     index_path = IMAGES_DIR / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    index = {k: v for k, v in index.items() if Path(v).is_file()}
-    index.update({str(r["reference"]): str(r["archive"]) for r in results})
+    index = node_index({k: v for k, v in index.items() if Path(v).is_file()}, results)
     tmp = index_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     tmp.replace(index_path)

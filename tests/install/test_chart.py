@@ -101,6 +101,7 @@ def test_deployment_is_restricted_and_probed(render: Render) -> None:
     assert env["SEEDCODER_TRITON_CPU_IMAGE"] == default_image("triton-cpu").reference
     assert env["SEEDCODER_TRITON_TRTLLM_IMAGE"] == default_image("triton-trtllm").reference
     assert env["SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE"] == default_image("triton-llamacpp-cuda").reference
+    assert env["SEEDCODER_FINETUNE_TRAINING_IMAGE"] == default_image("seedcoder-train").reference
     assert "tolerations" not in pod, "the operator must not land on the GPU pools"
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
@@ -148,7 +149,7 @@ def test_the_default_images_are_the_products_one_set(render: Render) -> None:
     images = _images_of(render())
     assert images == {
         default_image(k).reference
-        for k in ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda")
+        for k in ("seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda", "seedcoder-train")
     }
 
 
@@ -160,7 +161,7 @@ def test_global_image_registry_rewrites_every_image(render: Render) -> None:
         "global.imagePullSecrets={regcred}",
     )
     images = _images_of(objects)
-    assert len(images) == 4
+    assert len(images) == 5
     assert all(i.startswith("registry.internal.example/seedcoder/") for i in images), images
     (deploy,) = by_kind(objects, "Deployment")
     pod = deploy["spec"]["template"]["spec"]
@@ -182,6 +183,8 @@ def test_a_digest_pins_each_image(render: Render) -> None:
         "--set",
         f"images.tritonLlamacppCuda.digest={digest}",
         "--set",
+        f"images.training.digest={digest}",
+        "--set",
         "global.imageRegistry=mirror.internal:5000/team",
     )
     images = _images_of(objects)
@@ -192,6 +195,7 @@ def test_a_digest_pins_each_image(render: Render) -> None:
             "seedcoder-triton-cpu",
             "seedcoder-triton-trtllm",
             "seedcoder-triton-llamacpp-cuda",
+            "seedcoder-train",
         )
     }
 

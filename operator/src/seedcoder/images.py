@@ -7,7 +7,7 @@ is the one place the default references live (the chart's drift test and
 ``make images`` read them from here) and the one rule for applying a registry
 override, a per-image reference or a per-resource override.
 
-Three images exist (their Containerfiles are in ``images/``):
+The images (their Containerfiles are in ``images/``):
 
 - ``seedcoder``: the operator, the gateway and the ``seedcoder`` command;
 - ``seedcoder-triton-cpu``: ``tritonserver`` with the Python backend and
@@ -16,7 +16,10 @@ Three images exist (their Containerfiles are in ``images/``):
   package: builds and serves every TensorRT-LLM pool;
 - ``seedcoder-triton-llamacpp-cuda``: the CPU image's Triton and llama.cpp on a
   CUDA runtime base, llama.cpp built with CUDA: builds and serves llama.cpp pools
-  on GPUs (RTX 4090, L4).
+  on GPUs (RTX 4090, L4);
+- ``seedcoder-train``: the seedcoder image plus the ``finetune`` extra (torch
+  with its CUDA runtime wheels, transformers, peft): runs a ``SeedCoderFineTune``'s
+  training Job.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seedcoder import __version__
 
-ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda"]
+ImageKind = Literal["seedcoder", "triton-cpu", "triton-trtllm", "triton-llamacpp-cuda", "seedcoder-train"]
 IMAGE_KINDS: tuple[ImageKind, ...] = ("seedcoder", "triton-cpu", "triton-trtllm")
 """The images every installation uses; the llama.cpp CUDA variant (named by the chart's
 ``images.tritonLlamacppCuda``, the operator's ``SEEDCODER_TRITON_LLAMACPP_CUDA_IMAGE`` or a
 resource's ``spec.images``) serves only llama.cpp pools on GPUs (``make images`` builds a
-labelled stand-in of it here)."""
+labelled stand-in of it here); the training image (the chart's ``images.training``, the
+operator's ``SEEDCODER_FINETUNE_TRAINING_IMAGE``) runs only fine-tuning Jobs and is several GB,
+so neither ``make images`` nor a plain installation needs it (``make image-train`` builds it)."""
 
 DEFAULT_REGISTRY = "ghcr.io"
 """Where the project publishes its images; ``global.imageRegistry`` replaces it."""
@@ -43,6 +48,7 @@ REPOSITORIES: dict[ImageKind, str] = {
     "triton-cpu": "seedcoder/seedcoder-triton-cpu",
     "triton-trtllm": "seedcoder/seedcoder-triton-trtllm",
     "triton-llamacpp-cuda": "seedcoder/seedcoder-triton-llamacpp-cuda",
+    "seedcoder-train": "seedcoder/seedcoder-train",
 }
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -56,7 +56,7 @@ class RunContext:
     run: str  # DNS-label fragment, at most 12 characters (e.g. "r7")
     spec: SeedCoderFineTuneSpec
     image: str  # the product image (the seedcoder command)
-    training_image: str  # the product image with torch, transformers and peft (GPU)
+    training_image: str  # seedcoder-train: the product image with torch, transformers and peft (GPU)
     served_model: str  # the deployment's model name, e.g. seed-coder-8b-base
     feedback_claim: str  # the deployment's feedback claim
     gateway_url: str  # e.g. http://demo-gateway.ml.svc:8000/v1

@@ -1,8 +1,8 @@
 """``seedcoder finetune train``: PEFT LoRA training on a data set snapshot (the training Job's program).
 
-Runs on GPU nodes with torch, transformers and peft (the ``finetune`` extra,
-installed only in the training image): the base checkpoint in bf16, LoRA on
-the chosen projections, AdamW with a cosine schedule, loss on the middle and
+Runs on GPU nodes with torch, transformers and peft (the ``finetune`` extra of
+pyproject.toml, which pins them; installed only in the seedcoder-train image): the
+base checkpoint in bf16, LoRA on the chosen projections, AdamW with a cosine schedule, loss on the middle and
 EOS only (the SPM prompt, ``<[fim-suffix]>S<[fim-prefix]>P<[fim-middle]>``,
 is context, not target; rows are padded on the left so the targets end every row, and the
 LM head runs only on the positions the loss needs). Samples longer than ``--max-sequence-tokens`` are cut
@@ -32,8 +32,8 @@ FIM_SUFFIX, FIM_PREFIX, FIM_MIDDLE = "<[fim-suffix]>", "<[fim-prefix]>", "<[fim-
 EOS = "<[end▁of▁sentence]>"
 IGNORE = -100
 REQUIREMENTS = ("torch>=2.4", "transformers>=4.56", "peft>=0.13")
-"""What the training image adds to the product's packages (the CPU proof ran torch 2.15.0,
-transformers 5.24.0, peft 0.21.2)."""
+"""The lowest versions this program works with, named when they are missing; the versions
+installed are the ``finetune`` extra's pins (the seedcoder-train image, the CPU benchmark)."""
 CHARS_PER_TOKEN = 3  # first cut by characters, then checked in tokens
 
 

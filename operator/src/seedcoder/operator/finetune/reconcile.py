@@ -91,7 +91,7 @@ def _context(
         run=run,
         spec=spec,
         image=images.seedcoder,
-        training_image=deps.finetune.finetune_training_image or images.seedcoder,
+        training_image=deps.finetune.training_image(deps.settings.image_registry),
         served_model=scd.spec.model.name,
         feedback_claim=feedback.pvc.claim_name,
         gateway_url=gateway_objects.endpoint(scd.metadata.name, meta.namespace, deps.settings.cluster_domain),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from seedcoder.images import check_reference
+from seedcoder.images import check_reference, default_image
 from seedcoder.operator.settings import ENV_PREFIX
 
 
@@ -24,9 +24,9 @@ class FineTuneSettings(BaseModel):
     finetune_training_image: str | None = Field(
         default=None,
         description=(
-            "Full reference of the training image (the product image plus torch, transformers and peft); "
-            "unset: the product image, whose training Job then stops with a message naming the missing "
-            "packages."
+            "Full reference of the training image (the seedcoder image plus torch, transformers and peft: "
+            "seedcoder-train); unset: the project's seedcoder-train image at this version, moved to the "
+            "operator's image registry."
         ),
     )
     finetune_report_grace_seconds: float = Field(
@@ -56,6 +56,13 @@ class FineTuneSettings(BaseModel):
     @classmethod
     def _reference(cls, value: str | None) -> str | None:
         return None if not value else check_reference(value)
+
+    def training_image(self, registry: str | None = None) -> str:
+        """The training Jobs' image: the explicit reference, else the default moved to ``registry``."""
+        return (
+            self.finetune_training_image
+            or default_image("seedcoder-train", registry=registry or None).reference
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FineTuneSettings:
