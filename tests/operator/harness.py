@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 RBAC_RULES = REPO / "charts" / "seedcoder-operator" / "files" / "rbac-rules.yaml"
 SA = "seedcoder-operator"
 FORBIDDEN = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
+LOG_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+"""A log line's timestamp: its milliseconds may read 403."""
 T = TypeVar("T")
 
 
@@ -193,7 +195,7 @@ class OperatorProcess:
     def forbidden(self) -> list[str]:
         """Log lines that report a refusal by the API server (403 / Forbidden): a missing RBAC rule."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines() if FORBIDDEN.search(line)]
+        return [line for line in text.splitlines() if FORBIDDEN.search(LOG_TIME.sub("", line))]
 
     def log_tail(self, lines: int = 80) -> str:
         return (
