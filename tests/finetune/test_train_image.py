@@ -12,7 +12,6 @@ first and never the serving images' llama.cpp or Triton wheels into it.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 import tomllib
@@ -28,6 +27,7 @@ from seedcoder.operator.finetune.settings import FineTuneSettings
 
 from benchmarks import finetune_env
 from tests.finetune.test_plan import _ctx
+from tests.fixtures.build_tool import build_images_module
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "images" / "seedcoder-train.Containerfile"
@@ -42,13 +42,7 @@ def _extra() -> list[str]:
 
 @pytest.fixture(scope="module")
 def build_images() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_images", ROOT / "tools" / "build_images.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_images", module)
-    spec.loader.exec_module(module)
-    return module
+    return build_images_module()
 
 
 def test_the_finetune_extra_pins_what_training_imports_and_the_benchmark_installs_it() -> None:

@@ -12,9 +12,7 @@ its label.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -24,6 +22,8 @@ from seedcoder.images import IMAGE_KINDS, default_image, runtime_image_kind
 from seedcoder.operator.objects.image_choice import choose
 from seedcoder.operator.settings import OperatorSettings
 
+from tests.fixtures.build_tool import build_images_module
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 RUNTIME = IMAGES / "triton-llamacpp-cuda.Containerfile"
@@ -32,13 +32,7 @@ WHEEL = IMAGES / "llamacpp-cuda-wheel.Containerfile"
 
 @pytest.fixture(scope="module")
 def build_images() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_images", ROOT / "tools" / "build_images.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_images", module)
-    spec.loader.exec_module(module)
-    return module
+    return build_images_module()
 
 
 def _arg(text: str, name: str) -> str:
