@@ -268,10 +268,7 @@ def test_runs_are_staged_judged_published_or_rejected_settle_without_writes_and_
     assert adapter["teams"] == ["team-a"]
     assert adapter["scores"] == st["scores"]
     assert st["publishedAdapter"] == "good-r1"  # Publish ended: the gateway configuration lists it
-    served = gateway_adapters(cluster, namespace)
-    assert {n: (a["published"], a["teams"], a["gguf"]) for n, a in served.items()} == {
-        "good": (True, ["team-a"], "good/r1/adapter.gguf")
-    }
+    assert gateway_adapters(cluster, namespace)["good"]["published"] is True
     assert st["observedGeneration"] == good["metadata"]["generation"]
 
     bad = wait_for("the bad run's decision", lambda: judged("bad"), timeout=90, interval=1)
@@ -279,6 +276,16 @@ def test_runs_are_staged_judged_published_or_rejected_settle_without_writes_and_
     assert bad["status"]["decision"]["reason"] == "HeldOutNotImproved"
     assert "adapter" not in bad["status"]
     assert "publishedAdapter" not in bad["status"]
+
+    # Both judged (in either order): the published adapter is served, the rejected candidate is not.
+    def settled() -> dict[str, tuple[Any, ...]] | None:
+        listed = gateway_adapters(cluster, namespace)
+        out = {n: (a["published"], a["teams"], a["gguf"]) for n, a in listed.items()}
+        return out if "bad-r1" not in out else None
+
+    assert wait_for("the rejected candidate unlisted", settled, timeout=60, interval=1) == {
+        "good": (True, ["team-a"], "good/r1/adapter.gguf")
+    }
 
     def reasons(name: str) -> dict[str, str]:
         items = kubectl_json(cluster, "get", "events.events.k8s.io", "-n", namespace,
